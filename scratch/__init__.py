@@ -1,0 +1,49 @@
+"""scratch: a two-layer tanh/softmax network with every gradient derived by hand in NumPy.
+
+    z1 = x W1 + b1 (1)   a1 = tanh z1 (2)   z2 = a1 W2 + b2 (3)   yhat = softmax z2 (4)
+    l = log yhat (5)     PL_n = l_n . y_n (6)   L = -(1/N) sum_n PL_n (7)
+
+The public API: :class:`Params`, :class:`Grads`, :func:`init_params`, :func:`forward`,
+:func:`loss`, :func:`loss_and_grads` (``route="fused" | "staged"``), :func:`dz2_fused`,
+:func:`dz2_staged`, and the softmax helpers.  See :mod:`scratch.network` for the derivation.
+"""
+
+from .network import (
+    ROUTES,
+    Forward,
+    Grads,
+    Params,
+    Staged,
+    backward,
+    dz2_fused,
+    dz2_staged,
+    forward,
+    init_params,
+    loss,
+    loss_and_grads,
+    one_hot,
+    tanh_derivative,
+)
+from .softmax import log_softmax, logsumexp, softmax, softmax_jacobian, softmax_vjp
+
+__all__ = [
+    "ROUTES",
+    "Forward",
+    "Grads",
+    "Params",
+    "Staged",
+    "backward",
+    "dz2_fused",
+    "dz2_staged",
+    "forward",
+    "init_params",
+    "log_softmax",
+    "logsumexp",
+    "loss",
+    "loss_and_grads",
+    "one_hot",
+    "softmax",
+    "softmax_jacobian",
+    "softmax_vjp",
+    "tanh_derivative",
+]

@@ -1,0 +1,149 @@
+"""Input validation, in one place.
+
+Every public entry point of :mod:`scratch` (and the oracles, which share it) calls
+:func:`check_inputs` before any arithmetic.  A bad input is rejected with a
+``TypeError`` (wrong kind of object or dtype) or ``ValueError`` (wrong shape or value)
+whose message names the argument, what it got and what was expected.  Nothing is ever
+broadcast silently, cast silently or modified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: Real floating dtypes the network computes in.
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: Complex dtype accepted only where documented (complex-step differentiation).
+COMPLEX_DTYPES = (np.dtype(np.complex128),)
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+def _describe(a: Any) -> str:
+    if isinstance(a, np.ndarray):
+        return f"array of shape {a.shape} and dtype {a.dtype}"
+    return f"{type(a).__name__}"
+
+
+def check_array(name: str, a: Any, *, allow_complex: bool = False) -> np.ndarray:
+    """Check that ``a`` is a non-empty, finite floating NumPy array.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, used in the error message.
+    a : object
+        The candidate array.
+    allow_complex : bool
+        Also accept complex128 (for complex-step differentiation).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``a`` itself (never a copy).
+    """
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {_describe(a)}")
+    ok = FLOAT_DTYPES + (COMPLEX_DTYPES if allow_complex else ())
+    if a.dtype not in ok:
+        want = "float32 or float64" + (" (or complex128)" if allow_complex else "")
+        raise TypeError(f"{name} must have a floating dtype ({want}), got {_describe(a)}")
+    if a.size == 0:
+        raise ValueError(f"{name} must not be empty, got {_describe(a)}")
+    if not np.all(np.isfinite(a)):
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{name} must be finite, got {bad} non-finite value(s) in {_describe(a)}")
+    return a
+
+
+def check_params(params: Any, *, allow_complex: bool = False) -> tuple[int, int, int, np.dtype]:
+    """Validate network parameters and return ``(D, H, C, dtype)``.
+
+    Expects ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,), all of one floating dtype.
+    """
+    for field in PARAM_NAMES:
+        if not hasattr(params, field):
+            raise TypeError(
+                f"params must have fields W1, b1, W2, b2 (a scratch.Params), got {type(params).__name__}"
+            )
+    arrays = {f: check_array(f"params.{f}", getattr(params, f), allow_complex=allow_complex) for f in PARAM_NAMES}
+    W1, b1, W2, b2 = (arrays[f] for f in PARAM_NAMES)
+    if W1.ndim != 2:
+        raise ValueError(f"params.W1 must be 2-D (D, H), got shape {W1.shape}")
+    D, H = W1.shape
+    if b1.shape != (H,):
+        raise ValueError(f"params.b1 must have shape (H,) = ({H},) to match W1 {W1.shape}, got {b1.shape}")
+    if W2.ndim != 2 or W2.shape[0] != H:
+        raise ValueError(f"params.W2 must have shape (H, C) with H = {H} from W1 {W1.shape}, got {W2.shape}")
+    C = W2.shape[1]
+    if b2.shape != (C,):
+        raise ValueError(f"params.b2 must have shape (C,) = ({C},) to match W2 {W2.shape}, got {b2.shape}")
+    dtypes = {f: arrays[f].dtype for f in PARAM_NAMES}
+    if len(set(dtypes.values())) != 1:
+        got = ", ".join(f"{f}={d}" for f, d in dtypes.items())
+        raise TypeError(f"params must share one dtype (no mixed float32/float64), got {got}")
+    return D, H, C, W1.dtype
+
+
+def check_targets(y: Any, N: int, C: int, dtype: np.dtype) -> bool:
+    """Validate targets; return True for integer labels, False for float targets.
+
+    Labels: integer array of shape (N,) with values in [0, C).
+    Targets: float array of shape (N, C), of the parameters' dtype, finite and non-negative
+    (rows need not sum to 1).
+    """
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"y must be a numpy.ndarray (int labels (N,) or float targets (N, C)), got {_describe(y)}")
+    if y.dtype == np.bool_ or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise TypeError(
+            f"y must hold integer labels of shape (N,) or float targets of shape (N, C), got {_describe(y)}"
+        )
+    if np.issubdtype(y.dtype, np.integer):
+        if y.shape != (N,):
+            raise ValueError(f"y (integer labels) must have shape (N,) = ({N},) to match x, got {y.shape}")
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= C:
+            bad = y[(y < 0) | (y >= C)]
+            raise ValueError(f"y labels must lie in [0, C) = [0, {C}), got value(s) {bad[:5].tolist()}")
+        return True
+    if y.ndim == 1:
+        raise TypeError(
+            f"y of shape {y.shape} with float dtype {y.dtype}: labels must be integers; "
+            f"float targets must have shape (N, C) = ({N}, {C})"
+        )
+    check_array("y", y)
+    if y.shape != (N, C):
+        raise ValueError(f"y (float targets) must have shape (N, C) = ({N}, {C}), got {y.shape}")
+    if y.dtype != dtype:
+        raise TypeError(f"y must have the parameters' dtype {dtype} (no mixed float32/float64), got {y.dtype}")
+    if np.any(y < 0):
+        raise ValueError(f"y (float targets) must be non-negative, got minimum {y.min()!r}")
+    return False
+
+
+def check_inputs(params: Any, x: Any, y: Any = None, *, allow_complex: bool = False) -> tuple[int, int, int, int, np.dtype, bool]:
+    """Validate ``(params, x, y)`` together; return ``(N, D, H, C, dtype, is_labels)``.
+
+    ``x`` must be a finite float array of shape (N, D), N >= 1, with the parameters' dtype.
+    ``y`` may be None (forward pass only); ``is_labels`` is then False.
+    """
+    D, H, C, dtype = check_params(params, allow_complex=allow_complex)
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a numpy.ndarray of shape (N, D={D}), got {_describe(x)}")
+    if not np.issubdtype(x.dtype, np.floating) and not (allow_complex and np.issubdtype(x.dtype, np.complexfloating)):
+        raise TypeError(f"x must be a float32 or float64 array, got {_describe(x)}")
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D (N, D) with D = {D}, got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one sample (N >= 1), got shape {x.shape}")
+    if x.shape[1] != D:
+        raise ValueError(f"x must have shape (N, D) with D = {D} from W1 {params.W1.shape}, got {x.shape}")
+    real_dtype = np.real(np.zeros(0, dtype)).dtype
+    if x.dtype not in (dtype, real_dtype):
+        raise TypeError(f"x must have the parameters' dtype {dtype} (no mixed float32/float64), got {x.dtype}")
+    check_array("x", x, allow_complex=allow_complex)
+    N = x.shape[0]
+    is_labels = False if y is None else check_targets(y, N, C, real_dtype)
+    return N, D, H, C, dtype, is_labels

@@ -1,0 +1,142 @@
+"""The one comparison: shape, dtype, finiteness, then values, for loss and every gradient.
+
+Used by the test suite, ``python -m scratch compare`` and every other report, so that a
+check means the same thing everywhere.  Note that ``np.testing.assert_allclose`` treats
+NaN == NaN as equal by default; here a non-finite value on either side is a failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .network import Grads
+
+#: The compared quantities, in the order of the backward pass.
+QUANTITIES = ("loss", "dz2", "dW2", "db2", "dz1", "dW1", "db1")
+
+
+def expected_shapes(N: int, D: int, H: int, C: int) -> dict[str, tuple[int, ...]]:
+    """The shape of each quantity for a problem (N, D, H, C)."""
+    return {"loss": (), "dz2": (N, C), "dW2": (H, C), "db2": (C,), "dz1": (N, H), "dW1": (D, H), "db1": (H,)}
+
+
+def relative_error(a: Any, b: Any) -> float:
+    """Relative error of the largest magnitude: ``max|a-b| / max(max|a|, max|b|)``.
+
+    0 when both are exactly zero; inf when either holds a non-finite value.
+    """
+    a = np.asarray(a, dtype=np.float64) if np.isrealobj(a) else np.asarray(a)
+    b = np.asarray(b, dtype=np.float64) if np.isrealobj(b) else np.asarray(b)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("inf")
+    if a.size == 0:
+        return 0.0
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
+    return float(np.max(np.abs(a - b))) / scale if scale > 0 else 0.0
+
+
+def elementwise_relative_error(a: Any, b: Any, floor: float = 0.0) -> float:
+    """Largest elementwise ``|a-b| / max(|b|, floor)``: the accuracy of every entry of ``a`` against truth ``b``."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    den = np.maximum(np.abs(b), floor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(a == b, 0.0, np.abs(a - b) / den)
+    return float(np.max(r)) if r.size else 0.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome for one quantity.  ``problem`` is None when it passed."""
+
+    quantity: str
+    max_abs: float
+    max_rel: float
+    rtol: float
+    problem: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.problem is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def check_quantity(
+    quantity: str, got: Any, ref: Any, *, rtol: float, dtype: Any, shape: tuple[int, ...], ref_dtype: Any = None
+) -> Check:
+    """Compare one quantity: shape, then dtype (of ``got``; of ``ref`` against ``ref_dtype``),
+    then finiteness of both, then the relative error against ``rtol``."""
+    got_a, ref_a = np.asarray(got), np.asarray(ref)
+    ref_dtype = np.dtype(dtype if ref_dtype is None else ref_dtype)
+    problem = None
+    if got_a.shape != tuple(shape) or ref_a.shape != tuple(shape):
+        problem = f"shape: got {got_a.shape}, reference {ref_a.shape}, expected {tuple(shape)}"
+    elif got_a.dtype != np.dtype(dtype) or ref_a.dtype != ref_dtype:
+        problem = f"dtype: got {got_a.dtype}, reference {ref_a.dtype}, expected {np.dtype(dtype)}/{ref_dtype}"
+    elif not np.all(np.isfinite(got_a)):
+        problem = f"non-finite: {int(np.size(got_a) - np.count_nonzero(np.isfinite(got_a)))} value(s) in ours"
+    elif not np.all(np.isfinite(ref_a)):
+        problem = f"non-finite: {int(np.size(ref_a) - np.count_nonzero(np.isfinite(ref_a)))} value(s) in the reference"
+    comparable = got_a.shape == ref_a.shape and np.all(np.isfinite(got_a)) and np.all(np.isfinite(ref_a))
+    diff = np.abs(got_a.astype(np.float64) - ref_a.astype(np.float64)) if comparable else None
+    max_abs = float(np.max(diff)) if comparable and diff.size else (0.0 if comparable else float("inf"))
+    max_rel = relative_error(got_a, ref_a) if comparable else float("inf")
+    if problem is None and not max_rel <= rtol:
+        problem = f"value: relative error {max_rel:.3g} > {rtol:.3g}"
+    return Check(quantity, max_abs, max_rel, rtol, problem)
+
+
+def compare_results(
+    got: tuple[Any, Grads],
+    ref: tuple[Any, Grads],
+    *,
+    rtol: float,
+    dtype: Any,
+    dims: tuple[int, int, int, int],
+    ref_dtype: Any = None,
+) -> list[Check]:
+    """Compare ``(loss, grads)`` pairs quantity by quantity; ``dims`` is (N, D, H, C)."""
+    shapes = expected_shapes(*dims)
+    got_q = dict(zip(QUANTITIES, (got[0], *got[1])))
+    ref_q = dict(zip(QUANTITIES, (ref[0], *ref[1])))
+    return [
+        check_quantity(q, got_q[q], ref_q[q], rtol=rtol, dtype=dtype, shape=shapes[q], ref_dtype=ref_dtype)
+        for q in QUANTITIES
+    ]
+
+
+def format_failures(checks: Iterable[Check]) -> str:
+    """One line per failed check (empty when all passed)."""
+    return "\n".join(f"  {c.quantity}: {c.problem}" for c in checks if not c.passed)
+
+
+def assert_results_match(got: tuple[Any, Grads], ref: tuple[Any, Grads], **kwargs: Any) -> list[Check]:
+    """:func:`compare_results`, raising one ``AssertionError`` that lists *every* failing quantity."""
+    checks = compare_results(got, ref, **kwargs)
+    failures = format_failures(checks)
+    if failures:
+        raise AssertionError("mismatch against the reference:\n" + failures)
+    return checks
+
+
+def check_case(
+    ours: Callable, reference: Callable, params: Any, x: np.ndarray, y: np.ndarray, *, rtol: float
+) -> list[Check]:
+    """Run ``ours`` on the case in its dtype and ``reference`` on the float64 rounding of the
+    same arrays (the truth for a float32 case; the identical arrays for a float64 case)."""
+    from .network import Params
+
+    dtype = params.W1.dtype
+    N, D = x.shape
+    H, C = params.W2.shape
+    got = ours(params, x, y)
+    if dtype == np.float64:
+        ref = reference(params, x, y)
+    else:
+        y64 = y if np.issubdtype(y.dtype, np.integer) else y.astype(np.float64)
+        ref = reference(Params(*(p.astype(np.float64) for p in params)), x.astype(np.float64), y64)
+    return compare_results(got, ref, rtol=rtol, dtype=dtype, ref_dtype=np.float64, dims=(N, D, H, C))

@@ -1,0 +1,53 @@
+"""Printing tables and writing JSON reports, shared by every command."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def fmt(v: Any) -> str:
+    """Numbers in short scientific notation; everything else as str."""
+    if isinstance(v, float):
+        return "inf" if math.isinf(v) else ("nan" if math.isnan(v) else f"{v:.2e}")
+    return str(v)
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a table with rich (when installed) or as aligned plain text."""
+    cells = [[fmt(v) for v in row] for row in rows]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+        print(title)
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+        for r in cells:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        return
+    table = Table(title=title)
+    for h in headers:
+        table.add_column(h)
+    for r in cells:
+        table.add_row(*r)
+    Console(width=max(120, sum(len(h) for h in headers) * 2)).print(table)
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON (non-finite floats as strings, arrays as lists)."""
+
+    def clean(o: Any) -> Any:
+        if isinstance(o, float) and not math.isfinite(o):
+            return str(o)
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if hasattr(o, "tolist"):
+            return clean(o.tolist())
+        return o
+
+    Path(path).write_text(json.dumps(clean(payload), indent=2) + "\n")

@@ -1,0 +1,111 @@
+"""Bad input is rejected with an error naming the argument, what it got and what was expected,
+by scratch and by every oracle (they share scratch.checks); inputs are never modified."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import oracles
+import scratch
+from scratch.cases import SHAPES, make_case
+
+N, D, H, C = SHAPES["small"]
+ENTRY_POINTS = {
+    "fused": scratch.loss_and_grads,
+    "staged": lambda p, x, y: scratch.loss_and_grads(p, x, y, route="staged"),
+    "loss": scratch.loss,
+    "torch": oracles.get("torch"),
+    "jax": oracles.get("jax"),
+}
+
+
+def base():
+    c = make_case(0, SHAPES["small"], np.float64, "labels")
+    return c.params, c.x, c.y
+
+
+def with_param(name, value):
+    p, x, y = base()
+    return p._replace(**{name: value}), x, y
+
+
+def nan_at(a, idx=(0,)):
+    a = a.copy()
+    a[idx] = np.nan
+    return a
+
+
+def _bad_inputs():
+    p, x, y = base()
+    targets = make_case(0, SHAPES["small"], np.float64, "soft").y
+    yield "x wrong D", (p, x[:, :2], y), ValueError, r"x must have shape \(N, D\) with D = 3.*\(4, 2\)"
+    yield "x 1-D", (p, x[0], y), ValueError, r"x must be 2-D"
+    yield "x empty N=0", (p, x[:0], y[:0]), ValueError, r"x must hold at least one sample.*\(0, 3\)"
+    yield "x int", (p, x.astype(np.int64), y), TypeError, r"x must be a float32 or float64 array.*int64"
+    yield "x object", (p, x.astype(object), y), TypeError, r"x must be a float32 or float64 array.*object"
+    yield "x list", (p, x.tolist(), y), TypeError, r"x must be a numpy.ndarray.*list"
+    yield "x nan", (p, nan_at(x, (1, 1)), y), ValueError, r"x must be finite.*1 non-finite"
+    yield "x inf", (p, np.where(x > 1, np.inf, x), y), ValueError, r"x must be finite"
+    yield "x float32 mixed", (p, x.astype(np.float32), y), TypeError, r"x must have the parameters' dtype float64.*float32"
+    yield "y wrong N", (p, x, y[:3]), ValueError, r"y \(integer labels\) must have shape \(N,\) = \(4,\).*\(3,\)"
+    yield "y label too big", (p, x, np.array([0, 1, 3, 2])), ValueError, r"y labels must lie in \[0, C\) = \[0, 3\).*\[3\]"
+    yield "y label negative", (p, x, np.array([0, -1, 2, 2])), ValueError, r"y labels must lie in \[0, 3\)|\[-1\]"
+    yield "y float labels", (p, x, y.astype(np.float64)), TypeError, r"labels must be integers"
+    yield "y bool", (p, x, y.astype(bool)), TypeError, r"y must hold integer labels.*bool"
+    yield "y targets wrong C", (p, x, targets[:, :2]), ValueError, r"y \(float targets\) must have shape \(N, C\) = \(4, 3\).*\(4, 2\)"
+    yield "y targets transposed", (p, x, targets.T.copy()), ValueError, r"y \(float targets\) must have shape \(N, C\) = \(4, 3\)"
+    yield "y targets negative", (p, x, targets - 0.5), ValueError, r"y \(float targets\) must be non-negative"
+    yield "y targets nan", (p, x, nan_at(targets, (0, 0))), ValueError, r"y must be finite"
+    yield "y targets float32", (p, x, targets.astype(np.float32)), TypeError, r"y must have the parameters' dtype float64.*float32"
+    yield "y 3-D", (p, x, targets[:, :, None]), ValueError, r"y \(float targets\) must have shape"
+    yield "W1 nan", with_param("W1", nan_at(p.W1, (0, 0))), ValueError, r"params.W1 must be finite"
+    yield "b2 inf", with_param("b2", np.full(C, np.inf)), ValueError, r"params.b2 must be finite.*3 non-finite"
+    yield "b1 wrong H", with_param("b1", p.b1[:2]), ValueError, r"params.b1 must have shape \(H,\) = \(5,\).*\(2,\)"
+    yield "b1 as row", with_param("b1", p.b1[None, :]), ValueError, r"params.b1 must have shape \(H,\)"
+    yield "W2 wrong H", with_param("W2", p.W2[:2]), ValueError, r"params.W2 must have shape \(H, C\) with H = 5.*\(2, 3\)"
+    yield "b2 wrong C", with_param("b2", p.b2[:1]), ValueError, r"params.b2 must have shape \(C,\) = \(3,\)"
+    yield "W1 1-D", with_param("W1", p.W1[0]), ValueError, r"params.W1 must be 2-D"
+    yield "W1 int", with_param("W1", p.W1.astype(np.int32)), TypeError, r"params.W1 must have a floating dtype.*int32"
+    yield "W2 float32 mixed", with_param("W2", p.W2.astype(np.float32)), TypeError, r"params must share one dtype.*W2=float32"
+    yield "W1 empty", with_param("W1", np.zeros((3, 0))), ValueError, r"params.W1 must not be empty"
+    yield "params tuple of wrong kind", ({"W1": p.W1}, x, y), TypeError, r"params must have fields W1, b1, W2, b2"
+
+
+BAD = list(_bad_inputs())
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("args,exc,pattern", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_is_rejected_clearly(entry, args, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        ENTRY_POINTS[entry](*args)
+
+
+def test_complex_rejected_by_loss_and_grads_but_accepted_by_loss():
+    p, x, y = base()
+    pc = p.astype(np.complex128)
+    with pytest.raises(TypeError, match=r"params.W1 must have a floating dtype \(float32 or float64\)"):
+        scratch.loss_and_grads(pc, x, y)
+    assert scratch.loss(pc, x, y).imag == 0
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("target", ["labels", "unnormalized"])
+def test_inputs_are_not_modified(entry, target):
+    c = make_case(0, SHAPES["square"], np.float64, target)
+    before = [a.copy() for a in (*c.params, c.x, c.y)]
+    ENTRY_POINTS[entry](c.params, c.x, c.y)
+    for a, b in zip((*c.params, c.x, c.y), before):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_init_params_rejects_bad_dims(bad):
+    with pytest.raises(ValueError, match=r"H must be a positive integer"):
+        scratch.init_params(2, bad, 2, rng=0)
+
+
+def test_init_params_rejects_bad_dtype():
+    with pytest.raises(TypeError, match="dtype must be float32 or float64, got int64"):
+        scratch.init_params(2, 3, 2, rng=0, dtype=np.int64)
