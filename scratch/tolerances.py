@@ -48,3 +48,26 @@ def oracle_rtol(dtype: Any, shape: tuple[int, int, int, int]) -> float:
     if dt == np.float32:
         return float32_rtol(*shape)
     raise TypeError(f"no tolerance for dtype {dt}")
+
+#: float64, scratch vs the complex-step oracle (oracles.numeric, method="complex", h = 1e-20).
+#: Complex step has no subtractive cancellation and its truncation error h^2 f'''/6 ~ 1e-40 is
+#: far below resolution, so it is as exact as a forward pass: worst seen 8.7e-15 over the
+#: small shapes x target kinds.  1e-13 is the issue's bound (a few dozen ulps of room).
+COMPLEX_STEP_RTOL = 1e-13
+
+#: float64, scratch vs central differences (oracles.numeric, method="central", h =
+#: eps^(1/3) max(1, |theta|)).  Truncation h^2 f'''/6 and round-off eps |L| / h balance at
+#: ~eps^(2/3) = 4e-11 relative to |L|; relative to a gradient that is ~1/N of the loss it is
+#: ~N times more (worst seen 9.5e-9, N = 32).  1e-7 is CS231n's threshold for smooth functions.
+CENTRAL_DIFFERENCE_RTOL = 1e-7
+
+#: float64, directional derivative <grad, v> vs the complex-step dL(theta + i h v)/h along one
+#: random direction v (oracles.numeric.directional_check).  The analytic side is a dot product
+#: over every parameter (P = 814,090 for 784-1024-10) whose rounding error is ~sqrt(P) eps
+#: sum|g_i v_i|, and with random signs sum|g_i v_i| exceeds |<g, v>| by up to ~sqrt(P): a bound
+#: of ~P eps = 2e-10 relative; worst seen 2e-13.  1e-10 still fails a dW1 off by 1e-6 (3e-7).
+DIRECTIONAL_COMPLEX_RTOL = 1e-10
+
+#: float64, the same with central differences along v (step eps^(1/3) max(1, |theta|) / |v|):
+#: worst seen 6e-9 on 784-1024-10; the central-difference bound above applies.
+DIRECTIONAL_CENTRAL_RTOL = CENTRAL_DIFFERENCE_RTOL
