@@ -22,8 +22,9 @@ Balancing ``h²|f'''|/6`` against ``ε|f|/h`` gives the central step used here,
 
 (6.1e-6 in float64, 4.9e-3 in float32; the ``max(1, |θ_i|)`` keeps the step above the
 spacing of θ_i's own floating-point neighbours), for an error of about ε^{2/3}
-(~4e-11 in float64).  The step is then rounded so that ``θ + h`` and ``θ - h`` are exactly
-representable and the quotient divides by the step actually taken.
+(~4e-11 relative to |f| in float64).  Forward differences balance ``h|f''|/2`` against
+``ε|f|/h`` instead: ``h = ε^{1/2} max(1, |θ_i|)``, error ~ε^{1/2}.  ``θ ± h`` are rounded to
+floats and the quotient divides by the step actually taken, ``(θ + h) - (θ - h)``.
 
 (S) (Squire & Trapp 1998) has **no subtraction**: the derivative is read from the imaginary
 part, so h can be 1e-20 and the truncation term h²f'''/6 vanishes below float64's
@@ -31,8 +32,8 @@ resolution; the result is accurate to a few ulps.  It needs f to be analytic and
 in complex arithmetic: ``tanh``, ``exp``, ``log1p`` and matrix products are, and the
 softmax's max-shift (:func:`scratch.softmax.log_softmax`) picks the maximum of the *real*
 part of the logits and subtracts it, which is a constant shift (softmax is shift invariant),
-so the function stays analytic.  There is no ``abs``, ``max`` or comparison of complex values
-on the path.  Complex step needs complex128, so it is float64 only.
+so the function stays analytic (the argmax of the real part is locally constant).  There is
+no ``abs`` and no comparison of complex values on the path.  Complex step needs complex128, so it is float64 only.
 
 :func:`loss_and_grads` gives dW1, db1, dW2, db2 by perturbing the parameters and dz2, dz1 by
 perturbing the intermediates, through partial forward passes built here from z2 (eqs. 5-7)
@@ -60,20 +61,26 @@ ALL_METHODS = ("forward", "central", "complex")
 COMPLEX_STEP = 1e-20
 
 
-def central_step(theta: np.ndarray) -> np.ndarray:
-    r"""The central-difference step (H): :math:`h_i = \varepsilon^{1/3} \max(1, |\theta_i|)`.
+def default_step(theta: np.ndarray, method: str = "central") -> np.ndarray:
+    r"""The finite-difference step: (H) :math:`h_i = \varepsilon^{1/3} \max(1, |\theta_i|)` for
+    central differences, :math:`\varepsilon^{1/2} \max(1, |\theta_i|)` for forward differences
+    (balancing :math:`h|f''|/2` against :math:`\varepsilon|f|/h` instead).
 
     Parameters
     ----------
     theta : float32 or float64 array, any shape
         The point; ε is the machine epsilon of its dtype.
+    method : {"central", "forward"}
 
     Returns
     -------
     Array of the same shape and dtype.
     """
+    if method not in ("central", "forward"):
+        raise ValueError(f"method must be 'central' or 'forward' for a finite-difference step, got {method!r}")
     eps = np.finfo(theta.dtype).eps
-    return (np.cbrt(eps) * np.maximum(1.0, np.abs(theta))).astype(theta.dtype)
+    root = np.cbrt(eps) if method == "central" else np.sqrt(eps)
+    return (root * np.maximum(1.0, np.abs(theta))).astype(theta.dtype)
 
 
 def _require_float64(dtype: np.dtype, name: str) -> None:
@@ -98,8 +105,8 @@ def partial_derivatives(
     method : {"forward", "central", "complex"}
         Eqs. (F), (C), (S) of the module docstring.
     h : float, optional
-        One absolute step for every entry.  Default: (H) for forward and central,
-        :data:`COMPLEX_STEP` for complex.
+        One absolute step for every entry.  Default: :func:`default_step` for forward and
+        central, :data:`COMPLEX_STEP` for complex.
 
     Returns
     -------
@@ -120,7 +127,7 @@ def partial_derivatives(
             grad[i] = np.imag(f(t)) / step  # (S) Im f(θ + i h e_i) / h
             t[i] = theta[i]
         return grad
-    steps = central_step(theta) if h is None else np.full(theta.shape, h, dtype=theta.dtype)
+    steps = default_step(theta, method) if h is None else np.full(theta.shape, h, dtype=theta.dtype)
     t = theta.copy()
     f0 = f(t) if method == "forward" else None
     for i in np.ndindex(theta.shape):
@@ -135,6 +142,35 @@ def partial_derivatives(
             grad[i] = (f_up - f(t)) / (up - down)  # (C), up - down ~ 2h
         t[i] = theta[i]
     return grad
+
+
+def param_grads(
+    params: Params, x: np.ndarray, y: np.ndarray, *, method: str = "central", h: float | None = None
+) -> Params:
+    """dW1, db1, dW2, db2 by perturbing each parameter of :func:`scratch.loss` (the whole forward).
+
+    Parameters
+    ----------
+    params : Params  (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,))
+    x : (N, D)
+    y : (N,) int labels or (N, C) float targets
+    method : {"forward", "central", "complex"}
+    h : float, optional
+        One absolute step for every entry (see :func:`partial_derivatives`); the step-size
+        study sweeps it.
+
+    Returns
+    -------
+    Params of gradients, each shaped and typed like its parameter.
+    """
+    check_inputs(params, x, y)
+    # scratch.loss wants one dtype for all four arrays: complex128 ones around a complex entry
+    base = params.astype(np.complex128) if method == "complex" else params
+
+    def with_entry(field: str) -> Callable[[np.ndarray], Any]:
+        return lambda t: loss(base._replace(**{field: t}), x, y)
+
+    return Params(*(partial_derivatives(with_entry(k), p, method=method, h=h) for k, p in zip(Params._fields, params)))
 
 
 def _targets(y: np.ndarray, is_labels: bool, C: int, dtype: np.dtype) -> np.ndarray:
