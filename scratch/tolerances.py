@@ -61,6 +61,12 @@ COMPLEX_STEP_RTOL = 1e-13
 #: ~N times more (worst seen 9.5e-9, N = 32).  1e-7 is CS231n's threshold for smooth functions.
 CENTRAL_DIFFERENCE_RTOL = 1e-7
 
+#: float64, forward differences (step eps^(1/2) max(1, |theta|)): truncation h f''/2 and
+#: round-off eps |f| / h balance at ~eps^(1/2) = 1.5e-8 relative to |f|; worst seen 1.2e-7
+#: relative to a gradient ~1/N of the loss.  Used for the step-size study and its tests only:
+#: forward differences are never an oracle here.
+FORWARD_DIFFERENCE_RTOL = 1e-5
+
 #: float64, directional derivative <grad, v> vs the complex-step dL(theta + i h v)/h along one
 #: random direction v (oracles.numeric.directional_check).  The analytic side is a dot product
 #: over every parameter (P = 814,090 for 784-1024-10) whose rounding error is ~sqrt(P) eps
