@@ -5,7 +5,8 @@
 
 The public API: :class:`Params`, :class:`Grads`, :func:`init_params`, :func:`forward`,
 :func:`loss`, :func:`loss_and_grads` (``route="fused" | "staged"``), :func:`dz2_fused`,
-:func:`dz2_staged`, and the softmax helpers.  See :mod:`scratch.network` for the derivation.
+:func:`dz2_staged`, the softmax helpers, and the allocation-free fast path
+:class:`Workspace` (``loss_and_grads(..., workspace=ws)``) with :func:`sgd_step`.  See :mod:`scratch.network` for the derivation.
 """
 
 from .network import (
@@ -25,6 +26,7 @@ from .network import (
     tanh_derivative,
 )
 from .softmax import log_softmax, logsumexp, softmax, softmax_jacobian, softmax_vjp
+from .workspace import Workspace, sgd_step
 
 __all__ = [
     "ROUTES",
@@ -32,6 +34,7 @@ __all__ = [
     "Grads",
     "Params",
     "Staged",
+    "Workspace",
     "backward",
     "dz2_fused",
     "dz2_staged",
@@ -42,6 +45,7 @@ __all__ = [
     "loss",
     "loss_and_grads",
     "one_hot",
+    "sgd_step",
     "softmax",
     "softmax_jacobian",
     "softmax_vjp",

@@ -1,0 +1,282 @@
+r"""The allocation-free fast path: the fused route's math written into preallocated buffers.
+
+:class:`Workspace` owns every array one training step needs, so that after a warm-up a call
+of ``scratch.loss_and_grads(params, x, y, workspace=ws)`` allocates no array memory: every
+NumPy call writes with ``out=`` or in place, and the matrix products go to BLAS with
+transposed views (no copies).  The math is that of ``route="fused"`` in
+:mod:`scratch.network` (read that module for the derivation); only three things differ, each
+an exact identity computed without cancellation:
+
+* tanh'(z1) (eq. 2') is :math:`\operatorname{sech}^2 z_1 = (1/\cosh z_1)^2`.  The core writes the
+  same number as :math:`4u/(1+u)^2` with :math:`u = e^{-2|z_1|}` (multiply numerator and
+  denominator by :math:`e^{2|z|}/4`).  Both have no subtraction; ``cosh`` costs one
+  transcendental pass where the core's form needs six passes over (N, H).  Measured against
+  ``mpmath`` both are within 2 ulp elementwise (``tests/test_workspace.py``).
+* The (N, H) element-wise work runs over blocks of rows sized to stay in the L2 cache, each
+  block straight after its matrix product: ``z1 = x W1 + b1`` -> ``cosh`` -> ``tanh`` and
+  ``da1 = dz2 W2^T`` -> ``dz1``.  Rows are independent, so the result is the same.
+* Fancy indexing (which allocates) is replaced by ``np.take``/``np.put`` on flat indices
+  ``n * C + col`` (indices are in range by construction: ``mode="clip"`` skips a checking copy).
+
+The returned loss is a NumPy scalar; the returned :class:`~scratch.network.Grads` are **views
+of the workspace's buffers and are overwritten by the next call** (copy them to keep them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .checks import FLOAT_DTYPES, PARAM_NAMES
+from .network import Grads, Params
+
+#: Elements of one (rows x H) block of the element-wise work: 32 K elements are 256 KiB in
+#: float64, so the block's three (rows x H) arrays stay in a 2 MiB L2 cache.
+BLOCK_ELEMENTS = 32 * 1024
+
+#: NumPy's ufunc buffer size (elements) during a step.  Every broadcasting ufunc call (adding
+#: b1 to the rows of z1, dividing by 1 + T per row) allocates a buffer of this many elements
+#: even when no cast is needed; NumPy's default of 8192 is 64 KiB in float64 per call.  1024
+#: elements (8 KiB) measured as fast or faster.  Restored after the step.
+UFUNC_BUFSIZE = 1024
+
+#: Elements per chunk in :func:`sgd_step` (32 KiB of float64 scratch).
+SGD_CHUNK = 4096
+
+
+def _positive_int(name: str, v: Any) -> int:
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+class Workspace:
+    """Every buffer of one training step for problems of shape (N, D, H, C) in ``dtype``.
+
+    Parameters
+    ----------
+    N, D, H, C : int >= 1
+        Samples, inputs, hidden units, classes: ``x`` (N, D), ``W1`` (D, H), ``W2`` (H, C).
+    dtype : float32 or float64
+        The parameters' dtype; inputs of another dtype are rejected.
+    block_rows : int, optional
+        Rows per block of the (N, H) element-wise work; default ``BLOCK_ELEMENTS // H``.
+
+    Notes
+    -----
+    Buffers (all C-contiguous, allocated once here): ``a1``, ``sech2``, ``dz1`` (N, H);
+    ``logits``, ``yhat``, ``dz2``, ``scratch_nc``, ``targets`` (N, C); per-row vectors (N,); the parameter
+    gradients ``dW1`` (D, H), ``db1`` (H,), ``dW2`` (H, C), ``db2`` (C,).  About
+    ``8 * (3 N H + 5 N C + D H + H C)`` bytes in float64.
+
+    Examples
+    --------
+    >>> ws = Workspace(*x.shape, *params.W2.shape, dtype=x.dtype)   # doctest: +SKIP
+    >>> loss, g = scratch.loss_and_grads(params, x, y, workspace=ws)  # doctest: +SKIP
+    """
+
+    def __init__(self, N: int, D: int, H: int, C: int, dtype: Any = np.float64, *, block_rows: int | None = None):
+        N, D, H, C = (_positive_int(k, v) for k, v in (("N", N), ("D", D), ("H", H), ("C", C)))
+        dt = np.dtype(dtype)
+        if dt not in FLOAT_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {dt}")
+        rows = max(1, BLOCK_ELEMENTS // H) if block_rows is None else _positive_int("block_rows", block_rows)
+        self.N, self.D, self.H, self.C, self.dtype = N, D, H, C, dt
+
+        def buf(*shape: int) -> np.ndarray:
+            return np.zeros(shape, dtype=dt)  # zeros, not empty: touch every page now
+
+        # (N, H): z1 then a1 = tanh(z1); sech^2(z1); da1 then dz1
+        self.a1, self.sech2, self.dz1 = buf(N, H), buf(N, H), buf(N, H)
+        # (N, C): logits z2 then shifted z2 - max; exp then yhat; dz2; scratch for targets
+        self.logits, self.yhat, self.dz2, self.scratch_nc = buf(N, C), buf(N, C), buf(N, C), buf(N, C)
+        self.targets = buf(N, C)  # a C-contiguous copy of non-contiguous float targets
+        # (N,): mass of the other classes T, 1 + T, log1p(T), per-row scratch
+        self.others, self.denom, self.log_denom = buf(N), buf(N), buf(N)
+        self.row_a, self.row_b, self.row_c = buf(N), buf(N), buf(N)
+        self.argmax = np.zeros(N, dtype=np.intp)
+        self.flat_m = np.zeros(N, dtype=np.intp)  # n * C + argmax_n
+        self.flat_y = np.zeros(N, dtype=np.intp)  # n * C + y_n
+        self.is_m = np.zeros(N, dtype=bool)
+        self.not_m = np.zeros((N, C), dtype=bool)
+        self.row_offsets = np.arange(N, dtype=np.intp) * C
+        self.columns = np.arange(C, dtype=np.intp)[None, :]
+        # parameter gradients
+        self.dW1, self.db1, self.dW2, self.db2 = buf(D, H), buf(H), buf(H, C), buf(C)
+        # blocks of rows: (row slice, a1, sech2, dz1, dz2 blocks)
+        self.blocks = [
+            (sl, self.a1[sl], self.sech2[sl], self.dz1[sl], self.dz2[sl])
+            for sl in (slice(r, min(r + rows, N)) for r in range(0, N, rows))
+        ]
+
+    @property
+    def dims(self) -> tuple[int, int, int, int]:
+        """``(N, D, H, C)``."""
+        return self.N, self.D, self.H, self.C
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the workspace's arrays."""
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    def __repr__(self) -> str:
+        N, D, H, C = self.dims
+        return f"Workspace(N={N}, D={D}, H={H}, C={C}, dtype={self.dtype.name}, {self.nbytes / 2**20:.1f} MiB)"
+
+    def check_matches(self, params: Params, x: np.ndarray, y: np.ndarray) -> None:
+        """Raise ``ValueError`` unless ``(params, x, y)`` has this workspace's (N, D, H, C) and dtype."""
+        got = (x.shape[0], params.W1.shape[0], params.W1.shape[1], params.W2.shape[1])
+        if got != self.dims or params.W1.dtype != self.dtype or x.dtype != self.dtype:
+            N, D, H, C = got
+            raise ValueError(
+                f"workspace was built for (N, D, H, C) = {self.dims} in {self.dtype}, but the inputs have "
+                f"(N, D, H, C) = ({N}, {D}, {H}, {C}) in {params.W1.dtype} (x {x.dtype}); "
+                f"build one with scratch.Workspace({N}, {D}, {H}, {C}, dtype=np.{params.W1.dtype})"
+            )
+        if y.shape[0] != self.N:
+            raise ValueError(f"workspace was built for N = {self.N} samples, y has shape {y.shape}")
+
+    def loss_and_grads(self, params: Params, x: np.ndarray, y: np.ndarray, *, is_labels: bool) -> tuple[np.generic, Grads]:
+        """Loss (7) and every gradient, the fused route, into this workspace's buffers.
+
+        Called by :func:`scratch.loss_and_grads` after validation; call it directly only with
+        inputs that :func:`scratch.checks.check_inputs` accepted.
+
+        Parameters
+        ----------
+        params : Params
+            ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,) of the workspace's dtype.
+        x : (N, D) array.
+        y : (N,) int labels or (N, C) float targets.
+        is_labels : bool
+            Whether ``y`` holds labels (as returned by ``check_inputs``).
+
+        Returns
+        -------
+        loss : scalar of the workspace's dtype
+        grads : Grads
+            ``dz2`` (N, C), ``dW2`` (H, C), ``db2`` (C,), ``dz1`` (N, H), ``dW1`` (D, H),
+            ``db1`` (H,): views of this workspace, overwritten by the next call.
+        """
+        self.check_matches(params, x, y)
+        previous = np.setbufsize(UFUNC_BUFSIZE)
+        try:
+            return self._step(params, x, y, is_labels)
+        finally:
+            np.setbufsize(previous)
+
+    def _step(self, params: Params, x: np.ndarray, y: np.ndarray, is_labels: bool) -> tuple[np.generic, Grads]:
+        W1, b1, W2, b2 = params
+        N = self.N
+        # ---- forward, eqs. (1)-(2), block by block, plus tanh'(z1) for eq. (2')
+        for sl, z1, sech2, _, _ in self.blocks:
+            np.matmul(x[sl], W1, out=z1)  # (1) z1 = x W1 ...
+            np.add(z1, b1, out=z1)  # (1) ... + b1                           (rows, H)
+            np.cosh(z1, out=sech2)  # cosh(z1)
+            np.tanh(z1, out=z1)  # (2) a1 = tanh(z1), now in self.a1
+            np.divide(1.0, sech2, out=sech2)  # sech(z1) = 1 / cosh(z1)
+            np.multiply(sech2, sech2, out=sech2)  # (2') tanh'(z1) = sech^2 = 4u/(1+u)^2, u = exp(-2|z1|)
+        # ---- eq. (3) and the softmax parts (scratch.softmax.softmax_parts)
+        z2, e = self.logits, self.yhat
+        np.matmul(self.a1, W2, out=z2)  # (3) z2 = a1 W2 ...
+        np.add(z2, b2, out=z2)  # (3) ... + b2                               (N, C)
+        flat_z2, flat_e = z2.reshape(-1), e.reshape(-1)
+        np.argmax(z2, axis=1, out=self.argmax)  # m_n
+        np.add(self.row_offsets, self.argmax, out=self.flat_m)
+        np.take(flat_z2, self.flat_m, out=self.row_a, mode="clip")  # z2[n, m_n]
+        np.subtract(z2, self.row_a[:, None], out=z2)  # shifted = z2 - max (every entry <= 0)
+        np.exp(z2, out=e)  # exp(shifted)
+        np.put(flat_e, self.flat_m, 0.0)  # exclude the maximal class ...
+        np.sum(e, axis=1, out=self.others)  # ... T = sum_{k != m} exp(shifted_k)   (N,)
+        np.put(flat_e, self.flat_m, 1.0)  # exp(0) = 1 back in place
+        T, denom = self.others, self.denom
+        np.add(T, 1.0, out=denom)  # 1 + T = sum_k exp(shifted_k)
+        np.divide(e, denom[:, None], out=e)  # (4) yhat = exp(shifted) / (1 + T)    (N, C)
+        np.log1p(T, out=self.log_denom)  # log-sum-exp minus the max
+        # ---- eqs. (5)-(7) and (4') dz2, as scratch.network._loss and dz2_fused
+        dz2, y_m, rest = self.dz2, self.row_b, self.row_c
+        if is_labels:
+            np.add(self.row_offsets, y, out=self.flat_y, casting="unsafe")
+            PL = np.take(flat_z2, self.flat_y, out=self.row_a, mode="clip")  # shifted[n, y_n]
+            np.subtract(PL, self.log_denom, out=PL)  # (5)-(6) PL_n = l[n, y_n]
+            np.copyto(dz2, e)  # s_n = 1 for labels
+            np.take(dz2.reshape(-1), self.flat_y, out=y_m, mode="clip")
+            np.subtract(y_m, 1.0, out=y_m)
+            np.put(dz2.reshape(-1), self.flat_y, y_m)  # yhat - onehot(y)
+            np.equal(y, self.argmax, out=self.is_m)
+            np.copyto(y_m, self.is_m)  # y_m: the weight on the argmax class
+            np.subtract(1.0, y_m, out=rest)  # sum_{k != m} y_k
+        else:
+            if not y.flags.c_contiguous:  # np.take on y.reshape(-1) must not copy
+                np.copyto(self.targets, y)
+                y = self.targets
+            np.subtract(z2, self.log_denom[:, None], out=self.scratch_nc)  # (5) l = shifted - log1p(T)
+            np.multiply(self.scratch_nc, y, out=self.scratch_nc)
+            PL = np.sum(self.scratch_nc, axis=1, out=self.row_a)  # (6) PL_n = l_n . y_n
+            s = np.sum(y, axis=1, out=self.row_c)  # s_n = sum_c y_nc
+            np.multiply(e, s[:, None], out=dz2)
+            np.subtract(dz2, y, out=dz2)  # (4') yhat * s - y
+            np.take(y.reshape(-1), self.flat_m, out=y_m, mode="clip")
+            if self.C == 1:
+                np.subtract(s, y_m, out=rest)
+            else:
+                np.not_equal(self.columns, self.argmax[:, None], out=self.not_m)
+                np.sum(y, axis=1, where=self.not_m, out=rest)  # sum_{k != m} y_k, no cancellation
+        L = -np.sum(PL) / N  # (7) L = -(1/N) sum_n PL_n
+        np.multiply(y_m, T, out=y_m)
+        np.subtract(rest, y_m, out=rest)
+        np.divide(rest, denom, out=rest)  # (sum_{k!=m} y_k - y_m T) / (1 + T)
+        np.put(dz2.reshape(-1), self.flat_m, rest)  # argmax column, cancellation-free
+        np.divide(dz2, N, out=dz2)  # (7') the mean over N samples
+        # ---- backward, eqs. (3'), (3''), (2'), (1')
+        np.matmul(self.a1.T, dz2, out=self.dW2)  # (3')  dW2 = a1^T dz2                (H, C)
+        np.sum(dz2, axis=0, out=self.db2)  # (3')  db2 = sum_n dz2                      (C,)
+        W2T = W2.T
+        for _, _, sech2, dz1, dz2_rows in self.blocks:
+            np.matmul(dz2_rows, W2T, out=dz1)  # (3'') da1 = dz2 W2^T                   (rows, H)
+            np.multiply(dz1, sech2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1)
+        np.matmul(x.T, self.dz1, out=self.dW1)  # (1')  dW1 = x^T dz1                  (D, H)
+        np.sum(self.dz1, axis=0, out=self.db1)  # (1')  db1 = sum_n dz1                 (H,)
+        return L, Grads(dz2, self.dW2, self.db2, self.dz1, self.dW1, self.db1)
+
+
+def sgd_step(params: Params, grads: Any, lr: float) -> Params:
+    """Plain gradient descent, in place: ``p <- p - lr * dL/dp`` for W1, b1, W2, b2.
+
+    Parameters
+    ----------
+    params : Params
+        Updated in place (C-contiguous, writeable arrays); also returned.
+    grads : Grads or Params
+        ``Grads`` (from :func:`scratch.loss_and_grads`) or parameter-shaped gradients
+        ``(dW1, db1, dW2, db2)``; not modified.
+    lr : float
+        Learning rate (finite).
+
+    Returns
+    -------
+    Params
+        ``params`` itself.
+
+    Notes
+    -----
+    ``lr * g`` is formed in a scratch chunk of at most ``SGD_CHUNK`` elements, so the update
+    allocates no array of the parameters' size.
+    """
+    if not np.isfinite(lr):
+        raise ValueError(f"lr must be a finite number, got {lr!r}")
+    pg = grads.params_grads() if isinstance(grads, Grads) else grads
+    for name, p, g in zip(PARAM_NAMES, params, pg):
+        if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray) or p.shape != g.shape:
+            raise ValueError(f"params.{name} and its gradient must be arrays of one shape, got "
+                             f"{getattr(p, 'shape', type(p).__name__)} and {getattr(g, 'shape', type(g).__name__)}")
+        if not (p.flags.c_contiguous and p.flags.writeable):
+            raise ValueError(f"params.{name} must be a C-contiguous writeable array to be updated in place")
+        flat_p, flat_g = p.reshape(-1), g.reshape(-1)
+        tmp = np.empty(min(p.size, SGD_CHUNK), dtype=p.dtype)
+        for start in range(0, p.size, SGD_CHUNK):
+            stop = min(start + SGD_CHUNK, p.size)
+            step = np.multiply(flat_g[start:stop], lr, out=tmp[: stop - start])  # lr * g
+            np.subtract(flat_p[start:stop], step, out=flat_p[start:stop])  # p <- p - lr g
+    return params

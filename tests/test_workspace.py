@@ -1,0 +1,203 @@
+"""The allocation-free fast path: same results as the plain fused route, results living in the
+workspace, no array allocation per step, in-place SGD, and clear errors for a mismatch."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import mpmath
+import numpy as np
+import pytest
+
+import scratch
+from scratch.cases import DTYPES, SHAPES, TARGETS, make_case
+from scratch.compare import QUANTITIES, check_case, format_failures
+from scratch.tolerances import ROUTE_RTOL, WORKSPACE_SECH2_ULP, WORKSPACE_STEP_PEAK_BYTES, oracle_rtol
+
+#: Shapes that cover N = 1, H = 1, C = 1, C = 10 and several row blocks.
+WS_SHAPES = ["seed", "n1", "h1", "c1", "square", "c10", "large"]
+
+
+def with_workspace(params, x, y, **kwargs):
+    """``scratch.loss_and_grads`` through a fresh workspace of the inputs' shape."""
+    ws = scratch.Workspace(x.shape[0], *params.W1.shape, params.W2.shape[1], dtype=params.W1.dtype, **kwargs)
+    return scratch.loss_and_grads(params, x, y, workspace=ws)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype_name", list(DTYPES))
+@pytest.mark.parametrize("shape_name", WS_SHAPES)
+def test_matches_plain_route(shape_name, dtype_name, target):
+    """float64: equal to the plain fused route on the same arrays to ROUTE_RTOL (1e-12).
+    float32: against the plain route in float64 on the same rounded arrays (the truth), at the
+    oracle tolerance, i.e. as accurate as the plain float32 route is required to be."""
+    shape = SHAPES[shape_name]
+    c = make_case(4, shape, DTYPES[dtype_name], target)
+    rtol = ROUTE_RTOL if dtype_name == "float64" else oracle_rtol(np.float32, shape)
+    checks = check_case(with_workspace, scratch.loss_and_grads, c.params, c.x, c.y, rtol=rtol)
+    assert not format_failures(checks), f"{c.name}:\n{format_failures(checks)}"
+
+
+@pytest.mark.parametrize("block_rows", [1, 5, 32, 1000])
+def test_row_blocks_do_not_change_the_result(block_rows):
+    """The (N, H) work runs in blocks of rows; any block size (with a remainder) gives the plain result."""
+    c = make_case(2, (37, 5, 11, 4), np.float64, "soft")
+    checks = check_case(lambda *a: with_workspace(*a, block_rows=block_rows), scratch.loss_and_grads,
+                        c.params, c.x, c.y, rtol=ROUTE_RTOL)
+    assert not format_failures(checks)
+
+
+def test_results_live_in_the_workspace_and_are_overwritten():
+    """Documented: the returned gradients are the workspace's buffers; the next call overwrites them."""
+    a = make_case(0, SHAPES["c10"], np.float64, "labels")
+    b = make_case(1, SHAPES["c10"], np.float64, "labels")
+    ws = scratch.Workspace(*SHAPES["c10"])
+    _, g1 = scratch.loss_and_grads(a.params, a.x, a.y, workspace=ws)
+    kept = [np.array(v) for v in g1]
+    _, g2 = scratch.loss_and_grads(b.params, b.x, b.y, workspace=ws)
+    for q, v1, v2, k in zip(QUANTITIES[1:], g1, g2, kept):
+        assert v1 is v2 or np.shares_memory(v1, v2), q
+        assert any(np.shares_memory(v1, buf) for buf in vars(ws).values() if isinstance(buf, np.ndarray)), q
+        assert not np.array_equal(v1, k), f"{q} was not overwritten by the second call"
+
+
+def test_no_state_leaks_between_calls():
+    """labels, then float targets, then labels again: the third call equals the first bit for bit."""
+    shape = SHAPES["c10"]
+    lab = make_case(0, shape, np.float64, "labels")
+    soft = make_case(0, shape, np.float64, "unnormalized")
+    ws = scratch.Workspace(*shape)
+    first = [np.array(v) for v in (lambda r: (r[0], *r[1]))(scratch.loss_and_grads(lab.params, lab.x, lab.y, workspace=ws))]
+    scratch.loss_and_grads(soft.params, soft.x, soft.y, workspace=ws)
+    third = (lambda r: (r[0], *r[1]))(scratch.loss_and_grads(lab.params, lab.x, lab.y, workspace=ws))
+    for q, u, v in zip(QUANTITIES, first, third):
+        assert np.all(np.isfinite(v)) and np.array_equal(u, v), q
+
+
+def test_non_contiguous_targets():
+    c = make_case(3, SHAPES["c10"], np.float64, "soft")
+    y_f = np.asfortranarray(c.y)
+    assert not y_f.flags.c_contiguous
+    checks = check_case(with_workspace, scratch.loss_and_grads, c.params, c.x, y_f, rtol=ROUTE_RTOL)
+    assert not format_failures(checks)
+
+
+def _peak_bytes(step) -> int:
+    step(), step()  # two warm-up calls
+    tracemalloc.start()
+    try:
+        step()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("target", ["labels", "soft"])
+@pytest.mark.parametrize("dtype_name", list(DTYPES))
+def test_step_allocates_no_array_memory(dtype_name, target):
+    """One step of the 1024-64-512-10 case after two warm-ups: peak traced memory (NumPy traces
+    its buffers) < 64 KiB, where the plain route's (N, H) temporaries alone are 4 MiB each."""
+    shape = (1024, 64, 512, 10)
+    c = make_case(0, shape, DTYPES[dtype_name], target)
+    ws = scratch.Workspace(*shape, dtype=c.x.dtype)
+    peak = _peak_bytes(lambda: ws.loss_and_grads(c.params, c.x, c.y, is_labels=target == "labels"))
+    assert peak < WORKSPACE_STEP_PEAK_BYTES, f"peak {peak} bytes"
+
+
+def test_public_entry_allocates_only_validation_masks():
+    """Through ``scratch.loss_and_grads(..., workspace=ws)`` the core's input validation runs
+    first; its ``np.isfinite`` masks (one bool per element of x, 64 KiB here) are the only
+    extra allocation.  (A recommended core change makes validation allocation-free too.)"""
+    shape = (1024, 64, 512, 10)
+    c = make_case(0, shape, np.float64, "labels")
+    ws = scratch.Workspace(*shape)
+    peak = _peak_bytes(lambda: scratch.loss_and_grads(c.params, c.x, c.y, workspace=ws))
+    assert peak < WORKSPACE_STEP_PEAK_BYTES + c.x.size, f"peak {peak} bytes"
+
+
+@pytest.mark.parametrize("dtype_name", list(DTYPES))
+def test_tanh_and_its_derivative_are_accurate(dtype_name):
+    """a1 is np.tanh(z1) bit for bit; tanh'(z1) = sech^2 via 1/cosh is within
+    WORKSPACE_SECH2_ULP ulp of mpmath over |z| in [1e-12, saturation], both signs
+    (z1 = x exactly here: D = 1, W1 = 1, b1 = 0)."""
+    dt = DTYPES[dtype_name]
+    top = 40.0 if dt == np.float32 else 300.0
+    z = np.concatenate([np.logspace(-12, np.log10(top), 300), np.linspace(0.01, 5.0, 200)]).astype(dt)
+    z = np.concatenate([z, -z])
+    params = scratch.Params(np.ones((1, 1), dt), np.zeros(1, dt), np.ones((1, 2), dt), np.zeros(2, dt))
+    ws = scratch.Workspace(z.size, 1, 1, 2, dtype=dt)
+    scratch.loss_and_grads(params, z[:, None], np.zeros(z.size, dtype=np.int64), workspace=ws)
+    assert np.array_equal(ws.a1[:, 0], np.tanh(z))
+    with mpmath.workdps(40):
+        truth = np.array([float(mpmath.sech(mpmath.mpf(float(v))) ** 2) for v in z])
+    normal = truth > np.finfo(dt).tiny
+    ulps = np.abs(ws.sech2[:, 0].astype(np.float64) - truth)[normal] / np.spacing(truth[normal].astype(dt))
+    assert np.all(np.isfinite(ws.sech2)) and ulps.max() <= WORKSPACE_SECH2_ULP, f"{ulps.max():.2f} ulp"
+
+
+@pytest.mark.parametrize("dtype_name", list(DTYPES))
+@pytest.mark.parametrize("as_grads", [True, False], ids=["Grads", "Params"])
+def test_sgd_step_updates_in_place(dtype_name, as_grads):
+    """p <- p - lr g on the same arrays (W1 spans several chunks), bit for bit; grads untouched."""
+    c = make_case(0, (16, 64, 128, 10), DTYPES[dtype_name], "labels")
+    params = c.params.copy()
+    _, g = scratch.loss_and_grads(params, c.x, c.y)
+    grads = g if as_grads else g.params_grads()
+    before, g_before = params.copy(), [np.array(v) for v in grads]
+    ids = [id(p) for p in params]
+    out = scratch.sgd_step(params, grads, 0.1)
+    assert out is params and [id(p) for p in params] == ids
+    for name, p, p0, dp in zip(scratch.Params._fields, params, before, g.params_grads()):
+        assert p.dtype == p0.dtype, name
+        np.testing.assert_array_equal(p, p0 - 0.1 * dp, err_msg=name)
+        assert not np.array_equal(p, p0), name
+    for v, v0 in zip(grads, g_before):
+        np.testing.assert_array_equal(v, v0)
+
+
+@pytest.mark.parametrize("lr", [float("nan"), float("inf")])
+def test_sgd_step_rejects_bad_lr(small_case, lr):
+    _, g = scratch.loss_and_grads(small_case.params, small_case.x, small_case.y)
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        scratch.sgd_step(small_case.params.copy(), g, lr)
+
+
+def test_sgd_step_rejects_mismatched_grads(small_case):
+    p = small_case.params.copy()
+    bad = scratch.Params(p.W1[:, :1].copy(), p.b1, p.W2, p.b2)
+    with pytest.raises(ValueError, match="params.W1 and its gradient"):
+        scratch.sgd_step(p, bad, 0.1)
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("N", 5), ("D", 4), ("H", 6), ("C", 4), ("dtype", np.float32)],
+    ids=["N", "D", "H", "C", "dtype"],
+)
+def test_mismatched_workspace_is_named(small_case, field, value):
+    dims = dict(zip(("N", "D", "H", "C"), SHAPES["small"]), dtype=np.float64)
+    dims[field] = value
+    ws = scratch.Workspace(dims["N"], dims["D"], dims["H"], dims["C"], dtype=dims["dtype"])
+    with pytest.raises(ValueError, match=r"workspace was built for \(N, D, H, C\)"):
+        scratch.loss_and_grads(small_case.params, small_case.x, small_case.y, workspace=ws)
+
+
+@pytest.mark.parametrize("bad,match", [(dict(N=0), "N must be a positive integer"),
+                                       (dict(H=2.5), "H must be a positive integer"),
+                                       (dict(block_rows=0), "block_rows must be a positive integer")],
+                         ids=["N0", "H-float", "block_rows0"])
+def test_bad_workspace_arguments(bad, match):
+    kw = dict(N=4, D=3, H=5, C=3) | bad
+    with pytest.raises(ValueError, match=match):
+        scratch.Workspace(**kw)
+
+
+def test_bad_workspace_dtype():
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        scratch.Workspace(4, 3, 5, 3, dtype=np.int64)
+
+
+def test_workspace_only_for_the_fused_route(small_case):
+    ws = scratch.Workspace(*SHAPES["small"])
+    with pytest.raises(ValueError, match="route='fused' only"):
+        scratch.loss_and_grads(small_case.params, small_case.x, small_case.y, route="staged", workspace=ws)
