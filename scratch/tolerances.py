@@ -155,3 +155,18 @@ WORKSPACE_SECH2_ULP = 6.0
 #: 1024-64-512-10 case: the issue's bound.  What remains are Python objects (views, the scalar
 #: loss) and NumPy's ufunc buffers of 1024 elements (8 KiB); measured ~10 KiB.
 WORKSPACE_STEP_PEAK_BYTES = 64 * 1024
+
+#: float64, one quantity computed two ways that agree in exact arithmetic and differ only in
+#: rounding (the property tests of tests/test_properties.py: the 1/N by a duplicated batch,
+#: a permuted batch, linearity in y, a shift of b2, the bias as a weight on a constant input,
+#: (yhat - y)/N against the fused dz2, a VJP with and without J).  Each side is a handful of
+#: float64 operations on well-conditioned values: a few ulps (worst seen ~1e-15); 1e-12 leaves
+#: three decades and is still a million times below any formula error (O(1e-3) or more).
+IDENTITY_RTOL = 1e-12
+
+
+def sum_atol(n_terms: int) -> float:
+    """Rounding bound for a float64 sum of ``n_terms`` terms, relative to the sum of their
+    magnitudes: ``n_terms * eps64`` (Higham's gamma_{n-1} bound, rounded up).  For identities
+    like "rows of dz2 sum to 0" or "softmax rows sum to 1", where the exact answer is known."""
+    return n_terms * EPS64

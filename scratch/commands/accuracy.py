@@ -1,0 +1,68 @@
+"""``python -m scratch accuracy``: float32 gradients against the exact ones on confident, saturated cases."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..accuracy import ACCURACY_SHAPE, GAP_RANGE, Z1_RANGE, measure
+from ..report import print_table, write_json
+from ..tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL, FRAMEWORK_CANCELLATION_MIN_ERROR
+from . import UsageError
+
+#: Columns of the table: key in a row of scratch.accuracy.measure -> header.
+COLUMNS = {"loss": "loss", "dz2": "dz2", "dW2": "dW2", "dz1": "dz1 (E)", "dz1_plain": "dz1 plain", "dW1": "dW1 (E)"}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "accuracy",
+        help="elementwise error of float32 gradients on confident predictions and saturated units",
+        description="Build confident (logit gaps 17-23), saturated (|z1| 10.5-21) problems, compute the exact "
+        "gradients of the float32-rounded inputs with mpmath, and print the elementwise relative error of "
+        "scratch (both routes), torch and JAX in float32 and float64.  Exit 1 if scratch's float32 dz2 or dz1 "
+        "misses its goal or a framework stops being measurably worse.",
+    )
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)), metavar="SEED", help="default: 0 ... 9")
+    p.add_argument("--json", metavar="FILE", help="also write the rows (with per-seed errors) as JSON")
+    p.set_defaults(func=run)
+
+
+def verdict(rows: list[dict[str, Any]]) -> list[str]:
+    """The failed claims (empty when the goal holds and the frameworks are measurably worse)."""
+    bad = []
+    for r in rows:
+        if r["dtype"] != "float32":
+            continue
+        if r["implementation"] == "scratch (fused)":
+            for q, goal in (("dz2", ACCURACY_DZ2_GOAL), ("dz1", ACCURACY_DZ1_GOAL)):
+                if not r[q] <= goal:
+                    bad.append(f"scratch float32 {q}: {r[q]:.2e} > goal {goal:.0e}")
+        elif r["implementation"] in ("torch", "jax"):
+            for q in ("loss", "dz2", "dz1"):
+                if not r[q] >= FRAMEWORK_CANCELLATION_MIN_ERROR:
+                    bad.append(f"{r['implementation']} float32 {q}: {r[q]:.2e}, no longer measurably worse")
+    return bad
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        rows = measure(args.seeds)
+    except ImportError as exc:  # mpmath (the truth) or a framework missing
+        raise UsageError(f"{exc}: pip install 'scratch-backprop[all]'") from exc
+    N, D, H, C = ACCURACY_SHAPE
+    print_table(
+        f"max elementwise relative error vs the exact gradients (mpmath), {len(args.seeds)} seeds, "
+        f"N={N} D={D} H={H} C={C}, logit gaps {GAP_RANGE[0] - 1:.0f}-{GAP_RANGE[1] + 1:.0f}, "
+        f"|z1| {Z1_RANGE[0]}-{Z1_RANGE[1]}; goal float32 dz2 <= {ACCURACY_DZ2_GOAL:.0e}, dz1 <= {ACCURACY_DZ1_GOAL:.0e}",
+        ["implementation", "dtype", *COLUMNS.values(), "max kappa (3'')"],
+        [[r["implementation"], r["dtype"], *(r[k] for k in COLUMNS), r["max_kappa"]] for r in rows],
+    )
+    bad = verdict(rows)
+    for line in bad:
+        print("FAIL", line)
+    print("(E): error relative to max(|truth|, size of the summed terms); see scratch/accuracy.py")
+    if args.json:
+        write_json(args.json, {"passed": not bad, "failures": bad, "shape": ACCURACY_SHAPE, "seeds": args.seeds,
+                               "goal": {"dz2": ACCURACY_DZ2_GOAL, "dz1": ACCURACY_DZ1_GOAL}, "rows": rows})
+    return 1 if bad else 0
