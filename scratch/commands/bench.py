@@ -1,0 +1,141 @@
+"""``python -m scratch bench``: median time per training step, scratch vs PyTorch eager vs ``jax.jit``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..bench import IMPLEMENTATIONS, SIZES, WORKERS, WorkerFailed, gemm_flops, spawn_worker
+from ..cases import DTYPES
+from ..report import print_table, write_json
+from . import UsageError
+from .compare import parse_shape
+
+#: Goal of the issue: the workspace step at most this fraction of each framework's step.
+GOALS = {"jax": 1.0, "torch": 0.5}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="time one training step: scratch (workspace, plain), PyTorch eager, jax.jit",
+        description="Median time per training step (forward + backward) of scratch's workspace and plain "
+        "routes, PyTorch eager autograd and jax.jit(value_and_grad), each framework in its own subprocess, "
+        "with the GEMM-bound floor.  To measure OpenBLAS's native kernel where the environment forces "
+        "one, unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for that command.",
+    )
+    p.add_argument("--sizes", type=parse_shape, nargs="+", default=[(",".join(map(str, s)), s) for s in SIZES],
+                   metavar="N,D,H,C", help="default: " + " ".join(",".join(map(str, s)) for s in SIZES))
+    p.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=list(DTYPES), help="default: both")
+    p.add_argument("--repeats", type=int, default=30, help="timed steps per point (median); default 30")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (JAX compiles here); default 3")
+    p.add_argument("--frameworks", nargs="+", choices=WORKERS, default=list(WORKERS), help="default: all")
+    p.add_argument("--json", metavar="FILE", help="also write every measurement as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="draw time per step against GEMM FLOPs")
+    p.set_defaults(func=run)
+
+
+def fmt_time(seconds: float | None) -> str:
+    """``54 us``, ``1.59 ms``, ``147 ms``; ``-`` when not measured."""
+    if seconds is None:
+        return "-"
+    us = seconds * 1e6
+    if us < 10:
+        return f"{us:.2f} us"
+    return f"{us:.0f} us" if us < 1000 else (f"{us / 1000:.2f} ms" if us < 1e4 else f"{us / 1000:.0f} ms")
+
+
+def collect(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one worker per framework; ``{"points": [...], "blas_rate": ..., "environment": ...}``."""
+    if args.repeats < 1 or args.warmup < 1:
+        raise UsageError(f"--repeats and --warmup must be >= 1, got {args.repeats} and {args.warmup}")
+    sizes = [s for _, s in args.sizes]
+    workers = ["scratch", *(w for w in args.frameworks if w != "scratch")]  # scratch: the BLAS rate
+    runs = {}
+    for w in workers:
+        try:
+            runs[w] = spawn_worker(w, sizes, args.dtypes, args.repeats, args.warmup)
+        except WorkerFailed as exc:
+            if exc.missing:
+                raise UsageError(str(exc)) from exc
+            raise
+    times = {(r["impl"], tuple(r["shape"]), r["dtype"]): r for run in runs.values() for r in run["results"]}
+    rate = runs["scratch"]["blas_rate"]
+    points = []
+    for dtype in args.dtypes:
+        for shape in sizes:
+            pt: dict[str, Any] = {"shape": list(shape), "dtype": dtype, "gemm_flops": gemm_flops(*shape),
+                                  "floor": gemm_flops(*shape) / rate[dtype]}
+            for impl in IMPLEMENTATIONS:
+                r = times.get((impl, shape, dtype))
+                pt[impl] = None if r is None else r["median"]
+                pt[f"{impl}_q"] = None if r is None else [r["q1"], r["q3"]]
+            for fw, goal in GOALS.items():
+                pt[f"workspace/{fw}"] = pt["workspace"] / pt[fw] if pt.get(fw) else None
+                pt[f"goal_{fw}"] = None if pt.get(fw) is None else pt[f"workspace/{fw}"] <= goal
+            points.append(pt)
+    return {"points": points, "blas_rate": rate, "repeats": args.repeats, "warmup": args.warmup,
+            "environment": {w: r["environment"] for w, r in runs.items()}}
+
+
+def describe_environment(env: dict[str, Any]) -> list[str]:
+    """One line per framework: its thread pools (library, version, kernel, threads) as seen by
+    threadpoolctl in its worker, and the framework's own description."""
+    lines = []
+    for worker, e in env.items():
+        pools = e["threadpools"]
+        desc = pools if isinstance(pools, str) else "; ".join(
+            f"{p.get('internal_api')} {p.get('version', '')} kernel={p.get('architecture', 'n/a')} "
+            f"threads={p.get('num_threads')}" for p in pools) or "no pool visible to threadpoolctl"
+        lines.append(f"{worker}: {e.get('framework', '')}; threadpoolctl: {desc}")
+    env_vars = next(iter(env.values()))["env"]
+    lines.append("environment: " + ", ".join(f"{k}={'(unset)' if v is None else v}" for k, v in env_vars.items()))
+    return lines
+
+
+def plot(report: dict[str, Any], path: str) -> None:
+    """Time per step against GEMM FLOPs, log-log, one panel per dtype."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dtypes = list(dict.fromkeys(p["dtype"] for p in report["points"]))
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(6 * len(dtypes), 4.5), squeeze=False)
+    for ax, dtype in zip(axes[0], dtypes):
+        pts = sorted((p for p in report["points"] if p["dtype"] == dtype), key=lambda p: p["gemm_flops"])
+        flops = [p["gemm_flops"] for p in pts]
+        for impl in [*IMPLEMENTATIONS, "floor"]:
+            if all(p.get(impl) is not None for p in pts):
+                ax.plot(flops, [p[impl] for p in pts], "--" if impl == "floor" else "-o", label=impl)
+        for p in pts:
+            ax.annotate(",".join(map(str, p["shape"])), (p["gemm_flops"], p["floor"]), fontsize=7,
+                        textcoords="offset points", xytext=(0, -12), ha="center")
+        ax.set(xscale="log", yscale="log", xlabel="GEMM FLOPs per step (4NDH + 6NHC)",
+               ylabel="median time per step [s]", title=f"one training step, {dtype}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = collect(args)
+    headers = ["dtype", "N,D,H,C", *IMPLEMENTATIONS, "GEMM floor", "ws/jax", "ws/torch", "goal"]
+    rows = []
+    for p in report["points"]:
+        met = [p[f"goal_{fw}"] for fw in GOALS if p[f"goal_{fw}"] is not None]
+        ratio = {fw: "-" if p[f"workspace/{fw}"] is None else f"{p[f'workspace/{fw}']:.2f}" for fw in GOALS}
+        rows.append([p["dtype"], ",".join(map(str, p["shape"])), *(fmt_time(p[i]) for i in IMPLEMENTATIONS),
+                     fmt_time(p["floor"]), ratio["jax"], ratio["torch"], "-" if not met else ("met" if all(met) else "missed")])
+    rates = ", ".join(f"{d} {r / 1e9:.0f} GFLOP/s" for d, r in report["blas_rate"].items())
+    print_table(f"median time per training step over {args.repeats} steps (goal: workspace <= 1.0x jax, <= 0.5x torch); "
+                f"BLAS rate {rates}", headers, rows)
+    for line in describe_environment(report["environment"]):
+        print(line)
+    if args.json:
+        write_json(args.json, report)
+    if args.plot:
+        plot(report, args.plot)
+    return 0
