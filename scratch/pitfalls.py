@@ -1,0 +1,510 @@
+"""The gradient-pitfalls gallery: each usual mistake beside the right code, and proof it is caught.
+
+Every gradient pitfall is a complete, runnable ``loss_and_grads(params, x, y) -> (loss, Grads)``
+built from the pieces of :mod:`scratch.network` (``_forward``, ``backward``, ``dz2_fused``,
+``tanh_derivative``, ...) with exactly **one** piece swapped for the wrong one, marked
+``# BUG`` with the right line beneath as ``# RIGHT``.  Each :class:`Pitfall` says what it does
+to which quantities (``hits``), on which problem it shows (``caught_on``) and, where there is
+one, the problem on which it is invisible (``blind_on``, with the reason): a faulty function
+that passes there and fails on ``caught_on`` differs from the right code by the pitfall alone.
+
+:func:`check_pitfall` runs one through the one comparison, :func:`scratch.compare.check_case`,
+against an oracle (torch, JAX, or the numeric oracle's complex step) at the tolerance every
+other check uses, :func:`scratch.tolerances.oracle_rtol`.  Two pitfalls are not about a
+gradient formula (NaN == NaN in ``assert_allclose``, JAX without x64); they carry a
+``demo`` function instead.  ``python -m scratch pitfalls`` prints the gallery.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .accuracy import confident_case
+from .cases import SHAPES, Case, make_case
+from .checks import check_inputs
+from .compare import Check, check_case, check_quantity, relative_error
+from .network import Grads, Params, _forward, _loss, backward, dz2_fused, dz2_staged, loss_and_grads, one_hot, tanh_derivative
+from .softmax import log_softmax, softmax_parts
+from .tolerances import FLOAT64_ORACLE_RTOL, oracle_rtol
+
+#: The oracles every gradient pitfall is checked against.
+ORACLES = ("torch", "jax", "numeric")
+
+
+# --------------------------------------------------------------------------------------------
+# Shared, correct pieces of the faulty implementations
+# --------------------------------------------------------------------------------------------
+
+
+def _start(params: Params, x: np.ndarray, y: np.ndarray) -> tuple[Any, np.ndarray, bool, int]:
+    """Validation and the correct forward pass: ``(fwd, Y (N, C) targets, is_labels, N)``."""
+    N, _, _, C, dtype, is_labels = check_inputs(params, x, y)
+    return _forward(params, x), (one_hot(y, C, dtype) if is_labels else y), is_labels, N
+
+
+def _finish(params: Params, x: np.ndarray, y: np.ndarray, fwd: Any, dz2: np.ndarray, is_labels: bool) -> tuple:
+    """The correct rest: loss (6)-(7) and the backward pass (3')-(1') with tanh' from z1."""
+    return _loss(fwd.log_yhat, y, is_labels), backward(params, x, fwd, dz2, tanh_grad=tanh_derivative(fwd.z1))
+
+
+# --------------------------------------------------------------------------------------------
+# The faulty implementations: one wrong piece each
+# --------------------------------------------------------------------------------------------
+
+
+def missing_mean(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    dz2 = fwd.yhat * Y.sum(axis=1, keepdims=True) - Y  # BUG: (4') without the 1/N of (7')
+    # RIGHT: dz2 = (fwd.yhat * Y.sum(axis=1, keepdims=True) - Y) / N
+    return _finish(params, x, y, fwd, dz2, is_labels)
+
+
+def sign_flipped(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    dz2 = (Y - fwd.yhat * Y.sum(axis=1, keepdims=True)) / N  # BUG: y - yhat, the ascent direction
+    # RIGHT: dz2 = (fwd.yhat * Y.sum(axis=1, keepdims=True) - Y) / N
+    return _finish(params, x, y, fwd, dz2, is_labels)
+
+
+def elementwise_softmax_derivative(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    dyhat = -Y / (N * fwd.yhat)  # (5') dL/dyhat = dl / yhat
+    dz2 = dyhat * fwd.yhat * (1 - fwd.yhat)  # BUG: only the diagonal of J = diag(yhat) - yhat yhat^T
+    # RIGHT: dz2 = np.einsum("nij,ni->nj", softmax_jacobian(fwd.yhat), dyhat)   (4') J^T dyhat
+    return _finish(params, x, y, fwd, dz2, is_labels)
+
+
+def yhat_minus_y(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    dz2 = (fwd.yhat - Y) / N  # BUG: assumes every row of y sums to 1
+    # RIGHT: dz2 = (fwd.yhat * Y.sum(axis=1, keepdims=True) - Y) / N
+    return _finish(params, x, y, fwd, dz2, is_labels)
+
+
+def tanh_derivative_from_z(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    tanh_grad = 1 - fwd.z1**2  # BUG: 1 - z^2 instead of 1 - tanh(z)^2
+    # RIGHT: tanh_grad = 1 - fwd.a1**2   (or tanh_derivative(fwd.z1), without cancellation)
+    loss = _loss(fwd.log_yhat, y, is_labels)
+    return loss, backward(params, x, fwd, dz2_fused(fwd, y, is_labels), tanh_grad=tanh_grad)
+
+
+def bias_gradient_by_mean(params, x, y):
+    L, g = loss_and_grads(params, x, y)
+    return L, g._replace(db2=g.dz2.mean(axis=0), db1=g.dz1.mean(axis=0))  # BUG: mean over n; dz already has 1/N
+    # RIGHT: db2 = g.dz2.sum(axis=0), db1 = g.dz1.sum(axis=0)   (3'), (1')
+
+
+def bias_gradient_wrong_axis(params, x, y):
+    L, g = loss_and_grads(params, x, y)
+    return L, g._replace(db2=g.dz2.sum(axis=1), db1=g.dz1.sum(axis=1))  # BUG: sums over units, not samples
+    # RIGHT: db2 = g.dz2.sum(axis=0), db1 = g.dz1.sum(axis=0)   (3'), (1')
+
+
+def w2_not_transposed(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    dz2 = dz2_fused(fwd, y, is_labels)
+    wrong = params._replace(W2=params.W2.T)  # BUG: backward's da1 = dz2 W2^T becomes dz2 W2 (runs iff H = C)
+    # RIGHT: backward(params, ...)   (3'') da1 = dz2 W2^T, shape (N, C) @ (C, H)
+    loss = _loss(fwd.log_yhat, y, is_labels)
+    return loss, backward(wrong, x, fwd, dz2, tanh_grad=tanh_derivative(fwd.z1))
+
+
+def softmax_without_max_shift(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    e = np.exp(fwd.z2)  # BUG: exp(z2) overflows to inf for z2 > 709 (88 in float32); inf/inf = NaN
+    # RIGHT: e = np.exp(fwd.z2 - fwd.z2.max(axis=1, keepdims=True))   softmax is shift invariant
+    yhat = e / e.sum(axis=1, keepdims=True)  # (4)
+    loss = -np.sum(Y * np.log(yhat)) / N  # (5)-(7)
+    dz2 = (yhat * Y.sum(axis=1, keepdims=True) - Y) / N  # (4')
+    return loss, backward(params, x, fwd, dz2, tanh_grad=tanh_derivative(fwd.z1))
+
+
+def log_of_softmax(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    log_yhat = np.log(fwd.yhat)  # BUG: yhat underflows to 0 on a confident mistake: log 0 = -inf
+    # RIGHT: log_yhat = log_softmax(fwd.z2)   (z2 - max) - log1p(T), never the log of a rounded yhat
+    return _loss(log_yhat, y, is_labels), backward(params, x, fwd, dz2_fused(fwd, y, is_labels),
+                                                   tanh_grad=tanh_derivative(fwd.z1))
+
+
+def probabilities_modified_in_place(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    probs = fwd.yhat
+    delta3 = probs  # BUG: an alias, not a copy (Denny Britz: delta3 = probs; delta3[range(N), y] -= 1)
+    # RIGHT: delta3 = probs.copy()
+    delta3 *= Y.sum(axis=1, keepdims=True)
+    delta3 -= Y
+    delta3 /= N  # (4') dz2, written over probs
+    grads = backward(params, x, fwd, delta3, tanh_grad=tanh_derivative(fwd.z1))
+    loss = -np.sum(Y * np.log(probs)) / N  # (5)-(7) from probs, which now hold dz2
+    return loss, grads
+
+
+class AccumulatingGradients:
+    """Gradients summed into one buffer across calls and never reset (PyTorch without
+    ``optimizer.zero_grad()``): the first call is right, the second doubles everything."""
+
+    def __init__(self) -> None:
+        self.total: Grads | None = None
+
+    def __call__(self, params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        self.total = g if self.total is None else Grads(*(a + b for a, b in zip(self.total, g)))  # BUG: += forever
+        # RIGHT: self.total = g   (or zero the buffer before each backward pass)
+        return L, self.total
+
+
+def float32_yhat_minus_y(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    dz2 = (fwd.yhat * Y.sum(axis=1, keepdims=True) - Y) / N  # BUG in float32: yhat_c rounds to 1, yhat_c - 1 to 0
+    # RIGHT: dz2 = dz2_fused(fwd, y, is_labels)   argmax column -(T / (1 + T)) / N, T the others' mass
+    return _finish(params, x, y, fwd, dz2, is_labels)
+
+
+def float32_tanh_derivative_from_a1(params, x, y):
+    fwd, Y, is_labels, N = _start(params, x, y)
+    tanh_grad = 1 - fwd.a1**2  # BUG in float32: a1 rounds to +-1 for |z1| > 9, tanh' to 0
+    # RIGHT: tanh_grad = tanh_derivative(fwd.z1)   4u / (1 + u)^2, u = exp(-2|z1|)
+    loss = _loss(fwd.log_yhat, y, is_labels)
+    return loss, backward(params, x, fwd, dz2_fused(fwd, y, is_labels), tanh_grad=tanh_grad)
+
+
+def forgotten_biases(params, x, y):
+    check_inputs(params, x, y)
+    no_bias = params._replace(b1=np.zeros_like(params.b1), b2=np.zeros_like(params.b2))
+    fwd = _forward(no_bias, x)  # BUG: z1 = x W1 and z2 = a1 W2, the biases never enter
+    # RIGHT: fwd = _forward(params, x)   (1) z1 = x W1 + b1, (3) z2 = a1 W2 + b2
+    is_labels = np.issubdtype(y.dtype, np.integer)
+    return _finish(params, x, y, fwd, dz2_fused(fwd, y, is_labels), is_labels)
+
+
+# --------------------------------------------------------------------------------------------
+# Demonstrations (pitfalls of the checking, not of a gradient formula)
+# --------------------------------------------------------------------------------------------
+
+
+def nan_equals_nan() -> dict[str, Any]:
+    """``np.testing.assert_allclose`` calls two NaN results equal (``equal_nan=True`` by default);
+    :func:`scratch.compare.check_quantity` does not.
+
+    Both sides run the max-shift-free softmax on logits of ~1e3: each gives NaN gradients.
+    Returns what ``assert_allclose`` said, what ``scratch.compare`` said, and what
+    ``assert_allclose(..., equal_nan=False)`` said.
+    """
+    case = SETTINGS["huge_logits"].case()
+    with np.errstate(all="ignore"):
+        a = softmax_without_max_shift(*case[:3])[1].dz2
+        b = softmax_without_max_shift(*case[:3])[1].dz2
+    out: dict[str, Any] = {"nan_entries": int(np.isnan(a).sum())}
+    try:
+        np.testing.assert_allclose(a, b)
+        out["assert_allclose"] = "passed"
+    except AssertionError:
+        out["assert_allclose"] = "failed"
+    try:
+        np.testing.assert_allclose(a, b, equal_nan=False)
+        out["assert_allclose_equal_nan_false"] = "passed"
+    except AssertionError:
+        out["assert_allclose_equal_nan_false"] = "failed"
+    c = check_quantity("dz2", a, b, rtol=FLOAT64_ORACLE_RTOL, dtype=a.dtype, shape=a.shape)
+    out["scratch.compare"] = c.problem or "passed"
+    return out
+
+
+def jax_without_x64() -> dict[str, Any]:
+    """JAX with ``jax_enable_x64`` off turns float64 arrays into float32 without a word.
+
+    Runs the JAX oracle's own ``value_and_grad`` under ``jax.enable_x64(False)`` on a float64
+    case and compares with scratch through :func:`scratch.compare.compare_results`: the dtype
+    check fails, and so do the values (float32 rounding, ~1e-7, against 1e-10).  The JAX
+    oracle itself refuses such output (its dtype assertion).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from oracles import jax_oracle
+
+    from .compare import compare_results
+
+    case = SETTINGS["small"].case()
+    N, D = case.x.shape
+    H, C = case.params.W2.shape
+    with jax.enable_x64(False), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # JAX's note that it truncated float64
+        dtype = jnp.asarray(case.x).dtype
+        e1, e2 = jnp.zeros((N, H)), jnp.zeros((N, C))
+        L, (g, dz1, dz2) = jax_oracle._value_and_grad(tuple(jnp.asarray(p) for p in case.params), e1, e2,
+                                                      jnp.asarray(case.x), jnp.asarray(case.y), True)
+        try:
+            jax_oracle.loss_and_grads(*case[:3])
+            guard = "passed"
+        except AssertionError as exc:
+            guard = str(exc)
+    got = (np.asarray(L)[()], Grads(*(np.asarray(a) for a in (dz2, g[2], g[3], dz1, g[0], g[1]))))
+    ref = loss_and_grads(*case[:3])
+    checks = compare_results(got, ref, rtol=FLOAT64_ORACLE_RTOL, dtype=np.float64, dims=(N, D, H, C))
+    failed = [c for c in checks if not c.passed]
+    problems = f"{len(failed)} quantities fail, e.g. {failed[0].quantity}: {failed[0].problem}" if failed else ""
+    return {"dtype_of_float64_input": str(dtype), "scratch.compare": problems or "passed",
+            "max_rel_err_values": max(relative_error(a, b) for a, b in zip((got[0], *got[1]), (ref[0], *ref[1]))),
+            "oracle_guard": guard}
+
+
+# --------------------------------------------------------------------------------------------
+# The catalogue
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Where a pitfall is run: a problem recipe and how many times the function is called
+    (the result of the last call is checked)."""
+
+    shape: str = "small"  # a name of scratch.cases.SHAPES, or "confident" (scratch.accuracy)
+    dtype: str = "float64"
+    target: str = "labels"
+    bias_scale: float = 0.5
+    logit_scale: float = 1.0
+    seed: int = 0
+    calls: int = 1
+
+    def case(self) -> Case:
+        """The problem (params, x, y, name)."""
+        if self.shape == "confident":
+            return confident_case(self.seed, dtype=np.dtype(self.dtype))
+        return make_case(self.seed, SHAPES[self.shape], np.dtype(self.dtype), self.target,
+                         bias_scale=self.bias_scale, logit_scale=self.logit_scale)
+
+    def describe(self) -> str:
+        """A short, readable id: ``small-float64-labels``, ``+ b=0``, ``x2 calls``."""
+        parts = [self.shape, self.dtype, self.target]
+        if self.bias_scale != 0.5:
+            parts.append(f"bias {self.bias_scale:g}")
+        if self.logit_scale != 1.0:
+            parts.append(f"logits x{self.logit_scale:g}")
+        if self.calls != 1:
+            parts.append(f"{self.calls} calls")
+        return " ".join(parts)
+
+
+#: The problems pitfalls are run on.
+SETTINGS: dict[str, Setting] = {
+    "small": Setting(),
+    "n1": Setting(shape="n1"),
+    "c1": Setting(shape="c1"),
+    "square": Setting(shape="square"),
+    "unnormalized": Setting(target="unnormalized"),
+    "huge_logits": Setting(shape="c10", logit_scale=1e3),
+    "twice": Setting(calls=2),
+    "confident32": Setting(shape="confident", dtype="float32"),
+    "zero_bias": Setting(bias_scale=0.0),
+}
+
+ALL_GRADS = ("dz2", "dW2", "db2", "dz1", "dW1", "db1")
+
+
+@dataclass(frozen=True)
+class Pitfall:
+    """One entry of the gallery.
+
+    ``faulty``: the wrong implementation (a function ``(params, x, y) -> (loss, Grads)`` or a
+    class whose instances are one); ``right``: the core piece that does it right (for
+    display); ``hits``: the quantities it corrupts on ``caught_on``; ``blind_on``: a setting
+    on which it is invisible, ``why_blind`` the reason; ``demo``: for the two pitfalls of
+    checking, a function returning what it showed.
+    """
+
+    name: str
+    title: str
+    story: str
+    hits: tuple[str, ...] = ()
+    faulty: Any = None
+    right: Any = None
+    caught_on: str = "small"
+    blind_on: str | None = None
+    why_blind: str = ""
+    demo: Callable[[], dict[str, Any]] | None = None
+
+    @property
+    def is_gradient(self) -> bool:
+        """True for a faulty implementation, False for a demonstration."""
+        return self.faulty is not None
+
+    def source(self) -> str:
+        """The faulty code, as written in this module."""
+        return inspect.getsource(self.faulty if self.faulty is not None else self.demo)
+
+    def right_source(self) -> str:
+        """The right code (the core's piece), as written in :mod:`scratch.network` / ``softmax``."""
+        return inspect.getsource(self.right) if self.right is not None else ""
+
+
+PITFALLS: dict[str, Pitfall] = {p.name: p for p in [
+    Pitfall("missing_mean", "missing 1/N",
+            "The loss is a mean over the N samples (7), so every gradient carries 1/N, and it enters "
+            "once, at (7'). Forget it and every gradient is N times too large: training still goes "
+            "downhill, just with a learning rate N times too big, which is why it survives. With N = 1 "
+            "nothing can see it.",
+            ALL_GRADS, missing_mean, dz2_fused, "small", "n1", "N = 1: the factor 1/N is 1"),
+    Pitfall("sign_flipped", "sign flipped: y - yhat",
+            "dL/dz2 = (yhat - y)/N points uphill on the loss; y - yhat is the direction that *increases* "
+            "it (the log-likelihood's gradient). Mixing the two conventions trains the network away from "
+            "the labels. With one class softmax is constant and dz2 = 0 both ways.",
+            ALL_GRADS, sign_flipped, dz2_fused, "small", "c1", "C = 1: softmax is 1, dz2 = 0 both ways"),
+    Pitfall("elementwise_softmax_derivative", "elementwise softmax derivative yhat(1 - yhat)",
+            "d yhat_i / d z_j is a C x C Jacobian J = diag(yhat) - yhat yhat^T, not the elementwise "
+            "yhat(1 - yhat) of the sigmoid: that keeps only J's diagonal and drops how raising one logit "
+            "lowers every other probability. For labels it gives 0 instead of yhat_k/N for every wrong "
+            "class k.",
+            ALL_GRADS, elementwise_softmax_derivative, dz2_staged, "small", "c1",
+            "C = 1: J = 0 and the diagonal is all of it"),
+    Pitfall("yhat_minus_y", "yhat - y with targets whose rows do not sum to 1",
+            "(4') is dz2 = (yhat * sum_c y_c - y)/N; the famous yhat - y is the special case sum_c y_c = 1 "
+            "(labels, one-hot, soft labels). With weights or unnormalised scores as targets the softmax "
+            "term keeps its factor sum_c y_c, and yhat - y is wrong.",
+            ALL_GRADS, yhat_minus_y, dz2_fused, "unnormalized", "small", "labels: every row sums to 1"),
+    Pitfall("tanh_derivative_from_z", "tanh' computed from z instead of a",
+            "tanh'(z) = 1 - tanh(z)^2 = 1 - a^2: the derivative is written in terms of the *output* a. "
+            "Writing 1 - z^2 (the pre-activation) is a different, wrong function, negative for |z| > 1. "
+            "Only the first layer's gradients pass through it.",
+            ("dz1", "dW1", "db1"), tanh_derivative_from_z, tanh_derivative, "small"),
+    Pitfall("bias_gradient_by_mean", "bias gradient by mean",
+            "db = sum_n dz (3'), (1'): dz already carries the 1/N of the loss. Averaging again divides by "
+            "N twice. With N = 1 mean and sum coincide.",
+            ("db2", "db1"), bias_gradient_by_mean, backward, "small", "n1", "N = 1: mean = sum"),
+    Pitfall("bias_gradient_wrong_axis", "bias gradient over the wrong axis",
+            "The bias is shared by the N samples, so its gradient sums dz over the samples (axis 0), giving "
+            "shape (C,) or (H,). Summing over axis 1 adds up the units of each sample instead: shape (N,), "
+            "caught by the shape check before any value (when N = C it would even have the right shape).",
+            ("db2", "db1"), bias_gradient_wrong_axis, backward, "small"),
+    Pitfall("w2_not_transposed", "W2 instead of W2^T on the way back",
+            "z2 = a1 W2 maps (N, H) to (N, C); the way back maps (N, C) to (N, H): da1 = dz2 W2^T (3''). "
+            "dz2 W2 only runs when H = C, where it silently uses the wrong weights: a square case is "
+            "where this bug lives.",
+            ("dz1", "dW1", "db1"), w2_not_transposed, backward, "square"),
+    Pitfall("softmax_without_max_shift", "softmax without the max-shift",
+            "exp(z) overflows to inf for z > 709 in float64 (88 in float32), and inf/inf = NaN. Softmax is "
+            "shift invariant, so subtracting each row's maximum first changes nothing mathematically and "
+            "keeps every exponent <= 0. On ordinary logits the naive version is right, which is why it "
+            "ships.",
+            ("loss", *ALL_GRADS), softmax_without_max_shift, softmax_parts, "huge_logits", "small",
+            "logits of order 1: nothing overflows"),
+    Pitfall("log_of_softmax", "log of softmax instead of log-softmax",
+            "On a confident mistake the true class's probability underflows to exactly 0 and log 0 = -inf: "
+            "the loss is inf although it is only a large finite number (the logit gap). "
+            "log_softmax = (z - max z) - log1p(T) never takes the log of a rounded probability.",
+            ("loss",), log_of_softmax, log_softmax, "huge_logits", "small", "logits of order 1: nothing underflows"),
+    Pitfall("probabilities_modified_in_place", "probabilities modified in place by the backward pass",
+            "Denny Britz's classic `delta3 = probs; delta3[range(N), y] -= 1` makes delta3 a second name "
+            "for probs: the backward pass overwrites the forward pass's probabilities with dz2. The "
+            "gradients are right; whatever reads probs afterwards (the loss, the accuracy, the next layer "
+            "of a larger net) reads gradients instead, here log of numbers <= 0: NaN.",
+            ("loss",), probabilities_modified_in_place, dz2_fused, "small"),
+    Pitfall("accumulating_gradients", "gradients accumulated across calls",
+            "A gradient buffer that is added to and never reset (PyTorch's .grad without "
+            "optimizer.zero_grad()) is right on the first call and k times too large on the k-th. A check "
+            "that calls once never sees it; the gallery calls twice.",
+            ALL_GRADS, AccumulatingGradients, loss_and_grads, "twice", "small", "one call: nothing accumulated yet"),
+    Pitfall("float32_yhat_minus_y", "float32 yhat - y cancellation on confident predictions",
+            "With a logit gap near 20, 1 - yhat_c = T/(1+T) ~ 2e-8 is below float32's resolution near 1: "
+            "yhat_c rounds to 1 and the true class's gradient to 0, for every confident row; PyTorch and "
+            "JAX do the same. Computing the argmax column as -T/(1+T)/N from T, the other classes' mass, "
+            "loses nothing (see `python -m scratch accuracy`).",
+            ALL_GRADS, float32_yhat_minus_y, dz2_fused, "confident32", "small",
+            "float64 and ordinary logits: 1 - yhat_c is representable"),
+    Pitfall("float32_tanh_derivative_from_a1", "float32 1 - a1^2 for saturated units",
+            "For |z1| > 9 float32's tanh rounds to +-1 and 1 - a1^2 to 0 (float64: beyond 18.7), although "
+            "sech^2(z1) ~ 4 exp(-2|z1|) is representable down to |z1| ~ 44. tanh_derivative computes it "
+            "from z1 as 4u/(1+u)^2, u = exp(-2|z1|): no subtraction.",
+            ("dz1", "dW1", "db1"), float32_tanh_derivative_from_a1, tanh_derivative, "confident32", "small",
+            "float64 and unsaturated units: 1 - a1^2 is accurate"),
+    Pitfall("zero_biases_hide_a_bias_bug", "zero-initialised biases hiding a bias bug",
+            "Biases are usually initialised to 0. A forward pass that forgets them then computes exactly "
+            "the right network, and every oracle agrees with it, torch, JAX and numeric alike: no gradient "
+            "check can see a bug that changes nothing. Only a test problem with non-zero biases can; "
+            "scratch.cases draws them with bias_scale = 0.5 for this reason.",
+            ("loss", *ALL_GRADS), forgotten_biases, _forward, "small", "zero_bias",
+            "biases 0: the faulty network equals the right one, so no oracle can see it; the cases' non-zero biases do"),
+    Pitfall("nan_equals_nan", "np.testing.assert_allclose passing NaN == NaN",
+            "assert_allclose has equal_nan=True by default: two results that are both NaN in the same places "
+            "compare equal, so a test of a NaN-producing implementation against a reference with the same "
+            "overflow passes. scratch.compare checks finiteness of both sides before any value.",
+            demo=nan_equals_nan, right=check_quantity),
+    Pitfall("jax_without_x64", "JAX computing in float32 because x64 was not enabled",
+            "Without jax.config.update('jax_enable_x64', True), jnp.asarray turns float64 arrays into "
+            "float32 silently, and an 'oracle' agrees with float64 code to ~1e-7 only: a float64 check at "
+            "1e-10 then fails for no bug of ours, or a loose tolerance hides real ones. The JAX oracle "
+            "enables x64 and asserts its outputs carry the input dtype; scratch.compare checks dtypes.",
+            demo=jax_without_x64, right=check_quantity),
+]}
+
+
+def fresh(p: Pitfall) -> Callable[..., tuple[Any, Grads]]:
+    """A callable faulty implementation (a new instance for a class, so no state is shared)."""
+    return p.faulty() if inspect.isclass(p.faulty) else p.faulty
+
+
+def run_faulty(p: Pitfall, setting: Setting, params: Params, x: np.ndarray, y: np.ndarray) -> tuple[Any, Grads]:
+    """Call a fresh faulty implementation ``setting.calls`` times on copies of the inputs; the
+    last result.  Overflow and invalid-value warnings are silenced: producing them is the point."""
+    f = fresh(p)
+    with np.errstate(all="ignore"):
+        for _ in range(setting.calls):
+            out = f(params.copy(), x.copy(), y.copy())
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def oracle(name: str) -> Callable[..., tuple[Any, Grads]]:
+    """The oracle ``name`` of :data:`ORACLES`; "numeric" is the complex step (float64, a few ulps)."""
+    import oracles
+
+    f = oracles.get(name)
+    return functools.partial(f, method="complex") if name == "numeric" else f
+
+
+def check_pitfall(p: Pitfall, oracle_name: str, setting: str | None = None, *, faulty: bool = True) -> list[Check]:
+    """Run pitfall ``p`` (or, with ``faulty=False``, the right code, :func:`scratch.loss_and_grads`)
+    on ``setting`` (default: ``p.caught_on``) through :func:`scratch.compare.check_case` against
+    ``oracle_name``, at :func:`scratch.tolerances.oracle_rtol`."""
+    s = SETTINGS[setting or p.caught_on]
+    case = s.case()
+    ours = functools.partial(run_faulty, p, s) if faulty else loss_and_grads
+    dims = (case.x.shape[0], *case.params.dims)
+    return check_case(ours, oracle(oracle_name), case.params, case.x, case.y, rtol=oracle_rtol(case.params.W1.dtype, dims))
+
+
+def failed_quantities(checks: list[Check]) -> tuple[str, ...]:
+    """The quantities whose check failed, in the order of :data:`scratch.compare.QUANTITIES`."""
+    return tuple(c.quantity for c in checks if not c.passed)
+
+
+def gallery(oracle_names: tuple[str, ...] = ORACLES) -> list[dict[str, Any]]:
+    """Every pitfall run against every oracle: one dict per pitfall with ``name``, ``title``,
+    ``hits``, ``caught_on``, per oracle ``max_rel`` (largest relative error over the quantities;
+    inf for a non-finite or misshapen result) and ``failed`` (quantities), ``caught_by``, and for
+    a demonstration its ``demo`` result."""
+    rows = []
+    for p in PITFALLS.values():
+        row: dict[str, Any] = {"name": p.name, "title": p.title, "hits": list(p.hits), "oracles": {}}
+        if p.is_gradient:
+            row["caught_on"] = SETTINGS[p.caught_on].describe()
+            for o in oracle_names:
+                checks = check_pitfall(p, o)
+                row["oracles"][o] = {"max_rel": max(c.max_rel for c in checks), "failed": list(failed_quantities(checks))}
+            row["caught_by"] = [o for o in oracle_names if row["oracles"][o]["failed"]]
+            if p.blind_on:
+                row["blind_on"] = SETTINGS[p.blind_on].describe()
+                row["why_blind"] = p.why_blind
+        else:
+            row["demo"] = p.demo()
+            row["caught_by"] = ["scratch.compare"] if row["demo"]["scratch.compare"] != "passed" else []
+        rows.append(row)
+    return rows
