@@ -195,7 +195,9 @@ def loss_from_z2(z2: np.ndarray, Y: np.ndarray) -> Any:
     return -np.sum(PL) / z2.shape[0]  # (7) L = -(1/N) sum_n PL_n
 
 
-def loss_and_grads(params: Params, x: np.ndarray, y: np.ndarray, method: str = "central") -> tuple[np.generic, Grads]:
+def loss_and_grads(
+    params: Params, x: np.ndarray, y: np.ndarray, method: str | None = None
+) -> tuple[np.generic, Grads]:
     """Loss and every gradient from difference quotients; same contract as :func:`scratch.loss_and_grads`.
 
     Parameters
@@ -203,9 +205,11 @@ def loss_and_grads(params: Params, x: np.ndarray, y: np.ndarray, method: str = "
     params : Params  (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)); float64 (float32 for central only).
     x : (N, D)
     y : (N,) int labels or (N, C) float targets
-    method : {"central", "complex"}
-        Central differences with step (H) (relative error ~1e-10 in float64) or complex step
-        with h = 1e-20 (a few ulps).
+    method : {"complex", "central"}, optional
+        Complex step with h = 1e-20 (a few ulps; float64 only) or central differences with
+        step (H) (relative error ~1e-10..1e-8 in float64).  Default: ``"complex"`` for float64,
+        ``"central"`` for float32, so that ``oracles.get("numeric")`` meets the float64 oracle
+        tolerance of ``python -m scratch compare`` like the autograd oracles do.
 
     Returns
     -------
@@ -213,9 +217,11 @@ def loss_and_grads(params: Params, x: np.ndarray, y: np.ndarray, method: str = "
     grads : Grads of arrays in the input dtype: dz2 (N, C), dW2 (H, C), db2 (C,), dz1 (N, H),
         dW1 (D, H), db1 (H,).  dz2 and dz1 come from perturbing z2 and z1 themselves.
     """
-    if method not in METHODS:
+    if method is not None and method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     _, _, _, C, dtype, is_labels = check_inputs(params, x, y)
+    if method is None:
+        method = "complex" if dtype == np.float64 else "central"
     if method == "complex":
         _require_float64(dtype, "params")
     Y = _targets(y, is_labels, C, dtype)

@@ -57,6 +57,26 @@ def test_registered_under_numeric():
     assert oracles.get("numeric") is numeric.loss_and_grads
 
 
+@pytest.mark.parametrize("dtype, method", [(np.float64, "complex"), (np.float32, "central")],
+                         ids=["float64-complex", "float32-central"])
+def test_default_method_per_dtype(dtype, method):
+    """Without ``method``: complex step for float64 (meets the autograd oracles' 1e-10), central for float32."""
+    c = make_case(0, SHAPES["small"], dtype, "soft")
+    default = numeric.loss_and_grads(c.params, c.x, c.y)
+    explicit = numeric.loss_and_grads(c.params, c.x, c.y, method=method)
+    assert default[0] == explicit[0]
+    for a, b in zip(default[1], explicit[1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compare_command_accepts_the_numeric_oracle(capsys):
+    """``python -m scratch compare --oracles numeric`` passes at the usual tolerances, both dtypes."""
+    from scratch.cli import main
+
+    rc = main(["compare", "--oracles", "numeric", "--seeds", "0", "--shapes", "small", "h1", "c1"])
+    assert rc == 0, capsys.readouterr().out
+
+
 @method_param
 @pytest.mark.parametrize("field", ["dz2", "dW2", "db2", "dz1", "dW1", "db1"])
 def test_numeric_oracle_catches_a_wrong_gradient(method, field):
