@@ -155,7 +155,8 @@ def saturation_figure(path: str | Path, sweep: Mapping[str, Any], hists: Sequenc
     ----------
     path : PNG file to write.
     sweep : mapping with ``scale`` (S,), ``saturated`` (S,) measured fraction of units with
-        |a1| > ``threshold``, ``predicted`` (S,), ``dW1_norm`` (S,), ``dW2_norm`` (S,), ``threshold``,
+        |a1| > ``threshold``, ``predicted`` (S,), ``dW1_norm`` (S,), ``dW1_relative`` (S,)
+        (``||dW1|| / ||W1||``), ``dW2_norm`` (S,), ``threshold``,
         ``shape`` (N, D, H, C).
     hists : ``(scale, a1 values)`` pairs for the histogram panel (a good and a bad scale).
     """
@@ -169,10 +170,13 @@ def saturation_figure(path: str | Path, sweep: Mapping[str, Any], hists: Sequenc
             title="tanh units saturate", ylim=(-0.03, 1.03))
     ax1.legend(fontsize="small")
     ax2.loglog(s, sweep["dW1_norm"], "o-", label=r"$\|dW_1\|_F$")
+    ax2.loglog(s, sweep["dW1_relative"], "o-", label=r"$\|dW_1\|_F / \|W_1\|_F$")
     ax2.loglog(s, sweep["dW2_norm"], "s-", alpha=0.6, label=r"$\|dW_2\|_F$")
     ax2.set(xlabel="initial W1 scale s", ylabel="gradient norm at initialisation",
             title=r"$dW_1 = x^\top (da_1 \circ (1 - a_1^2))$ vanishes")
     ax2.legend(fontsize="small")
+    for ax in (ax1, ax2):
+        ax.axvline(1.0, color="gray", lw=0.8, ls=":")  # s = 1: LeCun's 1/sqrt(D)
     bins = np.linspace(-1, 1, 41)
     for scale, a1 in hists:
         frac = float(np.mean(np.abs(a1) > thr))

@@ -195,16 +195,19 @@ def sgd_update(
     return new, (v if momentum else None)
 
 
-def _gradient_fn(batches: list[np.ndarray], params: Params) -> Callable[[Params, np.ndarray, np.ndarray], tuple]:
+def _gradient_fn(
+    batches: list[np.ndarray], params: Params, use_workspace: bool
+) -> Callable[[Params, np.ndarray, np.ndarray], tuple]:
     """The one place where the training loop takes a gradient: ``(params, xb, yb) -> (loss, Grads)``.
 
-    With :class:`scratch.Workspace` available, one workspace per distinct batch size
-    (same math as ``route="fused"``, preallocated buffers).
+    With ``use_workspace`` (and :class:`scratch.Workspace` available), one workspace per distinct
+    batch size (same math as ``route="fused"``, preallocated buffers; its gradients are
+    overwritten by the next call, which :func:`sgd_update` allows for).
     """
     import scratch
 
     Workspace = getattr(scratch, "Workspace", None)
-    if Workspace is None:
+    if Workspace is None or not use_workspace:
         return loss_and_grads
     D, H, C = params.dims
     spaces = {n: Workspace(n, D, H, C, dtype=params.W1.dtype) for n in {len(b) for b in batches}}
@@ -223,6 +226,7 @@ def train(
     *,
     batches: list[np.ndarray] | None = None,
     callback: Callback | None = None,
+    workspace: bool = True,
 ) -> TrainResult:
     """Train the network with SGD (8)-(10) on the hand-derived gradients of :func:`scratch.loss_and_grads`.
 
@@ -238,6 +242,9 @@ def train(
         to the twins for identical trajectories.
     callback : callable, optional
         Called as ``callback(Step(step, loss, accuracy))`` after every update.
+    workspace : bool
+        Take the gradients through :class:`scratch.Workspace` (allocation-free, one per distinct
+        batch size); False: plain :func:`scratch.loss_and_grads`.  Same trajectory either way.
 
     Returns
     -------
@@ -249,7 +256,7 @@ def train(
     batches = batches_for(config, x.shape[0], batches)
     start = time.perf_counter()
     theta, velocity = params.copy(), None
-    grad = _gradient_fn(batches, params)
+    grad = _gradient_fn(batches, params, workspace)
     losses = np.empty(config.steps)
     accs = np.empty(config.steps)
     for k, idx in enumerate(batches):
