@@ -267,7 +267,7 @@ class Setting:
     """Where a pitfall is run: a problem recipe and how many times the function is called
     (the result of the last call is checked)."""
 
-    shape: str = "small"  # a name of scratch.cases.SHAPES, or "confident" (scratch.accuracy)
+    shape: str = "small"  # a name of scratch.cases.SHAPES, "confident" or "mixed" (see case())
     dtype: str = "float64"
     target: str = "labels"
     bias_scale: float = 0.5
@@ -276,9 +276,16 @@ class Setting:
     calls: int = 1
 
     def case(self) -> Case:
-        """The problem (params, x, y, name)."""
-        if self.shape == "confident":
-            return confident_case(self.seed, dtype=np.dtype(self.dtype))
+        """The problem (params, x, y, name).  "confident": :func:`scratch.accuracy.confident_case`;
+        "mixed": the same with sample 0's input scaled by 0.03 (an ordinary row, yhat_max ~ 0.85
+        and |z1| < 1, beside 15 confident, saturated ones)."""
+        if self.shape in ("confident", "mixed"):
+            case = confident_case(self.seed, dtype=np.dtype(self.dtype))
+            if self.shape == "mixed":
+                x = case.x.copy()
+                x[0] *= 0.03
+                case = case._replace(x=x, name=case.name.replace("confident", "mixed"))
+            return case
         return make_case(self.seed, SHAPES[self.shape], np.dtype(self.dtype), self.target,
                          bias_scale=self.bias_scale, logit_scale=self.logit_scale)
 
@@ -305,6 +312,7 @@ SETTINGS: dict[str, Setting] = {
     "twice": Setting(calls=2),
     "confident32": Setting(shape="confident", dtype="float32"),
     "zero_bias": Setting(bias_scale=0.0),
+    "mixed32": Setting(shape="mixed", dtype="float32"),
 }
 
 ALL_GRADS = ("dz2", "dW2", "db2", "dz1", "dW1", "db1")
@@ -318,7 +326,9 @@ class Pitfall:
     class whose instances are one); ``right``: the core piece that does it right (for
     display); ``hits``: the quantities it corrupts on ``caught_on``; ``blind_on``: a setting
     on which it is invisible, ``why_blind`` the reason; ``demo``: for the two pitfalls of
-    checking, a function returning what it showed.
+    checking, a function returning what it showed; ``weak_on``: a setting on which the bug is
+    present but the oracle check (relative error of the largest magnitude) does not see it,
+    and only the elementwise error of :mod:`scratch.accuracy` does.
     """
 
     name: str
@@ -331,6 +341,7 @@ class Pitfall:
     blind_on: str | None = None
     why_blind: str = ""
     demo: Callable[[], dict[str, Any]] | None = None
+    weak_on: str | None = None
 
     @property
     def is_gradient(self) -> bool:
@@ -376,8 +387,9 @@ PITFALLS: dict[str, Pitfall] = {p.name: p for p in [
             "Only the first layer's gradients pass through it.",
             ("dz1", "dW1", "db1"), tanh_derivative_from_z, tanh_derivative, "small"),
     Pitfall("bias_gradient_by_mean", "bias gradient by mean",
-            "db = sum_n dz (3'), (1'): dz already carries the 1/N of the loss. Averaging again divides by "
-            "N twice. With N = 1 mean and sum coincide.",
+            "db = sum_n dz (3'), (1'): a bias is shared by all N samples, so its gradient adds up their "
+            "contributions, and dz already carries the 1/N of the loss. Averaging again divides by N twice: "
+            "the biases learn N times too slowly. With N = 1 mean and sum coincide.",
             ("db2", "db1"), bias_gradient_by_mean, backward, "small", "n1", "N = 1: mean = sum"),
     Pitfall("bias_gradient_wrong_axis", "bias gradient over the wrong axis",
             "The bias is shared by the N samples, so its gradient sums dz over the samples (axis 0), giving "
@@ -418,13 +430,13 @@ PITFALLS: dict[str, Pitfall] = {p.name: p for p in [
             "JAX do the same. Computing the argmax column as -T/(1+T)/N from T, the other classes' mass, "
             "loses nothing (see `python -m scratch accuracy`).",
             ALL_GRADS, float32_yhat_minus_y, dz2_fused, "confident32", "small",
-            "float64 and ordinary logits: 1 - yhat_c is representable"),
+            "float64 and ordinary logits: 1 - yhat_c is representable", weak_on="mixed32"),
     Pitfall("float32_tanh_derivative_from_a1", "float32 1 - a1^2 for saturated units",
             "For |z1| > 9 float32's tanh rounds to +-1 and 1 - a1^2 to 0 (float64: beyond 18.7), although "
             "sech^2(z1) ~ 4 exp(-2|z1|) is representable down to |z1| ~ 44. tanh_derivative computes it "
             "from z1 as 4u/(1+u)^2, u = exp(-2|z1|): no subtraction.",
             ("dz1", "dW1", "db1"), float32_tanh_derivative_from_a1, tanh_derivative, "confident32", "small",
-            "float64 and unsaturated units: 1 - a1^2 is accurate"),
+            "float64 and unsaturated units: 1 - a1^2 is accurate", weak_on="mixed32"),
     Pitfall("zero_biases_hide_a_bias_bug", "zero-initialised biases hiding a bias bug",
             "Biases are usually initialised to 0. A forward pass that forgets them then computes exactly "
             "the right network, and every oracle agrees with it, torch, JAX and numeric alike: no gradient "
@@ -470,15 +482,18 @@ def oracle(name: str) -> Callable[..., tuple[Any, Grads]]:
     return functools.partial(f, method="complex") if name == "numeric" else f
 
 
-def check_pitfall(p: Pitfall, oracle_name: str, setting: str | None = None, *, faulty: bool = True) -> list[Check]:
-    """Run pitfall ``p`` (or, with ``faulty=False``, the right code, :func:`scratch.loss_and_grads`)
-    on ``setting`` (default: ``p.caught_on``) through :func:`scratch.compare.check_case` against
-    ``oracle_name``, at :func:`scratch.tolerances.oracle_rtol`."""
-    s = SETTINGS[setting or p.caught_on]
-    case = s.case()
-    ours = functools.partial(run_faulty, p, s) if faulty else loss_and_grads
+def check_on(ours: Callable[..., tuple[Any, Grads]], oracle_name: str, setting: str) -> list[Check]:
+    """Run ``ours`` on the problem of ``setting`` through :func:`scratch.compare.check_case`
+    against ``oracle_name``, at :func:`scratch.tolerances.oracle_rtol` (what every check uses)."""
+    case = SETTINGS[setting].case()
     dims = (case.x.shape[0], *case.params.dims)
     return check_case(ours, oracle(oracle_name), case.params, case.x, case.y, rtol=oracle_rtol(case.params.W1.dtype, dims))
+
+
+def check_pitfall(p: Pitfall, oracle_name: str, setting: str | None = None) -> list[Check]:
+    """:func:`check_on` for pitfall ``p``'s faulty implementation, on ``setting`` (default: ``p.caught_on``)."""
+    s = setting or p.caught_on
+    return check_on(functools.partial(run_faulty, p, SETTINGS[s]), oracle_name, s)
 
 
 def failed_quantities(checks: list[Check]) -> tuple[str, ...]:
@@ -486,7 +501,7 @@ def failed_quantities(checks: list[Check]) -> tuple[str, ...]:
     return tuple(c.quantity for c in checks if not c.passed)
 
 
-def gallery(oracle_names: tuple[str, ...] = ORACLES) -> list[dict[str, Any]]:
+def gallery(oracle_names: tuple[str, ...] | list[str] = ORACLES) -> list[dict[str, Any]]:
     """Every pitfall run against every oracle: one dict per pitfall with ``name``, ``title``,
     ``hits``, ``caught_on``, per oracle ``max_rel`` (largest relative error over the quantities;
     inf for a non-finite or misshapen result) and ``failed`` (quantities), ``caught_by``, and for
@@ -495,6 +510,7 @@ def gallery(oracle_names: tuple[str, ...] = ORACLES) -> list[dict[str, Any]]:
     for p in PITFALLS.values():
         row: dict[str, Any] = {"name": p.name, "title": p.title, "hits": list(p.hits), "oracles": {}}
         if p.is_gradient:
+            row["setting"] = p.caught_on
             row["caught_on"] = SETTINGS[p.caught_on].describe()
             for o in oracle_names:
                 checks = check_pitfall(p, o)
@@ -503,6 +519,8 @@ def gallery(oracle_names: tuple[str, ...] = ORACLES) -> list[dict[str, Any]]:
             if p.blind_on:
                 row["blind_on"] = SETTINGS[p.blind_on].describe()
                 row["why_blind"] = p.why_blind
+            if p.weak_on:
+                row["weak_on"] = SETTINGS[p.weak_on].describe()
         else:
             row["demo"] = p.demo()
             row["caught_by"] = ["scratch.compare"] if row["demo"]["scratch.compare"] != "passed" else []

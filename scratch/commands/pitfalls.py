@@ -1,0 +1,85 @@
+"""``python -m scratch pitfalls``: the gradient-pitfalls gallery, each entry caught (or not) by each oracle."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..pitfalls import ORACLES, PITFALLS, SETTINGS, gallery
+from ..report import print_table, write_json
+from . import UsageError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "pitfalls",
+        help="the gallery of usual gradient mistakes, and which oracle catches each",
+        description="Run every faulty implementation of scratch.pitfalls through scratch.compare against "
+        "torch, JAX and the numeric oracle (complex step); print pitfall, quantities hit, max relative error "
+        "per oracle and caught by.  Exit 1 if any gradient pitfall slips past an oracle.",
+    )
+    p.add_argument("--show", metavar="NAME", help=f"print one entry with its code and story; one of: {', '.join(PITFALLS)}")
+    p.add_argument("--oracles", nargs="+", choices=ORACLES, default=list(ORACLES), help="default: all three")
+    p.add_argument("--json", metavar="FILE", help="also write the gallery as JSON")
+    p.set_defaults(func=run)
+
+
+def show(name: str) -> None:
+    """Print one pitfall: title, story, the faulty code, the right code, where it shows and where not."""
+    if name not in PITFALLS:
+        raise UsageError(f"--show {name!r}: unknown pitfall; expected one of {', '.join(PITFALLS)}")
+    p = PITFALLS[name]
+    print(f"{p.name}: {p.title}\n\n{p.story}\n")
+    if p.is_gradient:
+        print(f"hits: {', '.join(p.hits)}; caught on: {SETTINGS[p.caught_on].describe()}")
+        if p.blind_on:
+            print(f"invisible on: {SETTINGS[p.blind_on].describe()} ({p.why_blind})")
+    print("\n--- faulty (scratch/pitfalls.py) ---\n" + p.source())
+    print(f"--- right ({p.right.__module__}.{p.right.__qualname__}) ---\n" + p.right_source())
+
+
+def caught_by(row: dict[str, Any]) -> str:
+    """The "caught by" cell: the oracles that flagged it, or for a demonstration the check that fired."""
+    if "demo" in row:
+        problem = row["demo"]["scratch.compare"]
+        check = "finiteness" if "non-finite" in problem else "dtype" if "dtype" in problem else problem
+        return f"scratch.compare ({check})" if row["caught_by"] else "NOT CAUGHT"
+    names = row["caught_by"]
+    missed = [o for o in row["oracles"] if o not in names]
+    return ", ".join(names) + (f"; MISSED by {', '.join(missed)}" if missed else "")
+
+
+def hits(quantities: list[str]) -> str:
+    """The "quantities hit" cell, with "all grads" for the six gradients."""
+    grads = ["dz2", "dW2", "db2", "dz1", "dW1", "db1"]
+    if quantities[-6:] == grads:
+        return " ".join(quantities[:-6] + ["all grads"])
+    return " ".join(quantities) or "-"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.show:
+        show(args.show)
+        return 0
+    rows = gallery(args.oracles)
+    print_table(
+        "gradient pitfalls: each faulty implementation vs each oracle through scratch.compare "
+        "(max relative error over loss and gradients; inf = non-finite or wrong shape)",
+        ["pitfall", "quantities hit", "run on", *args.oracles, "caught by"],
+        [[r["name"], hits(r["hits"]), r.get("setting", "demo"), *(r["oracles"][o]["max_rel"] if o in r["oracles"] else "-" for o in args.oracles),
+          caught_by(r)] for r in rows],
+    )
+    print("run on: " + "; ".join(f"{k} = {SETTINGS[k].describe()}" for k in sorted({r["setting"] for r in rows if "setting" in r})))
+    for r in rows:
+        if "blind_on" in r:
+            print(f"{r['name']}: invisible on {r['blind_on']} ({r['why_blind']})")
+        if "weak_on" in r:
+            print(f"{r['name']}: present but missed by the oracle check on {r['weak_on']}; "
+                  "the elementwise error of `python -m scratch accuracy` sees it")
+    missed = [r["name"] for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
+    missed += [r["name"] for r in rows if "demo" in r and not r["caught_by"]]
+    if args.json:
+        write_json(args.json, {"passed": not missed, "missed": missed, "oracles": list(ORACLES), "pitfalls": rows})
+    for name in missed:
+        print(f"MISSED {name}: a check is too weak")
+    return 1 if missed else 0
