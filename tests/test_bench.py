@@ -1,0 +1,83 @@
+"""``python -m scratch bench``: a smoke run on a tiny size (no timed assertions: speed lives in
+the benchmark itself), the JSON report's structure, the plot, and usage errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scratch.bench import IMPLEMENTATIONS, gemm_flops, median_time, run_worker
+from scratch.cli import main
+
+TINY = "3,2,5,2"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """One tiny run of every framework (each in its own subprocess), with JSON and plot."""
+    d = tmp_path_factory.mktemp("bench")
+    rc = main(["bench", "--sizes", TINY, "--repeats", "3", "--warmup", "1",
+               "--json", str(d / "b.json"), "--plot", str(d / "b.png")])
+    return rc, json.loads((d / "b.json").read_text()), d / "b.png"
+
+
+def test_bench_runs_every_implementation(report):
+    rc, rep, _ = report
+    assert rc == 0
+    assert {(p["dtype"], tuple(p["shape"])) for p in rep["points"]} == {("float64", (3, 2, 5, 2)), ("float32", (3, 2, 5, 2))}
+    for p in rep["points"]:
+        for impl in IMPLEMENTATIONS:
+            assert p[impl] is not None and p[impl] > 0, (impl, p["dtype"])
+        assert p["gemm_flops"] == gemm_flops(3, 2, 5, 2) and p["floor"] > 0
+        assert p["workspace/jax"] == pytest.approx(p["workspace"] / p["jax"])
+        assert p["workspace/torch"] == pytest.approx(p["workspace"] / p["torch"])
+
+
+def test_bench_reports_blas_and_threads(report):
+    _, rep, _ = report
+    env = rep["environment"]
+    assert set(env) == {"scratch", "torch", "jax"}
+    assert "torch" in env["torch"]["framework"] and "jax" in env["jax"]["framework"]
+    pools = env["scratch"]["threadpools"]
+    assert any(p.get("user_api") == "blas" and p.get("num_threads", 0) >= 1 for p in pools), pools
+    assert set(rep["blas_rate"]) == {"float64", "float32"} and all(r > 0 for r in rep["blas_rate"].values())
+
+
+def test_bench_prints_the_table(report, capsys):
+    rc = main(["bench", "--sizes", TINY, "--dtypes", "float32", "--repeats", "2", "--warmup", "1",
+               "--frameworks", "scratch"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    for word in ("workspace", "plain", "GEMM floor", "ws/jax", "ws/torch", "3,2,5,2", "openblas"):
+        assert word in out, word
+
+
+def test_bench_writes_a_png(report):
+    _, _, png = report
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gemm_flops_counts_five_products():
+    assert gemm_flops(1, 2, 500, 2) == 2 * (2 * 1 * 2 * 500) + 3 * (2 * 1 * 500 * 2)
+
+
+def test_median_time_counts_calls():
+    calls = []
+    t = median_time(lambda: calls.append(1), repeats=5, warmup=2)
+    assert len(calls) == 7 and t["repeats"] == 5 and 0 <= t["q1"] <= t["median"] <= t["q3"]
+
+
+def test_worker_rejects_unknown_framework():
+    with pytest.raises(ValueError, match="worker must be one of"):
+        run_worker("tensorflow", [(3, 2, 5, 2)], ["float64"], 1, 1)
+
+
+@pytest.mark.parametrize("argv", [["--repeats", "0"], ["--sizes", "1,2,3"], ["--dtypes", "float16"]],
+                         ids=["repeats0", "bad-size", "bad-dtype"])
+def test_bench_usage_errors_exit_2(argv, capsys):
+    try:
+        rc = main(["bench", "--frameworks", "scratch", *argv])
+    except SystemExit as exc:  # argparse
+        rc = exc.code
+    assert rc == 2
