@@ -8,6 +8,7 @@ state alone.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -107,7 +108,8 @@ def training_figure(
     """Loss curves of every framework overlaid, their differences, and each one's decision regions.
 
     Top row: the per-step mini-batch loss of each framework (log scale, overlaid), and
-    ``|L_fw - L_numpy| / L_numpy`` per step with the agreement tolerance.  Bottom row: the
+    ``|L_fw - L_numpy| / L_numpy`` per step with the agreement tolerance (with two frameworks or
+    more).  Bottom row: the
     decision regions of each framework's final parameters over the data (see :func:`plane`
     for D != 2).
 
@@ -123,13 +125,28 @@ def training_figure(
     names = list(results)
     cols = max(len(names), 2)
     fig = new_figure((4.2 * cols, 7.6))
-    gs = fig.add_gridspec(2, cols, height_ratios=[1.0, 1.15])
-    ax_loss = fig.add_subplot(gs[0, : cols - 1])
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.15])
+    if len(names) > 1:
+        ax_loss, ax_diff = top.subplots(1, 2, width_ratios=[cols - 1, 1])
+    else:
+        ax_loss, ax_diff = top.subplots(1, 1), None
     for name, r in results.items():
         ax_loss.semilogy(np.arange(len(r.loss)), r.loss, label=name, **STYLES.get(name, {}))
     ax_loss.set(xlabel="step", ylabel="mini-batch loss (7)", title="loss per step, overlaid")
     ax_loss.legend()
-    ax_diff = fig.add_subplot(gs[0, cols - 1])
+    if ax_diff is not None:
+        _differences(ax_diff, results, tolerance)
+    view = ""
+    for ax, name in zip(np.atleast_1d(bottom.subplots(1, len(names))), names):
+        view = _regions(ax, results[name].params, data)
+        ax.set_title(f"{name}: decision regions, accuracy {final_accuracy[name]:.1%}")
+    fig.suptitle(textwrap.fill(title, width=int(9 * 4.2 * cols)) + f"\nbottom: {data.name} ({view})")
+    fig.savefig(path, dpi=110)
+
+
+def _differences(ax_diff: Any, results: Mapping[str, "TrainResult"], tolerance: float) -> None:
+    """Per step ``|L_fw - L_ref| / L_ref`` against the first framework, on a log scale, with the tolerance."""
+    names = list(results)
     ref = names[0]
     floor = 1e-18
     for name in names[1:]:
@@ -139,13 +156,6 @@ def training_figure(
     ax_diff.set_ylim(floor / 2, max(1.0, tolerance * 100))
     ax_diff.set(xlabel="step", ylabel=f"|L - L_{ref}| / L_{ref}", title=f"difference from {ref} (0 drawn at {floor:.0e})")
     ax_diff.legend(fontsize="small")
-    view = ""
-    for i, name in enumerate(names):
-        ax = fig.add_subplot(gs[1, i])
-        view = _regions(ax, results[name].params, data)
-        ax.set_title(f"{name}: decision regions, accuracy {final_accuracy[name]:.1%}")
-    fig.suptitle(f"{title}\nbottom: {data.name} ({view})")
-    fig.savefig(path, dpi=110)
 
 
 def saturation_figure(path: str | Path, sweep: Mapping[str, Any], hists: Sequence[tuple[float, np.ndarray]]) -> None:
