@@ -177,11 +177,10 @@ def float32_tanh_derivative_from_a1(params, x, y):
 
 
 def forgotten_biases(params, x, y):
-    check_inputs(params, x, y)
+    *_, is_labels = check_inputs(params, x, y)
     no_bias = params._replace(b1=np.zeros_like(params.b1), b2=np.zeros_like(params.b2))
     fwd = _forward(no_bias, x)  # BUG: z1 = x W1 and z2 = a1 W2, the biases never enter
     # RIGHT: fwd = _forward(params, x)   (1) z1 = x W1 + b1, (3) z2 = a1 W2 + b2
-    is_labels = np.issubdtype(y.dtype, np.integer)
     return _finish(params, x, y, fwd, dz2_fused(fwd, y, is_labels), is_labels)
 
 
