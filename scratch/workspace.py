@@ -31,9 +31,9 @@ import numpy as np
 from .checks import FLOAT_DTYPES, PARAM_NAMES
 from .network import Grads, Params
 
-#: Elements of one (rows x H) block of the element-wise work: 32 K elements are 256 KiB in
-#: float64, so the block's three (rows x H) arrays stay in a 2 MiB L2 cache.
-BLOCK_ELEMENTS = 32 * 1024
+#: Bytes of one (rows x H) block of the element-wise work: the block's three (rows x H)
+#: arrays (a1, sech2, dz1) stay in a 2 MiB L2 cache.
+BLOCK_BYTES = 256 * 1024
 
 #: NumPy's ufunc buffer size (elements) during a step.  Every broadcasting ufunc call (adding
 #: b1 to the rows of z1, dividing by 1 + T per row) allocates a buffer of this many elements
@@ -61,7 +61,7 @@ class Workspace:
     dtype : float32 or float64
         The parameters' dtype; inputs of another dtype are rejected.
     block_rows : int, optional
-        Rows per block of the (N, H) element-wise work; default ``BLOCK_ELEMENTS // H``.
+        Rows per block of the (N, H) element-wise work; default ``BLOCK_BYTES // (H * itemsize)``.
 
     Notes
     -----
@@ -81,7 +81,7 @@ class Workspace:
         dt = np.dtype(dtype)
         if dt not in FLOAT_DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {dt}")
-        rows = max(1, BLOCK_ELEMENTS // H) if block_rows is None else _positive_int("block_rows", block_rows)
+        rows = max(1, BLOCK_BYTES // (H * dt.itemsize)) if block_rows is None else _positive_int("block_rows", block_rows)
         self.N, self.D, self.H, self.C, self.dtype = N, D, H, C, dt
 
         def buf(*shape: int) -> np.ndarray:
@@ -104,9 +104,10 @@ class Workspace:
         self.columns = np.arange(C, dtype=np.intp)[None, :]
         # parameter gradients
         self.dW1, self.db1, self.dW2, self.db2 = buf(D, H), buf(H), buf(H, C), buf(C)
-        # blocks of rows: (row slice, a1, sech2, dz1, dz2 blocks)
+        self.dW2_part = buf(H, C)  # one block's share of dW2
+        # blocks of rows: views (a1, sech2, dz1, logits, dz2) of the same rows
         self.blocks = [
-            (sl, self.a1[sl], self.sech2[sl], self.dz1[sl], self.dz2[sl])
+            (self.a1[sl], self.sech2[sl], self.dz1[sl], self.logits[sl], self.dz2[sl])
             for sl in (slice(r, min(r + rows, N)) for r in range(0, N, rows))
         ]
 
@@ -169,17 +170,18 @@ class Workspace:
     def _step(self, params: Params, x: np.ndarray, y: np.ndarray, is_labels: bool) -> tuple[np.generic, Grads]:
         W1, b1, W2, b2 = params
         N = self.N
-        # ---- forward, eqs. (1)-(2), block by block, plus tanh'(z1) for eq. (2')
-        for sl, z1, sech2, _, _ in self.blocks:
-            np.matmul(x[sl], W1, out=z1)  # (1) z1 = x W1 ...
+        # ---- forward, eqs. (1)-(3); the (N, H) element-wise work block by block, each block
+        # ---- multiplied by W2 while it is still in cache
+        np.matmul(x, W1, out=self.a1)  # (1) z1 = x W1 ... (one well-shaped GEMM for the whole batch)
+        for z1, sech2, _, z2_rows, _ in self.blocks:
             np.add(z1, b1, out=z1)  # (1) ... + b1                           (rows, H)
             np.cosh(z1, out=sech2)  # cosh(z1)
             np.tanh(z1, out=z1)  # (2) a1 = tanh(z1), now in self.a1
             np.divide(1.0, sech2, out=sech2)  # sech(z1) = 1 / cosh(z1)
             np.multiply(sech2, sech2, out=sech2)  # (2') tanh'(z1) = sech^2 = 4u/(1+u)^2, u = exp(-2|z1|)
-        # ---- eq. (3) and the softmax parts (scratch.softmax.softmax_parts)
+            np.matmul(z1, W2, out=z2_rows)  # (3) z2 = a1 W2 ...
+        # ---- the softmax parts (scratch.softmax.softmax_parts)
         z2, e = self.logits, self.yhat
-        np.matmul(self.a1, W2, out=z2)  # (3) z2 = a1 W2 ...
         np.add(z2, b2, out=z2)  # (3) ... + b2                               (N, C)
         flat_z2, flat_e = z2.reshape(-1), e.reshape(-1)
         np.argmax(z2, axis=1, out=self.argmax)  # m_n
@@ -229,13 +231,16 @@ class Workspace:
         np.divide(rest, denom, out=rest)  # (sum_{k!=m} y_k - y_m T) / (1 + T)
         np.put(dz2.reshape(-1), self.flat_m, rest)  # argmax column, cancellation-free
         np.divide(dz2, N, out=dz2)  # (7') the mean over N samples
-        # ---- backward, eqs. (3'), (3''), (2'), (1')
-        np.matmul(self.a1.T, dz2, out=self.dW2)  # (3')  dW2 = a1^T dz2                (H, C)
-        np.sum(dz2, axis=0, out=self.db2)  # (3')  db2 = sum_n dz2                      (C,)
+        # ---- backward, eqs. (3'), (3''), (2'), (1'); dW2 and dz1 block by block (small GEMMs,
+        # ---- which OpenBLAS runs on one thread: no idle waits on a busy second core)
         W2T = W2.T
-        for _, _, sech2, dz1, dz2_rows in self.blocks:
+        for i, (a1, sech2, dz1, _, dz2_rows) in enumerate(self.blocks):
+            np.matmul(a1.T, dz2_rows, out=self.dW2_part if i else self.dW2)  # (3') dW2 = a1^T dz2 (H, C) ...
+            if i:
+                np.add(self.dW2, self.dW2_part, out=self.dW2)  # ... summed over the blocks of rows
             np.matmul(dz2_rows, W2T, out=dz1)  # (3'') da1 = dz2 W2^T                   (rows, H)
             np.multiply(dz1, sech2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1)
+        np.sum(dz2, axis=0, out=self.db2)  # (3')  db2 = sum_n dz2                      (C,)
         np.matmul(x.T, self.dz1, out=self.dW1)  # (1')  dW1 = x^T dz1                  (D, H)
         np.sum(self.dz1, axis=0, out=self.db1)  # (1')  db1 = sum_n dz1                 (H,)
         return L, Grads(dz2, self.dW2, self.db2, self.dz1, self.dW1, self.db1)
