@@ -10,14 +10,13 @@ is added to the gradient *before* the momentum trace, g = grad + lambda theta (8
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import numpy as np
 
 from oracles import require
-from scratch.checks import check_inputs
 from scratch.network import Params
-from scratch.train import Callback, SGDConfig, Step, TrainResult, batches_for
+from scratch.train import SGDConfig, TrainResult, run_training
 
 jax = require("jax", "jax")
 optax = require("optax", "jax")
@@ -48,55 +47,40 @@ def optimizer(config: SGDConfig) -> "optax.GradientTransformation":
     )
 
 
-def train(
-    params: Params,
-    x: np.ndarray,
-    y: np.ndarray,
-    config: SGDConfig,
-    *,
-    batches: list[np.ndarray] | None = None,
-    callback: Callback | None = None,
-) -> TrainResult:
-    """Same contract as :func:`scratch.train.train`, computed by JAX and optax (one jitted step).
+class JaxSGD:
+    """The JAX :class:`scratch.train.Engine`: one jitted ``value_and_grad`` + optax update per step
+    (compiled once per distinct batch size, inside the timed run)."""
 
-    Parameters
-    ----------
-    params : Params  (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)), float32 or float64; never modified.
-    x : (N, D), y : (N,) int labels.
-    config : SGDConfig
-    batches : list of K int index arrays (default: :func:`scratch.train.batch_schedule`).
-    callback : called as ``callback(Step(step, loss, accuracy))`` after every update.
+    framework = "jax"
 
-    Returns
-    -------
-    TrainResult with ``framework="jax"``; final parameters as NumPy arrays of the input dtype.
+    def __init__(self, params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig, batches: list[np.ndarray]):
+        opt = optimizer(config)
+
+        @jax.jit
+        def update(theta, state, xb, yb):
+            L, g = jax.value_and_grad(_loss)(theta, xb, yb)
+            updates, state = opt.update(g, state, theta)  # (8), (9), and -eta v
+            return optax.apply_updates(theta, updates), state, L  # (10)
+
+        self._update = update
+        self.theta = tuple(jnp.asarray(np.array(p, copy=True)) for p in params)
+        self.state = opt.init(self.theta)
+        self.x, self.y = jnp.asarray(x), jnp.asarray(y.astype(np.int64))
+
+    def step(self, idx: np.ndarray) -> tuple[float, float]:
+        acc = float(_accuracy(self.theta, self.x, self.y))
+        self.theta, self.state, L = self._update(self.theta, self.state, self.x[idx], self.y[idx])
+        return float(L), acc
+
+    def params(self) -> Params:
+        return Params(*(np.array(t) for t in self.theta))
+
+
+def train(params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig, **options: Any) -> TrainResult:
+    """:func:`scratch.train.train` computed by JAX and optax: same arguments (``options``: ``batches``,
+    ``callback``), same :class:`~scratch.train.TrainResult` (``framework="jax"``).
+
+    ``params`` W1 (D, H), b1 (H,), W2 (H, C), b2 (C,) in float32 or float64; ``x`` (N, D); ``y`` (N,).
     The wall time includes jit compilation (once per distinct batch size).
     """
-    _, _, _, _, dtype, is_labels = check_inputs(params, x, y)
-    if not is_labels:
-        raise TypeError("y must be integer labels of shape (N,) for training")
-    batches = batches_for(config, x.shape[0], batches)
-    start = time.perf_counter()
-    opt = optimizer(config)
-
-    @jax.jit
-    def step(theta, state, xb, yb):
-        L, g = jax.value_and_grad(_loss)(theta, xb, yb)
-        updates, state = opt.update(g, state, theta)  # (8), (9), and -eta v
-        return optax.apply_updates(theta, updates), state, L  # (10)
-
-    theta = tuple(jnp.asarray(np.array(p, copy=True)) for p in params)
-    state = opt.init(theta)
-    xj, yj = jnp.asarray(x), jnp.asarray(y.astype(np.int64))
-    losses = np.empty(config.steps)
-    accs = np.empty(config.steps)
-    for k, idx in enumerate(batches):
-        accs[k] = float(_accuracy(theta, xj, yj))
-        theta, state, L = step(theta, state, xj[idx], yj[idx])
-        losses[k] = float(L)
-        if callback is not None:
-            callback(Step(k, losses[k], accs[k]))
-    final = Params(*(np.array(t) for t in theta))
-    for a in final:
-        assert a.dtype == dtype, f"jax training returned {a.dtype}, expected the input dtype {dtype} (is x64 on?)"
-    return TrainResult("jax", final, losses, accs, time.perf_counter() - start)
+    return run_training(JaxSGD, params, x, y, config, **options)

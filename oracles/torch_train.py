@@ -9,14 +9,13 @@ Nothing is derived by hand here.
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import numpy as np
 
 from oracles import require
-from scratch.checks import check_inputs
 from scratch.network import Params
-from scratch.train import Callback, SGDConfig, Step, TrainResult, batches_for
+from scratch.train import SGDConfig, TrainResult, run_training
 
 torch = require("torch", "torch")
 F = torch.nn.functional
@@ -27,65 +26,43 @@ def _logits(W: list, x: "torch.Tensor") -> "torch.Tensor":
     return torch.tanh(x @ W1 + b1) @ W2 + b2  # (1)-(3) z2 = tanh(x W1 + b1) W2 + b2
 
 
-def train(
-    params: Params,
-    x: np.ndarray,
-    y: np.ndarray,
-    config: SGDConfig,
-    *,
-    batches: list[np.ndarray] | None = None,
-    callback: Callback | None = None,
-) -> TrainResult:
-    """Same contract as :func:`scratch.train.train`, computed by PyTorch.
+class TorchSGD:
+    """The PyTorch :class:`scratch.train.Engine`: autograd through ``F.cross_entropy``, then ``torch.optim.SGD``."""
 
-    Parameters
-    ----------
-    params : Params  (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)), float32 or float64; never modified.
-    x : (N, D), y : (N,) int labels.
-    config : SGDConfig
-    batches : list of K int index arrays (default: :func:`scratch.train.batch_schedule`).
-    callback : called as ``callback(Step(step, loss, accuracy))`` after every update.
+    framework = "torch"
 
-    Returns
-    -------
-    TrainResult with ``framework="torch"``; final parameters as NumPy arrays of the input dtype.
-    """
-    _, _, _, _, dtype, is_labels = check_inputs(params, x, y)
-    if not is_labels:
-        raise TypeError("y must be integer labels of shape (N,) for training")
-    batches = batches_for(config, x.shape[0], batches)
-    threads = torch.get_num_threads()
-    # One intra-op thread for the run: on these tiny matrices a thread pool only spins, and on a
-    # busy 2-core machine that turned 0.2 ms steps into 17 ms ones.  Restored afterwards.
-    torch.set_num_threads(1)
-    try:
-        return _train(params, x, y, config, batches, callback, dtype)
-    finally:
-        torch.set_num_threads(threads)
+    def __init__(self, params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig, batches: list[np.ndarray]):
+        self.W = [torch.tensor(np.array(p, copy=True), requires_grad=True) for p in params]
+        self.x = torch.tensor(np.array(x, copy=True))
+        self.y = torch.tensor(y.astype(np.int64))
+        self.opt = torch.optim.SGD(self.W, lr=config.lr, momentum=config.momentum, dampening=0.0,
+                                   weight_decay=config.weight_decay, nesterov=False)
 
-
-def _train(params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig, batches: list[np.ndarray],
-           callback: Callback | None, dtype: np.dtype) -> TrainResult:
-    start = time.perf_counter()
-    W = [torch.tensor(np.array(p, copy=True), requires_grad=True) for p in params]
-    xt = torch.tensor(np.array(x, copy=True))
-    yt = torch.tensor(y.astype(np.int64))
-    opt = torch.optim.SGD(W, lr=config.lr, momentum=config.momentum, dampening=0.0,
-                          weight_decay=config.weight_decay, nesterov=False)
-    losses = np.empty(config.steps)
-    accs = np.empty(config.steps)
-    for k, idx in enumerate(batches):
+    def step(self, idx: np.ndarray) -> tuple[float, float]:
         it = torch.from_numpy(idx)
-        opt.zero_grad(set_to_none=True)
-        L = F.cross_entropy(_logits(W, xt[it]), yt[it], reduction="mean")  # (7) on the batch
+        self.opt.zero_grad(set_to_none=True)
+        L = F.cross_entropy(_logits(self.W, self.x[it]), self.y[it], reduction="mean")  # (7) on the batch
         L.backward()
         with torch.no_grad():
-            accs[k] = (_logits(W, xt).argmax(dim=1) == yt).double().mean().item()
-        losses[k] = L.item()
-        opt.step()  # (8)-(10)
-        if callback is not None:
-            callback(Step(k, losses[k], accs[k]))
-    final = Params(*(w.detach().numpy().copy() for w in W))
-    for a in final:
-        assert a.dtype == dtype, f"torch training returned {a.dtype}, expected the input dtype {dtype}"
-    return TrainResult("torch", final, losses, accs, time.perf_counter() - start)
+            acc = (_logits(self.W, self.x).argmax(dim=1) == self.y).double().mean().item()
+        self.opt.step()  # (8)-(10)
+        return L.item(), acc
+
+    def params(self) -> Params:
+        return Params(*(w.detach().numpy().copy() for w in self.W))
+
+
+def train(params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig, **options: Any) -> TrainResult:
+    """:func:`scratch.train.train` computed by PyTorch: same arguments (``options``: ``batches``,
+    ``callback``), same :class:`~scratch.train.TrainResult` (``framework="torch"``).
+
+    ``params`` W1 (D, H), b1 (H,), W2 (H, C), b2 (C,) in float32 or float64; ``x`` (N, D); ``y`` (N,).
+    Runs with one intra-op thread: on these tiny matrices a thread pool only spins, and on a busy
+    2-core machine that turned 0.2 ms steps into 17 ms ones.  The thread count is restored.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_training(TorchSGD, params, x, y, config, **options)
+    finally:
+        torch.set_num_threads(threads)

@@ -27,9 +27,10 @@ one of an epoch is smaller when ``batch_size`` does not divide N).  Full batch
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Protocol
 
 import numpy as np
 
@@ -149,13 +150,23 @@ def batch_schedule(N: int, batch_size: int | None, steps: int, seed: int) -> lis
     return out[:steps]
 
 
-def batches_for(config: SGDConfig, N: int, batches: list[np.ndarray] | None = None) -> list[np.ndarray]:
-    """``batches`` checked against ``config.steps``, or :func:`batch_schedule` of ``config`` when None."""
+def prepare_run(
+    params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig, batches: list[np.ndarray] | None = None
+) -> tuple[np.dtype, list[np.ndarray]]:
+    """Validate one run's inputs (shared by :func:`train` and its twins); return ``(dtype, batches)``.
+
+    ``params`` (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)), ``x`` (N, D) and ``y`` (N,) integer
+    labels are checked by :func:`scratch.checks.check_inputs`; ``batches`` must hold
+    ``config.steps`` index arrays, and defaults to :func:`batch_schedule` of ``config``.
+    """
+    _, _, _, _, dtype, is_labels = check_inputs(params, x, y)
+    if not is_labels:
+        raise TypeError("y must be integer labels of shape (N,) for training")
     if batches is None:
-        return batch_schedule(N, config.batch_size, config.steps, config.seed)
+        return dtype, batch_schedule(x.shape[0], config.batch_size, config.steps, config.seed)
     if len(batches) != config.steps:
         raise ValueError(f"batches must hold config.steps = {config.steps} index arrays, got {len(batches)}")
-    return batches
+    return dtype, batches
 
 
 def accuracy(params: Params, x: np.ndarray, y: np.ndarray) -> float:
@@ -218,6 +229,94 @@ def _gradient_fn(
     return grad
 
 
+class Engine(Protocol):
+    """One framework's training state, built as ``Engine(params, x, y, config, batches)``.
+
+    ``framework`` names it; :meth:`step` runs one update; :meth:`params` hands back theta.
+    :func:`run_training` drives any engine, so the loop, the history, the callback, the timing
+    and the dtype check exist once for NumPy, PyTorch and JAX alike.
+    """
+
+    framework: str
+
+    def step(self, idx: np.ndarray) -> tuple[float, float]:
+        """Update on the batch ``idx``; return the mini-batch loss (7) and the training-set
+        accuracy, both at the parameters *before* the update."""
+
+    def params(self) -> Params:
+        """The current parameters as NumPy arrays in the run's dtype."""
+
+
+def run_training(
+    make_engine: Callable[..., Engine],
+    params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    config: SGDConfig,
+    *,
+    batches: list[np.ndarray] | None = None,
+    callback: Callback | None = None,
+) -> TrainResult:
+    """Drive an :class:`Engine` through the run: ``config.steps`` updates, one per batch.
+
+    Parameters
+    ----------
+    make_engine : ``(params, x, y, config, batches) -> Engine``
+    params : Params
+        theta_0: ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,); never modified.
+    x : (N, D) float array of the parameters' dtype.
+    y : (N,) int labels in [0, C).
+    config : SGDConfig
+    batches : list of K int arrays, optional
+        The mini-batch indices; default :func:`batch_schedule` of ``config``.  Pass the same list
+        to every framework for identical trajectories.
+    callback : callable, optional
+        Called as ``callback(Step(step, loss, accuracy))`` after every update.
+
+    Returns
+    -------
+    TrainResult
+        Final parameters (checked to be in the input dtype), per-step loss and accuracy (the
+        history), wall time.
+    """
+    dtype, batches = prepare_run(params, x, y, config, batches)
+    start = time.perf_counter()
+    engine = make_engine(params, x, y, config, batches)
+    losses = np.empty(config.steps)
+    accs = np.empty(config.steps)
+    for k, idx in enumerate(batches):
+        losses[k], accs[k] = engine.step(idx)
+        if callback is not None:
+            callback(Step(k, losses[k], accs[k]))
+    final = engine.params()
+    if any(a.dtype != dtype for a in final):
+        raise TypeError(f"{engine.framework} returned {[str(a.dtype) for a in final]}, expected the input dtype {dtype}")
+    return TrainResult(engine.framework, final, losses, accs, time.perf_counter() - start)
+
+
+class NumpySGD:
+    """The hand-derived :class:`Engine`: :func:`scratch.loss_and_grads` then :func:`sgd_update`."""
+
+    framework = "numpy"
+
+    def __init__(self, params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig,
+                 batches: list[np.ndarray], *, workspace: bool = True):
+        self.theta, self.velocity = params.copy(), None
+        self.x, self.y, self.config = x, y, config
+        self.grad = _gradient_fn(batches, params, workspace)
+
+    def step(self, idx: np.ndarray) -> tuple[float, float]:
+        c = self.config
+        L, g = self.grad(self.theta, self.x[idx], self.y[idx])  # (1)-(7) and (7')-(1') on the batch
+        acc = accuracy(self.theta, self.x, self.y)
+        self.theta, self.velocity = sgd_update(self.theta, g.params_grads(), self.velocity, lr=c.lr,
+                                               momentum=c.momentum, weight_decay=c.weight_decay)  # (8)-(10)
+        return float(L), acc
+
+    def params(self) -> Params:
+        return self.theta
+
+
 def train(
     params: Params,
     x: np.ndarray,
@@ -232,16 +331,10 @@ def train(
 
     Parameters
     ----------
-    params : Params
-        theta_0: ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,); never modified.
-    x : (N, D) float array of the parameters' dtype.
-    y : (N,) int labels in [0, C).
-    config : SGDConfig
-    batches : list of K int arrays, optional
-        The mini-batch indices; default :func:`batch_schedule` of ``config``.  Pass the same list
-        to the twins for identical trajectories.
-    callback : callable, optional
-        Called as ``callback(Step(step, loss, accuracy))`` after every update.
+    params, x, y, config, batches, callback
+        As for :func:`run_training`: theta_0 (``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,),
+        never modified), ``x`` (N, D), ``y`` (N,) int labels, the hyper-parameters, the
+        mini-batch indices (default :func:`batch_schedule`), ``callback(Step)`` after every update.
     workspace : bool
         Take the gradients through :class:`scratch.Workspace` (allocation-free, one per distinct
         batch size); False: plain :func:`scratch.loss_and_grads`.  Same trajectory either way.
@@ -251,19 +344,5 @@ def train(
     TrainResult
         Final parameters, per-step loss and accuracy (the history), wall time.
     """
-    if not check_inputs(params, x, y)[-1]:
-        raise TypeError("y must be integer labels of shape (N,) for training")
-    batches = batches_for(config, x.shape[0], batches)
-    start = time.perf_counter()
-    theta, velocity = params.copy(), None
-    grad = _gradient_fn(batches, params, workspace)
-    losses = np.empty(config.steps)
-    accs = np.empty(config.steps)
-    for k, idx in enumerate(batches):
-        L, g = grad(theta, x[idx], y[idx])
-        losses[k], accs[k] = float(L), accuracy(theta, x, y)
-        theta, velocity = sgd_update(theta, g.params_grads(), velocity, lr=config.lr, momentum=config.momentum,
-                                     weight_decay=config.weight_decay)
-        if callback is not None:
-            callback(Step(k, losses[k], accs[k]))
-    return TrainResult("numpy", theta, losses, accs, time.perf_counter() - start)
+    engine = functools.partial(NumpySGD, workspace=workspace)
+    return run_training(engine, params, x, y, config, batches=batches, callback=callback)
