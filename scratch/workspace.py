@@ -92,6 +92,7 @@ class Workspace:
         # (N, C): logits z2 then shifted z2 - max; exp then yhat; dz2; scratch for targets
         self.logits, self.yhat, self.dz2, self.scratch_nc = buf(N, C), buf(N, C), buf(N, C), buf(N, C)
         self.targets = buf(N, C)  # a C-contiguous copy of non-contiguous float targets
+        self.flat_logits, self.flat_yhat, self.flat_dz2 = (a.reshape(-1) for a in (self.logits, self.yhat, self.dz2))
         # (N,): mass of the other classes T, 1 + T, log1p(T), per-row scratch
         self.others, self.denom, self.log_denom = buf(N), buf(N), buf(N)
         self.row_a, self.row_b, self.row_c = buf(N), buf(N), buf(N)
@@ -183,15 +184,15 @@ class Workspace:
         # ---- the softmax parts (scratch.softmax.softmax_parts)
         z2, e = self.logits, self.yhat
         np.add(z2, b2, out=z2)  # (3) ... + b2                               (N, C)
-        flat_z2, flat_e = z2.reshape(-1), e.reshape(-1)
-        np.argmax(z2, axis=1, out=self.argmax)  # m_n
+        flat_z2, flat_e, flat_dz2 = self.flat_logits, self.flat_yhat, self.flat_dz2
+        z2.argmax(axis=1, out=self.argmax)  # m_n
         np.add(self.row_offsets, self.argmax, out=self.flat_m)
-        np.take(flat_z2, self.flat_m, out=self.row_a, mode="clip")  # z2[n, m_n]
+        flat_z2.take(self.flat_m, out=self.row_a, mode="clip")  # z2[n, m_n]
         np.subtract(z2, self.row_a[:, None], out=z2)  # shifted = z2 - max (every entry <= 0)
         np.exp(z2, out=e)  # exp(shifted)
-        np.put(flat_e, self.flat_m, 0.0)  # exclude the maximal class ...
-        np.sum(e, axis=1, out=self.others)  # ... T = sum_{k != m} exp(shifted_k)   (N,)
-        np.put(flat_e, self.flat_m, 1.0)  # exp(0) = 1 back in place
+        flat_e.put(self.flat_m, 0.0)  # exclude the maximal class ...
+        np.add.reduce(e, axis=1, out=self.others)  # ... T = sum_{k != m} exp(shifted_k)   (N,)
+        flat_e.put(self.flat_m, 1.0)  # exp(0) = 1 back in place
         T, denom = self.others, self.denom
         np.add(T, 1.0, out=denom)  # 1 + T = sum_k exp(shifted_k)
         np.divide(e, denom[:, None], out=e)  # (4) yhat = exp(shifted) / (1 + T)    (N, C)
@@ -200,12 +201,12 @@ class Workspace:
         dz2, y_m, rest = self.dz2, self.row_b, self.row_c
         if is_labels:
             np.add(self.row_offsets, y, out=self.flat_y, casting="unsafe")
-            PL = np.take(flat_z2, self.flat_y, out=self.row_a, mode="clip")  # shifted[n, y_n]
+            PL = flat_z2.take(self.flat_y, out=self.row_a, mode="clip")  # shifted[n, y_n]
             np.subtract(PL, self.log_denom, out=PL)  # (5)-(6) PL_n = l[n, y_n]
             np.copyto(dz2, e)  # s_n = 1 for labels
-            np.take(dz2.reshape(-1), self.flat_y, out=y_m, mode="clip")
+            flat_dz2.take(self.flat_y, out=y_m, mode="clip")
             np.subtract(y_m, 1.0, out=y_m)
-            np.put(dz2.reshape(-1), self.flat_y, y_m)  # yhat - onehot(y)
+            flat_dz2.put(self.flat_y, y_m)  # yhat - onehot(y)
             np.equal(y, self.argmax, out=self.is_m)
             np.copyto(y_m, self.is_m)  # y_m: the weight on the argmax class
             np.subtract(1.0, y_m, out=rest)  # sum_{k != m} y_k
@@ -215,21 +216,21 @@ class Workspace:
                 y = self.targets
             np.subtract(z2, self.log_denom[:, None], out=self.scratch_nc)  # (5) l = shifted - log1p(T)
             np.multiply(self.scratch_nc, y, out=self.scratch_nc)
-            PL = np.sum(self.scratch_nc, axis=1, out=self.row_a)  # (6) PL_n = l_n . y_n
-            s = np.sum(y, axis=1, out=self.row_c)  # s_n = sum_c y_nc
+            PL = np.add.reduce(self.scratch_nc, axis=1, out=self.row_a)  # (6) PL_n = l_n . y_n
+            s = np.add.reduce(y, axis=1, out=self.row_c)  # s_n = sum_c y_nc
             np.multiply(e, s[:, None], out=dz2)
             np.subtract(dz2, y, out=dz2)  # (4') yhat * s - y
-            np.take(y.reshape(-1), self.flat_m, out=y_m, mode="clip")
+            y.reshape(-1).take(self.flat_m, out=y_m, mode="clip")
             if self.C == 1:
                 np.subtract(s, y_m, out=rest)
             else:
                 np.not_equal(self.columns, self.argmax[:, None], out=self.not_m)
-                np.sum(y, axis=1, where=self.not_m, out=rest)  # sum_{k != m} y_k, no cancellation
-        L = -np.sum(PL) / N  # (7) L = -(1/N) sum_n PL_n
+                np.add.reduce(y, axis=1, where=self.not_m, out=rest)  # sum_{k != m} y_k, no cancellation
+        L = -np.add.reduce(PL) / N  # (7) L = -(1/N) sum_n PL_n
         np.multiply(y_m, T, out=y_m)
         np.subtract(rest, y_m, out=rest)
         np.divide(rest, denom, out=rest)  # (sum_{k!=m} y_k - y_m T) / (1 + T)
-        np.put(dz2.reshape(-1), self.flat_m, rest)  # argmax column, cancellation-free
+        flat_dz2.put(self.flat_m, rest)  # argmax column, cancellation-free
         np.divide(dz2, N, out=dz2)  # (7') the mean over N samples
         # ---- backward, eqs. (3'), (3''), (2'), (1'); dW2 and dz1 block by block (small GEMMs,
         # ---- which OpenBLAS runs on one thread: no idle waits on a busy second core)
@@ -240,9 +241,9 @@ class Workspace:
                 np.add(self.dW2, self.dW2_part, out=self.dW2)  # ... summed over the blocks of rows
             np.matmul(dz2_rows, W2T, out=dz1)  # (3'') da1 = dz2 W2^T                   (rows, H)
             np.multiply(dz1, sech2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1)
-        np.sum(dz2, axis=0, out=self.db2)  # (3')  db2 = sum_n dz2                      (C,)
+        np.add.reduce(dz2, axis=0, out=self.db2)  # (3')  db2 = sum_n dz2                      (C,)
         np.matmul(x.T, self.dz1, out=self.dW1)  # (1')  dW1 = x^T dz1                  (D, H)
-        np.sum(self.dz1, axis=0, out=self.db1)  # (1')  db1 = sum_n dz1                 (H,)
+        np.add.reduce(self.dz1, axis=0, out=self.db1)  # (1')  db1 = sum_n dz1                 (H,)
         return L, Grads(dz2, self.dW2, self.db2, self.dz1, self.dW1, self.db1)
 
 
