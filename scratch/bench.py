@@ -56,7 +56,7 @@ def median_time(step: Callable[[], Any], repeats: int, warmup: int) -> dict[str,
 
     Returns
     -------
-    dict with ``median``, ``q1``, ``q3``, ``min`` (seconds) and ``repeats``.
+    dict with ``median``, ``q1``, ``q3``, ``min`` (seconds), ``repeats`` and every sample, ``times``.
     """
     for _ in range(warmup):
         step()
@@ -65,8 +65,15 @@ def median_time(step: Callable[[], Any], repeats: int, warmup: int) -> dict[str,
         t0 = time.perf_counter()
         step()
         times[i] = time.perf_counter() - t0
-    q1, med, q3 = np.percentile(times, [25, 50, 75])
-    return {"median": float(med), "q1": float(q1), "q3": float(q3), "min": float(times.min()), "repeats": repeats}
+    return summarize(times)
+
+
+def summarize(times: Sequence[float]) -> dict[str, Any]:
+    """Median, quartiles and minimum of step times (seconds), with the samples."""
+    t = np.asarray(times, dtype=np.float64)
+    q1, med, q3 = np.percentile(t, [25, 50, 75])
+    return {"median": float(med), "q1": float(q1), "q3": float(q3), "min": float(t.min()), "repeats": int(t.size),
+            "times": t.tolist()}
 
 
 def blas_rate(dtype: Any, n: int = 1024, repeats: int = 5) -> float:

@@ -17,7 +17,7 @@ TINY = "3,2,5,2"
 def report(tmp_path_factory):
     """One tiny run of every framework (each in its own subprocess), with JSON and plot."""
     d = tmp_path_factory.mktemp("bench")
-    rc = main(["bench", "--sizes", TINY, "--repeats", "3", "--warmup", "1",
+    rc = main(["bench", "--sizes", TINY, "--repeats", "2", "--rounds", "2", "--warmup", "1",
                "--json", str(d / "b.json"), "--plot", str(d / "b.png")])
     return rc, json.loads((d / "b.json").read_text()), d / "b.png"
 
@@ -29,6 +29,7 @@ def test_bench_runs_every_implementation(report):
     for p in rep["points"]:
         for impl in IMPLEMENTATIONS:
             assert p[impl] is not None and p[impl] > 0, (impl, p["dtype"])
+            assert p[f"{impl}_n"] == 4, "2 repeats x 2 rounds, pooled"
         assert p["gemm_flops"] == gemm_flops(3, 2, 5, 2) and p["floor"] > 0
         assert p["workspace/jax"] == pytest.approx(p["workspace"] / p["jax"])
         assert p["workspace/torch"] == pytest.approx(p["workspace"] / p["torch"])
@@ -73,8 +74,8 @@ def test_worker_rejects_unknown_framework():
         run_worker("tensorflow", [(3, 2, 5, 2)], ["float64"], 1, 1)
 
 
-@pytest.mark.parametrize("argv", [["--repeats", "0"], ["--sizes", "1,2,3"], ["--dtypes", "float16"]],
-                         ids=["repeats0", "bad-size", "bad-dtype"])
+@pytest.mark.parametrize("argv", [["--repeats", "0"], ["--rounds", "0"], ["--sizes", "1,2,3"], ["--dtypes", "float16"]],
+                         ids=["repeats0", "rounds0", "bad-size", "bad-dtype"])
 def test_bench_usage_errors_exit_2(argv, capsys):
     try:
         rc = main(["bench", "--frameworks", "scratch", *argv])

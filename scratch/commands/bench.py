@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..bench import IMPLEMENTATIONS, SIZES, WORKERS, WorkerFailed, gemm_flops, spawn_worker
+from ..bench import IMPLEMENTATIONS, SIZES, WORKERS, WorkerFailed, gemm_flops, spawn_worker, summarize
 from ..cases import DTYPES
 from ..report import print_table, write_json
 from . import UsageError
@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
     p.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=list(DTYPES), help="default: both")
     p.add_argument("--repeats", type=int, default=30, help="timed steps per point (median); default 30")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (JAX compiles here); default 3")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run every framework's worker this many times, interleaved, and pool the samples "
+                        "(evens out a busy machine); default 1")
     p.add_argument("--frameworks", nargs="+", choices=WORKERS, default=list(WORKERS), help="default: all")
     p.add_argument("--json", metavar="FILE", help="also write every measurement as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw time per step against GEMM FLOPs")
@@ -47,20 +50,28 @@ def fmt_time(seconds: float | None) -> str:
 
 def collect(args: argparse.Namespace) -> dict[str, Any]:
     """Run one worker per framework; ``{"points": [...], "blas_rate": ..., "environment": ...}``."""
-    if args.repeats < 1 or args.warmup < 1:
-        raise UsageError(f"--repeats and --warmup must be >= 1, got {args.repeats} and {args.warmup}")
+    for name in ("repeats", "warmup", "rounds"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
     sizes = [s for _, s in args.sizes]
     workers = ["scratch", *(w for w in args.frameworks if w != "scratch")]  # scratch: the BLAS rate
-    runs = {}
-    for w in workers:
-        try:
-            runs[w] = spawn_worker(w, sizes, args.dtypes, args.repeats, args.warmup)
-        except WorkerFailed as exc:
-            if exc.missing:
-                raise UsageError(str(exc)) from exc
-            raise
-    times = {(r["impl"], tuple(r["shape"]), r["dtype"]): r for run in runs.values() for r in run["results"]}
-    rate = runs["scratch"]["blas_rate"]
+    runs: dict[str, dict[str, Any]] = {}
+    samples: dict[tuple[str, tuple[int, ...], str], list[float]] = {}
+    rates: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        for w in workers:
+            try:
+                runs[w] = spawn_worker(w, sizes, args.dtypes, args.repeats, args.warmup)
+            except WorkerFailed as exc:
+                if exc.missing:
+                    raise UsageError(str(exc)) from exc
+                raise
+            for r in runs[w]["results"]:
+                samples.setdefault((r["impl"], tuple(r["shape"]), r["dtype"]), []).extend(r["times"])
+            for d, v in runs[w]["blas_rate"].items():
+                rates.setdefault(d, []).append(v)
+    times = {k: summarize(v) for k, v in samples.items()}
+    rate = {d: max(v) for d, v in rates.items()}
     points = []
     for dtype in args.dtypes:
         for shape in sizes:
@@ -70,11 +81,12 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 r = times.get((impl, shape, dtype))
                 pt[impl] = None if r is None else r["median"]
                 pt[f"{impl}_q"] = None if r is None else [r["q1"], r["q3"]]
+                pt[f"{impl}_n"] = 0 if r is None else r["repeats"]
             for fw, goal in GOALS.items():
                 pt[f"workspace/{fw}"] = pt["workspace"] / pt[fw] if pt.get(fw) else None
                 pt[f"goal_{fw}"] = None if pt.get(fw) is None else pt[f"workspace/{fw}"] <= goal
             points.append(pt)
-    return {"points": points, "blas_rate": rate, "repeats": args.repeats, "warmup": args.warmup,
+    return {"points": points, "blas_rate": rate, "repeats": args.repeats, "warmup": args.warmup, "rounds": args.rounds,
             "environment": {w: r["environment"] for w, r in runs.items()}}
 
 
@@ -130,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append([p["dtype"], ",".join(map(str, p["shape"])), *(fmt_time(p[i]) for i in IMPLEMENTATIONS),
                      fmt_time(p["floor"]), ratio["jax"], ratio["torch"], "-" if not met else ("met" if all(met) else "missed")])
     rates = ", ".join(f"{d} {r / 1e9:.0f} GFLOP/s" for d, r in report["blas_rate"].items())
-    print_table(f"median time per training step over {args.repeats} steps (goal: workspace <= 1.0x jax, <= 0.5x torch); "
+    print_table(f"median time per training step over {args.repeats * args.rounds} steps (goal: workspace <= 1.0x jax, <= 0.5x torch); "
                 f"BLAS rate {rates}", headers, rows)
     for line in describe_environment(report["environment"]):
         print(line)
