@@ -50,7 +50,7 @@ def test_bench_prints_the_table(report, capsys):
                "--frameworks", "scratch"])
     out = capsys.readouterr().out
     assert rc == 0
-    for word in ("workspace", "plain", "GEMM floor", "ws/jax", "ws/torch", "3,2,5,2", "openblas"):
+    for word in ("workspace", "plain", "GEMM floor", "ws/jax (goal <= 1.0)", "ws/torch (goal <= 0.5)", "3,2,5,2", "openblas"):
         assert word in out, word
 
 
