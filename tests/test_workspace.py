@@ -11,7 +11,7 @@ import pytest
 
 import scratch
 from scratch.cases import DTYPES, SHAPES, TARGETS, make_case
-from scratch.compare import QUANTITIES, check_case, format_failures
+from scratch.compare import QUANTITIES, check_case, elementwise_relative_error, format_failures
 from scratch.tolerances import ROUTE_RTOL, WORKSPACE_SECH2_ULP, WORKSPACE_STEP_PEAK_BYTES, oracle_rtol
 
 #: Shapes that cover N = 1, H = 1, C = 1, C = 10 and several row blocks.
@@ -45,6 +45,24 @@ def test_row_blocks_do_not_change_the_result(block_rows):
     checks = check_case(lambda *a: with_workspace(*a, block_rows=block_rows), scratch.loss_and_grads,
                         c.params, c.x, c.y, rtol=ROUTE_RTOL)
     assert not format_failures(checks)
+
+
+@pytest.mark.parametrize("target", ["labels", "onehot"])
+@pytest.mark.parametrize("dtype_name", list(DTYPES))
+def test_confident_rows_keep_the_true_class_gradient(dtype_name, target):
+    """Labels on the argmax of confident rows (logit gaps ~30): dz2 there is -T/(1+T)/N with
+    T ~ 1e-10, which ``yhat - 1`` rounds to 0 in float32.  The workspace computes it like the
+    fused route (cancellation-free), entry by entry."""
+    shape = SHAPES["c10"]
+    c = make_case(5, shape, DTYPES[dtype_name], "labels", logit_scale=30.0)
+    labels = np.argmax(scratch.forward(c.params, c.x).z2, axis=1)
+    y = labels if target == "labels" else scratch.one_hot(labels, shape[3], c.x.dtype)
+    ref = scratch.loss_and_grads(c.params, c.x, y)[1].dz2
+    got = with_workspace(c.params, c.x, y)[1].dz2
+    rows = np.arange(shape[0])
+    assert np.all(ref[rows, labels] < 0), "the case is not confident enough to test this"
+    rtol = ROUTE_RTOL if dtype_name == "float64" else oracle_rtol(np.float32, shape)
+    assert np.all(np.isfinite(got)) and elementwise_relative_error(got, ref) <= rtol
 
 
 def test_results_live_in_the_workspace_and_are_overwritten():
