@@ -121,10 +121,12 @@ def plot(report: dict[str, Any], path: str) -> None:
             if all(p.get(impl) is not None for p in pts):
                 ax.plot(flops, [p[impl] for p in pts], "--" if impl == "floor" else "-o", label=impl)
         for p in pts:
-            ax.annotate(",".join(map(str, p["shape"])), (p["gemm_flops"], p["floor"]), fontsize=7,
-                        textcoords="offset points", xytext=(0, -12), ha="center")
+            top = max(p[i] for i in [*IMPLEMENTATIONS, "floor"] if p.get(i) is not None)
+            ax.annotate(",".join(map(str, p["shape"])), (p["gemm_flops"], top), fontsize=7,
+                        textcoords="offset points", xytext=(0, 8), ha="center")
         ax.set(xscale="log", yscale="log", xlabel="GEMM FLOPs per step (4NDH + 6NHC)",
                ylabel="median time per step [s]", title=f"one training step, {dtype}")
+        ax.margins(x=0.08, y=0.12)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
