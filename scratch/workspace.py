@@ -70,10 +70,11 @@ class Workspace:
 
     Notes
     -----
-    Buffers (all C-contiguous, allocated once here): ``a1``, ``sech2``, ``dz1`` (N, H);
-    ``logits``, ``yhat``, ``dz2``, ``scratch_nc``, ``targets`` (N, C); per-row vectors (N,); the parameter
-    gradients ``dW1`` (D, H), ``db1`` (H,), ``dW2`` (H, C), ``db2`` (C,).  About
-    ``8 * (3 N H + 5 N C + D H + H C)`` bytes in float64.
+    Buffers (all C-contiguous, allocated and touched once here): ``a1``, ``sech2``, ``dz1``
+    (N, H); ``logits``, ``yhat``, ``dz2``, ``scratch_nc``, ``targets`` (N, C); per-row vectors
+    (N,); the parameter gradients ``dW1`` (D, H), ``db1`` (H,), ``dW2`` (H, C), ``db2`` (C,)
+    and per-block partial sums.  About ``8 * (3 N H + 5 N C + D H + 4 H C)`` bytes in float64
+    (:attr:`nbytes`).  A workspace serves one call at a time: use one per thread.
 
     Examples
     --------
@@ -125,8 +126,8 @@ class Workspace:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the workspace's arrays."""
-        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+        """Bytes held by the workspace's arrays (views counted once, through their base)."""
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray) and v.base is None)
 
     def __repr__(self) -> str:
         N, D, H, C = self.dims
