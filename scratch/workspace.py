@@ -7,11 +7,14 @@ transposed views (no copies).  The math is that of ``route="fused"`` in
 :mod:`scratch.network` (read that module for the derivation); what differs is how it is
 evaluated, each change an exact identity computed without cancellation:
 
-* tanh'(z1) (eq. 2') is :math:`\operatorname{sech}^2 z_1 = (1/\cosh z_1)^2`.  The core writes the
-  same number as :math:`4u/(1+u)^2` with :math:`u = e^{-2|z_1|}` (multiply numerator and
-  denominator by :math:`e^{2|z|}/4`).  Neither subtracts; ``cosh`` is one vectorised
-  transcendental pass where the core's form takes six passes over (N, H).  Against ``mpmath``:
-  <= 4.0 ulp (float64) and 4.6 ulp (float32) elementwise, the core's form 2.0 / 2.8 ulp.
+* tanh'(z1) (eq. 2') is :math:`\operatorname{sech}^2 z_1 = 1/\cosh^2 z_1`, so eq. (2') becomes
+  ``dz1 = da1 / cosh(z1)**2``.  The core writes the same number as :math:`4u/(1+u)^2` with
+  :math:`u = e^{-2|z_1|}` (multiply numerator and denominator by :math:`e^{2|z|}/4`).  Neither
+  subtracts; here it takes ``cosh`` (one vectorised pass), a square and the division that
+  replaces the core's product, where the core's form takes seven passes over (N, H) before its
+  product.  Where ``cosh**2`` overflows (|z1| > 355 in float64, > 44.7 in float32) the true
+  tanh' is below the smallest normal number and ``da1 / inf`` gives 0.  Accuracy of dz1 against
+  ``mpmath``: see ``tests/test_workspace.py`` and ``WORKSPACE_DZ1_ULP``.
   ``a1 = np.tanh(z1)`` is the core's, bit for bit (NumPy's vectorised tanh; an ``exp``-based
   tanh would need ``expm1`` near 0, which NumPy does not vectorise, so it is no faster).
 * ``z1 = x W1`` is one GEMM for the whole batch; then the (N, H) element-wise work runs over
@@ -37,7 +40,7 @@ from .checks import FLOAT_DTYPES, PARAM_NAMES
 from .network import Grads, Params
 
 #: Bytes of one (rows x H) block of the element-wise work: the block's three (rows x H)
-#: arrays (a1, sech2, dz1) stay in a 2 MiB L2 cache.
+#: arrays (a1, cosh2, dz1) stay in a 2 MiB L2 cache.
 BLOCK_BYTES = 256 * 1024
 
 #: NumPy's ufunc buffer size (elements) during a step.  Every broadcasting ufunc call (adding
@@ -70,7 +73,7 @@ class Workspace:
 
     Notes
     -----
-    Buffers (all C-contiguous, allocated and touched once here): ``a1``, ``sech2``, ``dz1``
+    Buffers (all C-contiguous, allocated and touched once here): ``a1``, ``cosh2``, ``dz1``
     (N, H); ``logits``, ``yhat``, ``dz2``, ``scratch_nc``, ``targets`` (N, C); per-row vectors
     (N,); the parameter gradients ``dW1`` (D, H), ``db1`` (H,), ``dW2`` (H, C), ``db2`` (C,)
     and per-block partial sums.  About ``8 * (3 N H + 5 N C + D H + 4 H C)`` bytes in float64
@@ -93,8 +96,8 @@ class Workspace:
         def buf(*shape: int) -> np.ndarray:
             return np.zeros(shape, dtype=dt)  # zeros, not empty: touch every page now
 
-        # (N, H): z1 then a1 = tanh(z1); sech^2(z1); da1 then dz1
-        self.a1, self.sech2, self.dz1 = buf(N, H), buf(N, H), buf(N, H)
+        # (N, H): z1 then a1 = tanh(z1); cosh^2(z1) = 1 / tanh'(z1); da1 then dz1
+        self.a1, self.cosh2, self.dz1 = buf(N, H), buf(N, H), buf(N, H)
         # (N, C): logits z2 then shifted z2 - max; exp then yhat; dz2; scratch for targets
         self.logits, self.yhat, self.dz2, self.scratch_nc = buf(N, C), buf(N, C), buf(N, C), buf(N, C)
         self.targets = buf(N, C)  # a C-contiguous copy of non-contiguous float targets
@@ -113,9 +116,9 @@ class Workspace:
         self.dW1, self.db1, self.dW2, self.db2 = buf(D, H), buf(H), buf(H, C), buf(C)
         self.dW2_part, self.db1_part = buf(H, C), buf(H)  # one block's share of dW2, db1
         self.W2T = buf(C, H)  # W2^T, copied at each step
-        # blocks of rows: views (a1, sech2, dz1, logits, dz2) of the same rows
+        # blocks of rows: views (a1, cosh2, dz1, logits, dz2) of the same rows
         self.blocks = [
-            (self.a1[sl], self.sech2[sl], self.dz1[sl], self.logits[sl], self.dz2[sl])
+            (self.a1[sl], self.cosh2[sl], self.dz1[sl], self.logits[sl], self.dz2[sl])
             for sl in (slice(r, min(r + rows, N)) for r in range(0, N, rows))
         ]
 
@@ -171,7 +174,8 @@ class Workspace:
         self.check_matches(params, x, y)
         previous = np.setbufsize(UFUNC_BUFSIZE)
         try:
-            return self._step(params, x, y, is_labels)
+            with np.errstate(over="ignore"):  # cosh(z1)**2 = inf where tanh'(z1) underflows: intended
+                return self._step(params, x, y, is_labels)
         finally:
             np.setbufsize(previous)
 
@@ -181,12 +185,11 @@ class Workspace:
         # ---- forward, eqs. (1)-(3); the (N, H) element-wise work block by block, each block
         # ---- multiplied by W2 while it is still in cache
         np.matmul(x, W1, out=self.a1)  # (1) z1 = x W1 ... (one well-shaped GEMM for the whole batch)
-        for z1, sech2, _, z2_rows, _ in self.blocks:
+        for z1, cosh2, _, z2_rows, _ in self.blocks:
             np.add(z1, b1, out=z1)  # (1) ... + b1                           (rows, H)
-            np.cosh(z1, out=sech2)  # cosh(z1)
+            np.cosh(z1, out=cosh2)  # cosh(z1)
             np.tanh(z1, out=z1)  # (2) a1 = tanh(z1), now in self.a1
-            np.divide(1.0, sech2, out=sech2)  # sech(z1) = 1 / cosh(z1)
-            np.multiply(sech2, sech2, out=sech2)  # (2') tanh'(z1) = sech^2 = 4u/(1+u)^2, u = exp(-2|z1|)
+            np.multiply(cosh2, cosh2, out=cosh2)  # cosh^2(z1) = 1 / tanh'(z1)
             np.matmul(z1, W2, out=z2_rows)  # (3) z2 = a1 W2 ...
         # ---- the softmax parts (scratch.softmax.softmax_parts)
         z2, e = self.logits, self.yhat
@@ -242,10 +245,10 @@ class Workspace:
         # ---- backward, eqs. (3'), (3''), (2'), (1'); dW2 and dz1 block by block
         W2T = self.W2T
         np.copyto(W2T, W2.T)  # a C-contiguous W2^T: OpenBLAS's small-GEMM path is 2x slower on a transposed view
-        for i, (a1, sech2, dz1, _, dz2_rows) in enumerate(self.blocks):
+        for i, (a1, cosh2, dz1, _, dz2_rows) in enumerate(self.blocks):
             np.matmul(a1.T, dz2_rows, out=self.dW2_part if i else self.dW2)  # (3') dW2 = a1^T dz2 (H, C) ...
             np.matmul(dz2_rows, W2T, out=dz1)  # (3'') da1 = dz2 W2^T                   (rows, H)
-            np.multiply(dz1, sech2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1)
+            np.divide(dz1, cosh2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1) = da1 / cosh^2(z1)
             np.add.reduce(dz1, axis=0, out=self.db1_part if i else self.db1)  # (1') db1 = sum_n dz1 (H,) ...
             if i:  # ... both summed over the blocks of rows
                 np.add(self.dW2, self.dW2_part, out=self.dW2)
