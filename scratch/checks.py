@@ -52,10 +52,21 @@ def check_array(name: str, a: Any, *, allow_complex: bool = False) -> np.ndarray
         raise TypeError(f"{name} must have a floating dtype ({want}), got {_describe(a)}")
     if a.size == 0:
         raise ValueError(f"{name} must not be empty, got {_describe(a)}")
-    if not np.all(np.isfinite(a)):
+    if not all_finite(a):
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise ValueError(f"{name} must be finite, got {bad} non-finite value(s) in {_describe(a)}")
     return a
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """True when every entry of ``a`` is finite, without allocating an ``isfinite`` mask.
+
+    A NaN or an infinity anywhere makes the sum NaN or infinite, so a finite sum proves every
+    entry finite.  Only when the sum is not finite (a bad entry, or finite entries whose sum
+    overflows) is the exact, allocating check run.  This keeps the workspace fast path free
+    of (N, D)-sized temporaries.
+    """
+    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.all(np.isfinite(a)))
 
 
 def check_params(params: Any, *, allow_complex: bool = False) -> tuple[int, int, int, np.dtype]:
@@ -118,7 +129,7 @@ def check_targets(y: Any, N: int, C: int, dtype: np.dtype) -> bool:
         raise ValueError(f"y (float targets) must have shape (N, C) = ({N}, {C}), got {y.shape}")
     if y.dtype != dtype:
         raise TypeError(f"y must have the parameters' dtype {dtype} (no mixed float32/float64), got {y.dtype}")
-    if np.any(y < 0):
+    if y.min() < 0:
         raise ValueError(f"y (float targets) must be non-negative, got minimum {y.min()!r}")
     return False
 
