@@ -107,11 +107,11 @@ def check_targets(y: Any, N: int, C: int, dtype: np.dtype) -> bool:
     """
     if not isinstance(y, np.ndarray):
         raise TypeError(f"y must be a numpy.ndarray (int labels (N,) or float targets (N, C)), got {_describe(y)}")
-    if y.dtype == np.bool_ or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+    if y.dtype.kind not in "iuf":  # signed/unsigned integer or float (bool is kind 'b')
         raise TypeError(
             f"y must hold integer labels of shape (N,) or float targets of shape (N, C), got {_describe(y)}"
         )
-    if np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind in "iu":
         if y.shape != (N,):
             raise ValueError(f"y (integer labels) must have shape (N,) = ({N},) to match x, got {y.shape}")
         lo, hi = int(y.min()), int(y.max())
@@ -143,7 +143,7 @@ def check_inputs(params: Any, x: Any, y: Any = None, *, allow_complex: bool = Fa
     D, H, C, dtype = check_params(params, allow_complex=allow_complex)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"x must be a numpy.ndarray of shape (N, D={D}), got {_describe(x)}")
-    if not np.issubdtype(x.dtype, np.floating) and not (allow_complex and np.issubdtype(x.dtype, np.complexfloating)):
+    if x.dtype.kind != "f" and not (allow_complex and x.dtype.kind == "c"):
         raise TypeError(f"x must be a float32 or float64 array, got {_describe(x)}")
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D (N, D) with D = {D}, got shape {x.shape}")
@@ -151,7 +151,7 @@ def check_inputs(params: Any, x: Any, y: Any = None, *, allow_complex: bool = Fa
         raise ValueError(f"x must hold at least one sample (N >= 1), got shape {x.shape}")
     if x.shape[1] != D:
         raise ValueError(f"x must have shape (N, D) with D = {D} from W1 {params.W1.shape}, got {x.shape}")
-    real_dtype = np.real(np.zeros(0, dtype)).dtype
+    real_dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)  # complex128 -> float64
     if x.dtype not in (dtype, real_dtype):
         raise TypeError(f"x must have the parameters' dtype {dtype} (no mixed float32/float64), got {x.dtype}")
     check_array("x", x, allow_complex=allow_complex)
