@@ -64,7 +64,8 @@ def all_finite(a: np.ndarray) -> bool:
     A NaN or an infinity anywhere makes the sum NaN or infinite, so a finite sum proves every
     entry finite.  Only when the sum is not finite (a bad entry, or finite entries whose sum
     overflows) is the exact, allocating check run.  This keeps the workspace fast path free
-    of (N, D)-sized temporaries.
+    of (N, D)-sized temporaries.  (:func:`check_inputs` silences the overflow warning that
+    such a sum may raise, once for all its arrays.)
     """
     return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.all(np.isfinite(a)))
 
@@ -134,6 +135,7 @@ def check_targets(y: Any, N: int, C: int, dtype: np.dtype) -> bool:
     return False
 
 
+@np.errstate(over="ignore", invalid="ignore")  # sums in all_finite may overflow: handled there
 def check_inputs(params: Any, x: Any, y: Any = None, *, allow_complex: bool = False) -> tuple[int, int, int, int, np.dtype, bool]:
     """Validate ``(params, x, y)`` together; return ``(N, D, H, C, dtype, is_labels)``.
 
