@@ -10,7 +10,9 @@ naming the extra to install.
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from typing import Any, Callable
+
+import numpy as np
 
 #: name -> (module, the pip extra that provides its framework or None)
 REGISTRY: dict[str, tuple[str, str | None]] = {
@@ -45,3 +47,17 @@ def get(name: str) -> Callable:
         raise ValueError(f"unknown oracle {name!r}; expected one of {sorted(REGISTRY)}")
     module, _ = REGISTRY[name]
     return importlib.import_module(module).loss_and_grads
+
+
+def as_result(
+    oracle: str, dtype: Any, loss: Any, dz2: Any, dW2: Any, db2: Any, dz1: Any, dW1: Any, db1: Any, *, hint: str = ""
+) -> tuple:
+    """Pack an oracle's outputs as ``(loss scalar, scratch.Grads)`` of NumPy arrays, asserting
+    that every one carries the input ``dtype`` (no silent upcast, no float32 JAX); ``hint`` is
+    appended to the assertion message."""
+    from scratch.network import Grads
+
+    arrays = [np.asarray(a) for a in (loss, dz2, dW2, db2, dz1, dW1, db1)]
+    for a in arrays:
+        assert a.dtype == dtype, f"{oracle} oracle returned {a.dtype}, expected the input dtype {dtype}{hint}"
+    return arrays[0][()], Grads(*arrays[1:])

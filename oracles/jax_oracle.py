@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oracles import require
+from oracles import as_result, require
 from scratch.checks import check_inputs
 from scratch.network import Grads, Params
 
@@ -53,7 +53,4 @@ def loss_and_grads(params: Params, x: np.ndarray, y: np.ndarray) -> tuple[np.gen
     e2 = jnp.zeros((N, C), dtype)
     L, (g, dz1, dz2) = _value_and_grad(jp, e1, e2, jnp.asarray(x), jnp.asarray(y), is_labels)
     dW1, db1, dW2, db2 = g
-    out = [np.asarray(a) for a in (L, dz2, dW2, db2, dz1, dW1, db1)]
-    for a in out:
-        assert a.dtype == dtype, f"jax oracle returned {a.dtype}, expected the input dtype {dtype} (is x64 on?)"
-    return out[0][()], Grads(*out[1:])
+    return as_result("jax", dtype, L, dz2, dW2, db2, dz1, dW1, db1, hint=" (is jax_enable_x64 on?)")

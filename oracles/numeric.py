@@ -48,6 +48,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from oracles import as_result
 from scratch.checks import check_inputs
 from scratch.compare import relative_error
 from scratch.network import Grads, Params, loss, one_hot
@@ -236,7 +237,10 @@ def loss_and_grads(
     def d(f: Callable[[np.ndarray], Any], theta: np.ndarray) -> np.ndarray:
         return partial_derivatives(f, theta, method=method)
 
-    grads = Grads(
+    return as_result(
+        "numeric",
+        dtype,
+        loss_from_z2(z2, Y),
         dz2=d(lambda z: loss_from_z2(z, Y), z2),
         dW2=d(lambda W: loss_from_z2(a1 @ W + b2, Y), W2),
         db2=d(lambda b: loss_from_z2(a1 @ W2 + b, Y), b2),
@@ -244,10 +248,6 @@ def loss_and_grads(
         dW1=d(lambda W: from_z1(x @ W + b1), W1),
         db1=d(lambda b: from_z1(x @ W1 + b), b1),
     )
-    L = loss_from_z2(z2, Y)
-    for a in (L, *grads):
-        assert a.dtype == dtype, f"numeric oracle produced {a.dtype}, expected the input dtype {dtype}"
-    return L, grads
 
 
 def _norm(arrays: Params) -> float:

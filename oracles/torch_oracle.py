@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oracles import require
+from oracles import as_result, require
 from scratch.checks import check_inputs
 from scratch.network import Grads, Params
 
@@ -53,11 +53,8 @@ def loss_and_grads(params: Params, x: np.ndarray, y: np.ndarray) -> tuple[np.gen
     z2.retain_grad()
     L = F.cross_entropy(z2, target, reduction="mean")  # (4)-(7), mean over N
     L.backward()
-    out = [L.detach().numpy()[()], z2.grad, W2.grad, b2.grad, z1.grad, W1.grad, b1.grad]
-    out = [out[0]] + [t.detach().numpy() for t in out[1:]]
-    for a in out:
-        assert a.dtype == dtype, f"torch oracle returned {a.dtype}, expected the input dtype {dtype}"
-    return out[0], Grads(*out[1:])
+    grads = (z2.grad, W2.grad, b2.grad, z1.grad, W1.grad, b1.grad)
+    return as_result("torch", dtype, L.detach().numpy(), *(g.numpy() for g in grads))
 
 
 def staged_intermediates(params: Params, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
