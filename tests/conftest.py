@@ -3,8 +3,17 @@ target kinds); ids read like ``torch-large-float32-soft-s3``."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Hypothesis: derandomized by default, so CI and every run test the same examples (a failure
+# reproduces); HYPOTHESIS_PROFILE=explore draws fresh random examples on each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from scratch.cases import DTYPES, SHAPES, TARGETS, make_case
 
