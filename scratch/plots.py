@@ -140,7 +140,7 @@ def training_figure(
     for ax, name in zip(np.atleast_1d(bottom.subplots(1, len(names))), names):
         view = _regions(ax, results[name].params, data)
         ax.set_title(f"{name}: decision regions, accuracy {final_accuracy[name]:.1%}")
-    fig.suptitle(textwrap.fill(title, width=int(9 * 4.2 * cols)) + f"\nbottom: {data.name} ({view})")
+    fig.suptitle(textwrap.fill(title, width=int(11 * 4.2 * cols)) + f"\nbottom: {data.name} ({view})")
     fig.savefig(path, dpi=110)
 
 

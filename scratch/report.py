@@ -28,12 +28,14 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
         for r in cells:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
         return
-    table = Table(title=title)
+    table = Table()
     for h in headers:
         table.add_column(h)
     for r in cells:
         table.add_row(*r)
-    Console(width=max(120, sum(len(h) for h in headers) * 2)).print(table)
+    console = Console(width=max(120, sum(len(h) for h in headers) * 2))
+    console.print(title, style="bold", highlight=False)  # above the table: not wrapped to its width
+    console.print(table)
 
 
 def write_json(path: str | Path, payload: Any) -> None:
