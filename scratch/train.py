@@ -36,6 +36,7 @@ import numpy as np
 
 from .checks import check_inputs
 from .network import Params, forward, loss_and_grads
+from .workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -211,14 +212,11 @@ def _gradient_fn(
 ) -> Callable[[Params, np.ndarray, np.ndarray], tuple]:
     """The one place where the training loop takes a gradient: ``(params, xb, yb) -> (loss, Grads)``.
 
-    With ``use_workspace`` (and :class:`scratch.Workspace` available), one workspace per distinct
-    batch size (same math as ``route="fused"``, preallocated buffers; its gradients are
-    overwritten by the next call, which :func:`sgd_update` allows for).
+    With ``use_workspace``, one :class:`scratch.Workspace` per distinct batch size (same math as
+    ``route="fused"``, preallocated buffers; its gradients are overwritten by the next call,
+    which :func:`sgd_update` allows for).
     """
-    import scratch
-
-    Workspace = getattr(scratch, "Workspace", None)
-    if Workspace is None or not use_workspace:
+    if not use_workspace:
         return loss_and_grads
     D, H, C = params.dims
     spaces = {n: Workspace(n, D, H, C, dtype=params.W1.dtype) for n in {len(b) for b in batches}}
