@@ -18,7 +18,7 @@ from ..network import Params, init_params, loss
 from ..plots import require_matplotlib, training_figure
 from ..report import print_table, write_json
 from ..tolerances import train_rtol
-from ..train import SGDConfig, TrainResult, accuracy, batch_schedule
+from ..train import SGDConfig, TrainResult, accuracy, batch_schedule, train
 from . import UsageError
 
 #: framework -> module holding its ``train`` (same contract as :func:`scratch.train.train`).
@@ -124,7 +124,7 @@ def build(args: argparse.Namespace) -> tuple[Dataset, Params, SGDConfig]:
         raise UsageError(f"--{field.replace('_', '-')} {rest}") from exc
     extra = {"dim": args.dim} if args.dim is not None else {}
     data = make_dataset(args.dataset, seed=args.seed, dtype=DTYPES[args.dtype], **extra)
-    N, D, C = data.dims
+    _, D, C = data.dims
     params = init_params(D, args.hidden, C, rng=np.random.default_rng([args.seed, 1]), dtype=DTYPES[args.dtype])
     return data, params, config
 
@@ -145,9 +145,8 @@ def run(args: argparse.Namespace) -> int:
             results[name] = fn(params, data.x, data.y, config, batches=batches, callback=cb)
     # The sensitivity of this run: the NumPy run again from theta_0 moved by one ulp.  Where it is
     # large the dynamics amplify rounding, and no two implementations can agree.
-    numpy_train = get_trainer("numpy")
-    base = results["numpy"] if "numpy" in results else numpy_train(params, data.x, data.y, config, batches=batches)
-    nudged = numpy_train(one_ulp_up(params), data.x, data.y, config, batches=batches)
+    base = results["numpy"] if "numpy" in results else train(params, data.x, data.y, config, batches=batches)
+    nudged = train(one_ulp_up(params), data.x, data.y, config, batches=batches)
     sensitivity = max_param_diff(base.params, nudged.params)
     tol = train_rtol(data.x.dtype, config.steps)
     final_loss = {n: float(loss(r.params, data.x, data.y)) for n, r in results.items()}
