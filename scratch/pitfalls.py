@@ -314,7 +314,8 @@ SETTINGS: dict[str, Setting] = {
     "mixed32": Setting(shape="mixed", dtype="float32"),
 }
 
-ALL_GRADS = ("dz2", "dW2", "db2", "dz1", "dW1", "db1")
+#: The six gradients, in the order of the backward pass (every field of :class:`scratch.network.Grads`).
+ALL_GRADS = Grads._fields
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..pitfalls import ORACLES, PITFALLS, SETTINGS, gallery
+from ..pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery
 from ..report import print_table, write_json
 from . import UsageError
 
@@ -51,9 +51,9 @@ def caught_by(row: dict[str, Any]) -> str:
 
 def hits(quantities: list[str]) -> str:
     """The "quantities hit" cell, with "all grads" for the six gradients."""
-    grads = ["dz2", "dW2", "db2", "dz1", "dW1", "db1"]
-    if quantities[-6:] == grads:
-        return " ".join(quantities[:-6] + ["all grads"])
+    n = len(ALL_GRADS)
+    if tuple(quantities[-n:]) == ALL_GRADS:
+        return " ".join(quantities[:-n] + ["all grads"])
     return " ".join(quantities) or "-"
 
 
