@@ -29,14 +29,13 @@ STYLES = {
 }
 
 
-def require_matplotlib() -> None:
-    """Import matplotlib or raise an ``ImportError`` that names the ``plot`` extra to install."""
+def require_matplotlib(error: type[Exception] = ImportError) -> None:
+    """Import matplotlib or raise ``error`` (a command passes its ``UsageError``) naming the
+    ``plot`` extra to install."""
     try:
         import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise ImportError(
-            "plotting needs matplotlib, which is not installed: pip install 'scratch-backprop[plot]'"
-        ) from exc
+        raise error("plotting needs matplotlib, which is not installed: pip install 'scratch-backprop[plot]'") from exc
 
 
 def new_figure(figsize: tuple[float, float]) -> Any:

@@ -96,10 +96,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{name} must be a finite number > 0, got {v}")
     if args.hidden < 1:
         raise UsageError(f"--hidden must be >= 1, got {args.hidden}")
-    try:
-        require_matplotlib()
-    except ImportError as exc:
-        raise UsageError(str(exc)) from exc
+    require_matplotlib(UsageError)
     scales = sorted(set(SCALES) | {args.good, args.bad})
     sweep = saturation_sweep(scales, H=args.hidden, seed=args.seed)
     print_table(

@@ -132,10 +132,7 @@ def build(args: argparse.Namespace) -> tuple[Dataset, Params, SGDConfig]:
 def run(args: argparse.Namespace) -> int:
     data, params, config = build(args)
     if args.plot:
-        try:
-            require_matplotlib()
-        except ImportError as exc:
-            raise UsageError(str(exc)) from exc
+        require_matplotlib(UsageError)
     trainers = {name: get_trainer(name) for name in args.frameworks}
     batches = batch_schedule(data.x.shape[0], config.batch_size, config.steps, config.seed)
     show = sys.stderr.isatty() and not args.quiet
