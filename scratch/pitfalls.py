@@ -48,9 +48,15 @@ def _start(params: Params, x: np.ndarray, y: np.ndarray) -> tuple[Any, np.ndarra
     return _forward(params, x), (one_hot(y, C, dtype) if is_labels else y), is_labels, N
 
 
-def _finish(params: Params, x: np.ndarray, y: np.ndarray, fwd: Any, dz2: np.ndarray, is_labels: bool) -> tuple:
-    """The correct rest: loss (6)-(7) and the backward pass (3')-(1') with tanh' from z1."""
-    return _loss(fwd.log_yhat, y, is_labels), backward(params, x, fwd, dz2, tanh_grad=tanh_derivative(fwd.z1))
+def _finish(
+    params: Params, x: np.ndarray, y: np.ndarray, fwd: Any, dz2: np.ndarray, is_labels: bool,
+    *, tanh_grad: np.ndarray | None = None,
+) -> tuple:
+    """The correct rest: loss (6)-(7) and the backward pass (3')-(1') from ``dz2`` (N, C), with
+    ``tanh_grad`` (N, H) as tanh'(z1) (default: the right one, :func:`tanh_derivative` of z1)."""
+    if tanh_grad is None:
+        tanh_grad = tanh_derivative(fwd.z1)
+    return _loss(fwd.log_yhat, y, is_labels), backward(params, x, fwd, dz2, tanh_grad=tanh_grad)
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,11 +94,10 @@ def yhat_minus_y(params, x, y):
 
 
 def tanh_derivative_from_z(params, x, y):
-    fwd, Y, is_labels, N = _start(params, x, y)
+    fwd, _, is_labels, _ = _start(params, x, y)
     tanh_grad = 1 - fwd.z1**2  # BUG: 1 - z^2 instead of 1 - tanh(z)^2
     # RIGHT: tanh_grad = 1 - fwd.a1**2   (or tanh_derivative(fwd.z1), without cancellation)
-    loss = _loss(fwd.log_yhat, y, is_labels)
-    return loss, backward(params, x, fwd, dz2_fused(fwd, y, is_labels), tanh_grad=tanh_grad)
+    return _finish(params, x, y, fwd, dz2_fused(fwd, y, is_labels), is_labels, tanh_grad=tanh_grad)
 
 
 def bias_gradient_by_mean(params, x, y):
@@ -108,16 +113,14 @@ def bias_gradient_wrong_axis(params, x, y):
 
 
 def w2_not_transposed(params, x, y):
-    fwd, Y, is_labels, N = _start(params, x, y)
-    dz2 = dz2_fused(fwd, y, is_labels)
+    fwd, _, is_labels, _ = _start(params, x, y)
     wrong = params._replace(W2=params.W2.T)  # BUG: backward's da1 = dz2 W2^T becomes dz2 W2 (runs iff H = C)
-    # RIGHT: backward(params, ...)   (3'') da1 = dz2 W2^T, shape (N, C) @ (C, H)
-    loss = _loss(fwd.log_yhat, y, is_labels)
-    return loss, backward(wrong, x, fwd, dz2, tanh_grad=tanh_derivative(fwd.z1))
+    # RIGHT: _finish(params, ...)   (3'') da1 = dz2 W2^T, shape (N, C) @ (C, H)
+    return _finish(wrong, x, y, fwd, dz2_fused(fwd, y, is_labels), is_labels)
 
 
 def softmax_without_max_shift(params, x, y):
-    fwd, Y, is_labels, N = _start(params, x, y)
+    fwd, Y, _, N = _start(params, x, y)
     e = np.exp(fwd.z2)  # BUG: exp(z2) overflows to inf for z2 > 709 (88 in float32); inf/inf = NaN
     # RIGHT: e = np.exp(fwd.z2 - fwd.z2.max(axis=1, keepdims=True))   softmax is shift invariant
     yhat = e / e.sum(axis=1, keepdims=True)  # (4)
@@ -127,7 +130,7 @@ def softmax_without_max_shift(params, x, y):
 
 
 def log_of_softmax(params, x, y):
-    fwd, Y, is_labels, N = _start(params, x, y)
+    fwd, _, is_labels, _ = _start(params, x, y)
     log_yhat = np.log(fwd.yhat)  # BUG: yhat underflows to 0 on a confident mistake: log 0 = -inf
     # RIGHT: log_yhat = log_softmax(fwd.z2)   (z2 - max) - log1p(T), never the log of a rounded yhat
     return _loss(log_yhat, y, is_labels), backward(params, x, fwd, dz2_fused(fwd, y, is_labels),
@@ -135,7 +138,7 @@ def log_of_softmax(params, x, y):
 
 
 def probabilities_modified_in_place(params, x, y):
-    fwd, Y, is_labels, N = _start(params, x, y)
+    fwd, Y, _, N = _start(params, x, y)
     probs = fwd.yhat
     delta3 = probs  # BUG: an alias, not a copy (Denny Britz: delta3 = probs; delta3[range(N), y] -= 1)
     # RIGHT: delta3 = probs.copy()
@@ -169,11 +172,10 @@ def float32_yhat_minus_y(params, x, y):
 
 
 def float32_tanh_derivative_from_a1(params, x, y):
-    fwd, Y, is_labels, N = _start(params, x, y)
+    fwd, _, is_labels, _ = _start(params, x, y)
     tanh_grad = 1 - fwd.a1**2  # BUG in float32: a1 rounds to +-1 for |z1| > 9, tanh' to 0
     # RIGHT: tanh_grad = tanh_derivative(fwd.z1)   4u / (1 + u)^2, u = exp(-2|z1|)
-    loss = _loss(fwd.log_yhat, y, is_labels)
-    return loss, backward(params, x, fwd, dz2_fused(fwd, y, is_labels), tanh_grad=tanh_grad)
+    return _finish(params, x, y, fwd, dz2_fused(fwd, y, is_labels), is_labels, tanh_grad=tanh_grad)
 
 
 def forgotten_biases(params, x, y):
