@@ -4,8 +4,11 @@ the benchmark itself), the JSON report's structure, the plot, and usage errors."
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
+
+import scratch.commands.bench as bench_command
 
 from scratch.bench import IMPLEMENTATIONS, gemm_flops, median_time, run_worker
 from scratch.cli import main
@@ -82,3 +85,11 @@ def test_bench_usage_errors_exit_2(argv, capsys):
     except SystemExit as exc:  # argparse
         rc = exc.code
     assert rc == 2
+
+
+def test_bench_plot_without_matplotlib_exits_2_before_measuring(monkeypatch, capsys):
+    """A missing plot extra is a usage error found before the (long) measurements, not a traceback after them."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setattr(bench_command, "collect", lambda args: pytest.fail("measured before checking for matplotlib"))
+    rc = main(["bench", "--frameworks", "scratch", "--plot", "b.png"])
+    assert rc == 2 and "scratch-backprop[plot]" in capsys.readouterr().err

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..bench import IMPLEMENTATIONS, SIZES, WORKERS, WorkerFailed, gemm_flops, spawn_worker, summarize
 from ..cases import DTYPES
+from ..plots import new_figure, require_matplotlib
 from ..report import print_table, write_json
 from . import UsageError
 from .compare import parse_shape
@@ -106,14 +107,10 @@ def describe_environment(env: dict[str, Any]) -> list[str]:
 
 
 def plot(report: dict[str, Any], path: str) -> None:
-    """Time per step against GEMM FLOPs, log-log, one panel per dtype."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Time per step against GEMM FLOPs, log-log, one panel per dtype (PNG at ``path``)."""
     dtypes = list(dict.fromkeys(p["dtype"] for p in report["points"]))
-    fig, axes = plt.subplots(1, len(dtypes), figsize=(6 * len(dtypes), 4.5), squeeze=False)
+    fig = new_figure((6 * len(dtypes), 4.5))
+    axes = fig.subplots(1, len(dtypes), squeeze=False)
     for ax, dtype in zip(axes[0], dtypes):
         pts = sorted((p for p in report["points"] if p["dtype"] == dtype), key=lambda p: p["gemm_flops"])
         flops = [p["gemm_flops"] for p in pts]
@@ -129,12 +126,12 @@ def plot(report: dict[str, Any], path: str) -> None:
         ax.margins(x=0.08, y=0.12)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot:  # before the measurements, not after them
+        require_matplotlib(UsageError)
     report = collect(args)
     headers = ["dtype", "N,D,H,C", *IMPLEMENTATIONS, "GEMM floor", *(f"ws/{fw} (goal <= {g})" for fw, g in GOALS.items())]
     rows = []
