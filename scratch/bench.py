@@ -39,7 +39,8 @@ SIZES: tuple[tuple[int, int, int, int], ...] = ((1, 2, 500, 2), (200, 2, 500, 2)
 
 #: Implementation -> the worker (subprocess) that measures it.
 IMPLEMENTATIONS = {"workspace": "scratch", "kernel": "scratch", "plain": "scratch", "torch": "torch", "jax": "jax"}
-WORKERS = ("scratch", "torch", "jax")
+#: The workers, in order of first appearance.
+WORKERS = tuple(dict.fromkeys(IMPLEMENTATIONS.values()))
 
 #: Environment variables that select OpenBLAS's kernel; reported with every run.
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")

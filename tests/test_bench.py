@@ -10,7 +10,7 @@ import pytest
 
 import scratch.commands.bench as bench_command
 
-from scratch.bench import IMPLEMENTATIONS, gemm_flops, median_time, run_worker
+from scratch.bench import IMPLEMENTATIONS, STEP_BUILDERS, WORKERS, gemm_flops, median_time, run_worker
 from scratch.cli import main
 
 TINY = "3,2,5,2"
@@ -70,6 +70,10 @@ def test_median_time_counts_calls():
     calls = []
     t = median_time(lambda: calls.append(1), repeats=5, warmup=2)
     assert len(calls) == 7 and t["repeats"] == 5 and 0 <= t["q1"] <= t["median"] <= t["q3"]
+
+
+def test_every_implementation_has_a_worker_that_builds_it():
+    assert WORKERS == tuple(STEP_BUILDERS) == ("scratch", "torch", "jax")
 
 
 def test_worker_rejects_unknown_framework():
