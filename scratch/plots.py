@@ -63,12 +63,12 @@ def plane(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
         ``u`` (2,) is the input ``origin + u @ basis``.
     label : str describing the view.
     """
-    N, D = x.shape
+    D = x.shape[1]
     if D == 2:
         return np.zeros(2, x.dtype), np.eye(2, dtype=x.dtype), "input plane"
     origin = x.mean(axis=0)
     if D == 1:
-        return origin * 0, np.array([[1.0], [0.0]], dtype=x.dtype), "D = 1: input on the horizontal axis"
+        return np.zeros_like(origin), np.array([[1.0], [0.0]], dtype=x.dtype), "D = 1: input on the horizontal axis"
     _, _, vt = np.linalg.svd(x - origin, full_matrices=False)
     return origin, vt[:2].astype(x.dtype), f"D = {D}: slice on the plane of the top-2 principal components"
 
