@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     missed = [r["name"] for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
     missed += [r["name"] for r in rows if "demo" in r and not r["caught_by"]]
     if args.json:
-        write_json(args.json, {"passed": not missed, "missed": missed, "oracles": list(ORACLES), "pitfalls": rows})
+        write_json(args.json, {"passed": not missed, "missed": missed, "oracles": list(args.oracles), "pitfalls": rows})
     for name in missed:
         print(f"MISSED {name}: a check is too weak")
     return 1 if missed else 0
