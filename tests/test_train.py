@@ -33,7 +33,7 @@ CONFIGS = {
 def problem(dataset: str, dtype=np.float64, seed: int = 0):
     """Data and theta_0 (non-zero biases, so a bias bug cannot hide) for one run."""
     d = make_dataset(dataset, seed=seed, dtype=dtype)
-    N, D, C = d.dims
+    _, D, C = d.dims
     return d, scratch.init_params(D, H, C, rng=seed, dtype=dtype, bias_scale=0.5)
 
 
@@ -145,8 +145,10 @@ def test_sgd_update_follows_torch_formulas():
     t2, v2 = sgd_update(t1, grad, v1, lr=0.1, momentum=0.5, weight_decay=0.25)
     # g2 = grad + 0.25 theta1; v2 = 0.5 v1 + g2
     g2 = np.array([1.0, 0.0, 2.0, -1.0]) + 0.25 * np.array([1.85, 0.975, -1.175, 0.5875])
-    np.testing.assert_allclose(np.concatenate([a.ravel() for a in v2]), 0.5 * np.array([1.5, 0.25, 1.75, -0.875]) + g2,
-                               rtol=1e-15)
+    v2_expected = 0.5 * np.array([1.5, 0.25, 1.75, -0.875]) + g2
+    np.testing.assert_allclose(np.concatenate([a.ravel() for a in v2]), v2_expected, rtol=1e-15)
+    np.testing.assert_allclose(np.concatenate([a.ravel() for a in t2]),
+                               np.array([1.85, 0.975, -1.175, 0.5875]) - 0.1 * v2_expected, rtol=1e-15)
     t_plain, v_plain = sgd_update(theta, grad, None, lr=0.1, momentum=0.0, weight_decay=0.0)
     assert v_plain is None
     np.testing.assert_array_equal(t_plain.W1, theta.W1 - 0.1 * grad.W1)
@@ -174,8 +176,8 @@ def test_history_callback_and_inputs_untouched():
     np.testing.assert_array_equal([s.accuracy for s in seen], r.accuracy)
     assert r.accuracy.shape == (5,) and np.all((r.accuracy >= 0) & (r.accuracy <= 1))
     assert r.accuracy[0] == accuracy(p, d.x, d.y)
-    for a, b in zip(p, before):
-        np.testing.assert_array_equal(a, b)
+    changed = [name for name, a, b in zip(Params._fields, p, before) if not np.array_equal(a, b)]
+    assert not changed, f"theta_0 modified: {changed}"
     assert r.wall_time > 0 and r.framework == "numpy"
 
 
@@ -292,11 +294,13 @@ def test_saturation_command_and_its_physics(tmp_path):
     assert np.max(np.abs(sat - np.array(r["predicted"]))) < 0.05, "as P(|z1| > atanh 0.99) predicts"
 
 
-@pytest.mark.parametrize("argv", [["--good", "-1"], ["--hidden", "0"], []], ids=["good-negative", "hidden-0", "no-plot"])
-def test_saturation_bad_options_exit_2(argv, tmp_path):
+@pytest.mark.parametrize("argv, message", [(["--good", "-1"], "--good"), (["--hidden", "0"], "--hidden"), ([], "--plot")],
+                         ids=["good-negative", "hidden-0", "no-plot"])
+def test_saturation_bad_options_exit_2(argv, message, tmp_path, capsys):
     plot = [] if argv == [] else ["--plot", str(tmp_path / "s.png")]
     try:
         rc = main(["saturation", *plot, *argv])
     except SystemExit as exc:
         rc = exc.code
     assert rc == 2
+    assert message in capsys.readouterr().err
