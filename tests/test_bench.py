@@ -81,14 +81,17 @@ def test_worker_rejects_unknown_framework():
         run_worker("tensorflow", [(3, 2, 5, 2)], ["float64"], 1, 1)
 
 
-@pytest.mark.parametrize("argv", [["--repeats", "0"], ["--rounds", "0"], ["--sizes", "1,2,3"], ["--dtypes", "float16"]],
+@pytest.mark.parametrize("argv, message", [(["--repeats", "0"], "--repeats must be >= 1"),
+                                           (["--rounds", "0"], "--rounds must be >= 1"),
+                                           (["--sizes", "1,2,3"], "'1,2,3'"), (["--dtypes", "float16"], "'float16'")],
                          ids=["repeats0", "rounds0", "bad-size", "bad-dtype"])
-def test_bench_usage_errors_exit_2(argv, capsys):
+def test_bench_usage_errors_exit_2(argv, message, capsys):
     try:
         rc = main(["bench", "--frameworks", "scratch", *argv])
     except SystemExit as exc:  # argparse
         rc = exc.code
     assert rc == 2
+    assert message in capsys.readouterr().err
 
 
 def test_bench_plot_without_matplotlib_exits_2_before_measuring(monkeypatch, capsys):
