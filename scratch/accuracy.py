@@ -157,12 +157,12 @@ def truth(params: Params, x: np.ndarray, y: np.ndarray, *, digits: int = TRUTH_D
         grads = Grads(dz2, a1.T @ dz2, dz2.sum(axis=0), dz1, X.T @ dz1, dz1.sum(axis=0))  # (3'), (1')
         f64 = lambda a: np.array(a, dtype=np.float64)  # noqa: E731
         g64 = Grads(*(f64(g) for g in grads))
-        z2f, tg, a1f = np.sort(f64(z2), axis=1), f64(tanh_grad), f64(a1)
+        z2f, tg, a1f, da1f = np.sort(f64(z2), axis=1), f64(tanh_grad), f64(a1), f64(da1)
     terms = np.abs(g64.dz2) @ np.abs(f64(W2)).T  # sum_c |dz2_nc W2_hc|      (N, H)
     s_dz1 = tg * terms
     scale = Grads(np.zeros_like(g64.dz2), np.abs(a1f).T @ np.abs(g64.dz2),
                   np.abs(g64.dz2).sum(axis=0), s_dz1, np.abs(f64(X)).T @ s_dz1, s_dz1.sum(axis=0))
-    kappa = terms / np.abs(g64.dz1 / tg)
+    kappa = terms / np.abs(da1f)  # sum_c |dz2_nc W2_hc| / |da1_nh|
     return Truth(float(L), g64, scale, f64(z1), z2f[:, -1] - z2f[:, -2], kappa)
 
 
