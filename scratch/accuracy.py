@@ -213,22 +213,20 @@ def measure(seeds: list[int], dtypes: tuple[Any, ...] = (np.float32, np.float64)
     """
     impls = implementations()
     rows: dict[tuple[str, str], dict[str, Any]] = {}
+    stats = {"min_gap": np.inf, "min_abs_z1": np.inf, "max_kappa": 0.0}  # of the cases: the same for every row
     for seed in seeds:
         base = confident_case(seed, dtype=np.float32)
         t = truth(*base[:3])
-        stats = {"min_gap": float(t.gap.min()), "min_abs_z1": float(np.abs(t.z1).min()),
-                 "max_kappa": float(t.kappa.max())}
+        stats["min_gap"] = min(stats["min_gap"], float(t.gap.min()))
+        stats["min_abs_z1"] = min(stats["min_abs_z1"], float(np.abs(t.z1).min()))
+        stats["max_kappa"] = max(stats["max_kappa"], float(t.kappa.max()))
         for dtype in dtypes:
             case = base.astype(dtype)  # float32 -> float64 is exact: the same problem
             for name, f in impls.items():
                 row = rows.setdefault((name, np.dtype(dtype).name), {
-                    "implementation": name, "dtype": np.dtype(dtype).name, "per_seed": {},
-                    **{k: 0.0 for k in ERROR_KEYS}, "min_gap": np.inf, "min_abs_z1": np.inf, "max_kappa": 0.0})
+                    "implementation": name, "dtype": np.dtype(dtype).name, "per_seed": {}, **{k: 0.0 for k in ERROR_KEYS}})
                 e = errors(f(case.params, case.x, case.y), t)
                 row["per_seed"][seed] = e
                 for k in ERROR_KEYS:
                     row[k] = max(row[k], e[k])
-                row["min_gap"] = min(row["min_gap"], stats["min_gap"])
-                row["min_abs_z1"] = min(row["min_abs_z1"], stats["min_abs_z1"])
-                row["max_kappa"] = max(row["max_kappa"], stats["max_kappa"])
-    return list(rows.values())
+    return [{**row, **stats} for row in rows.values()]
