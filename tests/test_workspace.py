@@ -73,10 +73,16 @@ def test_results_live_in_the_workspace_and_are_overwritten():
     _, g1 = scratch.loss_and_grads(a.params, a.x, a.y, workspace=ws)
     kept = [np.array(v) for v in g1]
     _, g2 = scratch.loss_and_grads(b.params, b.x, b.y, workspace=ws)
+    buffers = [buf for buf in vars(ws).values() if isinstance(buf, np.ndarray)]
+    problems = []
     for q, v1, v2, k in zip(QUANTITIES[1:], g1, g2, kept):
-        assert v1 is v2 or np.shares_memory(v1, v2), q
-        assert any(np.shares_memory(v1, buf) for buf in vars(ws).values() if isinstance(buf, np.ndarray)), q
-        assert not np.array_equal(v1, k), f"{q} was not overwritten by the second call"
+        if not (v1 is v2 or np.shares_memory(v1, v2)):
+            problems.append(f"{q}: the two calls returned different memory")
+        if not any(np.shares_memory(v1, buf) for buf in buffers):
+            problems.append(f"{q}: not a workspace buffer")
+        if np.array_equal(v1, k):
+            problems.append(f"{q}: not overwritten by the second call")
+    assert not problems, "; ".join(problems)
 
 
 def test_no_state_leaks_between_calls():
@@ -85,11 +91,12 @@ def test_no_state_leaks_between_calls():
     lab = make_case(0, shape, np.float64, "labels")
     soft = make_case(0, shape, np.float64, "unnormalized")
     ws = scratch.Workspace(*shape)
-    first = [np.array(v) for v in (lambda r: (r[0], *r[1]))(scratch.loss_and_grads(lab.params, lab.x, lab.y, workspace=ws))]
+    L1, g1 = scratch.loss_and_grads(lab.params, lab.x, lab.y, workspace=ws)
+    first = [np.array(v) for v in (L1, *g1)]
     scratch.loss_and_grads(soft.params, soft.x, soft.y, workspace=ws)
-    third = (lambda r: (r[0], *r[1]))(scratch.loss_and_grads(lab.params, lab.x, lab.y, workspace=ws))
-    for q, u, v in zip(QUANTITIES, first, third):
-        assert np.all(np.isfinite(v)) and np.array_equal(u, v), q
+    L3, g3 = scratch.loss_and_grads(lab.params, lab.x, lab.y, workspace=ws)
+    differ = [q for q, u, v in zip(QUANTITIES, first, (L3, *g3)) if not (np.all(np.isfinite(v)) and np.array_equal(u, v))]
+    assert not differ, f"non-finite or changed by the call in between: {differ}"
 
 
 def test_non_contiguous_targets():
@@ -170,12 +177,10 @@ def test_sgd_step_updates_in_place(dtype_name, as_grads):
     ids = [id(p) for p in params]
     out = scratch.sgd_step(params, grads, 0.1)
     assert out is params and [id(p) for p in params] == ids
-    for name, p, p0, dp in zip(scratch.Params._fields, params, before, g.params_grads()):
-        assert p.dtype == p0.dtype, name
-        np.testing.assert_array_equal(p, p0 - 0.1 * dp, err_msg=name)
-        assert not np.array_equal(p, p0), name
-    for v, v0 in zip(grads, g_before):
-        np.testing.assert_array_equal(v, v0)
+    wrong = [name for name, p, p0, dp in zip(scratch.Params._fields, params, before, g.params_grads())
+             if p.dtype != p0.dtype or not np.array_equal(p, p0 - 0.1 * dp) or np.array_equal(p, p0)]
+    assert not wrong, f"not updated to p - 0.1 g bit for bit (or not at all): {wrong}"
+    assert all(np.array_equal(v, v0) for v, v0 in zip(grads, g_before)), "the gradients were modified"
 
 
 @pytest.mark.parametrize("lr", [float("nan"), float("inf")])
