@@ -32,8 +32,8 @@ class TorchSGD:
     framework = "torch"
 
     def __init__(self, params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig, batches: list[np.ndarray]):
-        self.W = [torch.tensor(np.array(p, copy=True), requires_grad=True) for p in params]
-        self.x = torch.tensor(np.array(x, copy=True))
+        self.W = [torch.tensor(p, requires_grad=True) for p in params]  # torch.tensor copies
+        self.x = torch.tensor(x)
         self.y = torch.tensor(y.astype(np.int64))
         self.opt = torch.optim.SGD(self.W, lr=config.lr, momentum=config.momentum, dampening=0.0,
                                    weight_decay=config.weight_decay, nesterov=False)
