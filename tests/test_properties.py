@@ -51,6 +51,13 @@ def assert_within_rounding(got, want, terms):
     assert not np.any(bad), f"{int(bad.sum())} entries off by up to {err.max():.3g} (terms {np.max(terms):.3g})"
 
 
+def assert_all_within(errors, rtol=IDENTITY_RTOL):
+    """Every named relative error in ``errors`` (name -> float) is <= ``rtol``; a failure lists
+    all of them at once instead of stopping at the first."""
+    bad = {name: f"{e:.3g}" for name, e in errors.items() if not e <= rtol}
+    assert not bad, f"relative error above {rtol:g}: {bad}"
+
+
 def targets_matrix(c):
     """(N, C) targets of a case (one-hot for labels) and their row sums s_n."""
     C = c.params.W2.shape[1]
@@ -204,13 +211,14 @@ def test_duplicating_the_batch_shows_the_one_over_n(c):
     L, g = scratch.loss_and_grads(c.params, c.x, c.y)
     y2 = np.concatenate([c.y, c.y])
     L2, g2 = scratch.loss_and_grads(c.params, np.concatenate([c.x, c.x]), y2)
-    assert relative_error(L2, L) <= IDENTITY_RTOL
-    for name, a, b in zip(Params._fields, g2.params_grads(), g.params_grads()):
-        assert relative_error(a, b) <= IDENTITY_RTOL, name
+    errors = {"loss": relative_error(L2, L)}
+    errors.update((f"d{name}", relative_error(a, b)) for name, a, b in zip(Params._fields, g2.params_grads(), g.params_grads()))
     N = c.x.shape[0]
     for name in ("dz2", "dz1"):
         a, b = getattr(g2, name), getattr(g, name)
-        assert relative_error(a[:N], b / 2) <= IDENTITY_RTOL and relative_error(a[N:], b / 2) <= IDENTITY_RTOL, name
+        errors[f"{name}[:N]"] = relative_error(a[:N], b / 2)
+        errors[f"{name}[N:]"] = relative_error(a[N:], b / 2)
+    assert_all_within(errors)
 
 
 @PROPERTY
@@ -219,10 +227,11 @@ def test_permuting_samples_permutes_dz_and_keeps_the_rest(c, seed):
     perm = np.random.default_rng(seed).permutation(c.x.shape[0])
     L, g = scratch.loss_and_grads(c.params, c.x, c.y)
     Lp, gp = scratch.loss_and_grads(c.params, c.x[perm], c.y[perm])
-    assert relative_error(Lp, L) <= IDENTITY_RTOL
-    for name, a, b in zip(Params._fields, gp.params_grads(), g.params_grads()):
-        assert relative_error(a, b) <= IDENTITY_RTOL, name
-    assert relative_error(gp.dz2, g.dz2[perm]) <= IDENTITY_RTOL and relative_error(gp.dz1, g.dz1[perm]) <= IDENTITY_RTOL
+    errors = {"loss": relative_error(Lp, L)}
+    errors.update((f"d{name}", relative_error(a, b)) for name, a, b in zip(Params._fields, gp.params_grads(), g.params_grads()))
+    errors["dz2"] = relative_error(gp.dz2, g.dz2[perm])
+    errors["dz1"] = relative_error(gp.dz1, g.dz1[perm])
+    assert_all_within(errors)
 
 
 @PROPERTY
@@ -234,9 +243,9 @@ def test_loss_and_gradients_are_linear_in_the_targets(c, seed):
     L1, g1 = scratch.loss_and_grads(c.params, c.x, c.y)
     L2, g2 = scratch.loss_and_grads(c.params, c.x, y2)
     L, g = scratch.loss_and_grads(c.params, c.x, c.y + y2)
-    assert relative_error(L, L1 + L2) <= IDENTITY_RTOL
-    for name, a, b1, b2 in zip(scratch.Grads._fields, g, g1, g2):
-        assert relative_error(a, b1 + b2) <= IDENTITY_RTOL, name
+    errors = {"loss": relative_error(L, L1 + L2)}
+    errors.update((name, relative_error(a, b1 + b2)) for name, a, b1, b2 in zip(scratch.Grads._fields, g, g1, g2))
+    assert_all_within(errors)
 
 
 # --- the loss --------------------------------------------------------------------------------
@@ -268,9 +277,9 @@ def test_adding_a_constant_to_b2_changes_nothing(c, shift):
     """Shift invariance of (4) through the network: b2 + c leaves L and every gradient unchanged."""
     L, g = scratch.loss_and_grads(c.params, c.x, c.y)
     Ls, gs = scratch.loss_and_grads(c.params._replace(b2=c.params.b2 + float(shift)), c.x, c.y)
-    assert relative_error(Ls, L) <= IDENTITY_RTOL
-    for name, a, b in zip(scratch.Grads._fields, gs, g):
-        assert relative_error(a, b) <= IDENTITY_RTOL, name
+    errors = {"loss": relative_error(Ls, L)}
+    errors.update((name, relative_error(a, b)) for name, a, b in zip(scratch.Grads._fields, gs, g))
+    assert_all_within(errors)
 
 
 # --- the bias gradients are weight gradients of a constant input ---------------------------------
