@@ -76,8 +76,9 @@ class Workspace:
     Buffers (all C-contiguous, allocated and touched once here): ``a1``, ``cosh2``, ``dz1``
     (N, H); ``logits``, ``yhat``, ``dz2``, ``scratch_nc``, ``targets`` (N, C); per-row vectors
     (N,); the parameter gradients ``dW1`` (D, H), ``db1`` (H,), ``dW2`` (H, C), ``db2`` (C,)
-    and per-block partial sums.  About ``8 * (3 N H + 5 N C + D H + 4 H C)`` bytes in float64
-    (:attr:`nbytes`).  A workspace serves one call at a time: use one per thread.
+    and per-block partial sums.  About ``8 * (3 N H + 5 N C + D H + 3 H C)`` bytes in float64
+    (:attr:`nbytes`; dW2, its per-block part and W2^T are the three (H, C) arrays).  A workspace
+    serves one call at a time: use one per thread.
 
     Examples
     --------
