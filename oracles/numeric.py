@@ -174,11 +174,6 @@ def param_grads(
     return Params(*(partial_derivatives(with_entry(k), p, method=method, h=h) for k, p in zip(Params._fields, params)))
 
 
-def _targets(y: np.ndarray, is_labels: bool, C: int, dtype: np.dtype) -> np.ndarray:
-    """Labels -> one-hot rows, so that (6) is one expression for every target kind."""
-    return one_hot(y, C, dtype) if is_labels else y
-
-
 def loss_from_z2(z2: np.ndarray, Y: np.ndarray) -> Any:
     """Eqs. (5)-(7) from the logits: the forward pass after z2 (complex-capable).
 
@@ -225,7 +220,7 @@ def loss_and_grads(
         method = "complex" if dtype == np.float64 else "central"
     if method == "complex":
         _require_float64(dtype, "params")
-    Y = _targets(y, is_labels, C, dtype)
+    Y = one_hot(y, C, dtype) if is_labels else y  # labels -> one-hot rows: (6) is one expression for every kind
     W1, b1, W2, b2 = params
     z1 = x @ W1 + b1  # (1) z1 = x W1 + b1      (N, H)
     a1 = np.tanh(z1)  # (2) a1 = tanh(z1)       (N, H)
