@@ -70,12 +70,19 @@ def step_size_errors(params: Params, x: np.ndarray, y: np.ndarray, steps: np.nda
 
 
 def best_steps(steps: np.ndarray, errors: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """For each method, the step with the smallest error and that error."""
+    """For each method, the step with the smallest error and that error.
+
+    ``steps`` (K,) and ``errors`` (method -> (K,)) as from :func:`step_size_errors`; returns
+    method -> ``{"h": float, "error": float}``.
+    """
     return {m: {"h": float(steps[np.argmin(e)]), "error": float(np.min(e))} for m, e in errors.items()}
 
 
 def plot_errors(path: str, steps: np.ndarray, errors: dict[str, np.ndarray], title: str) -> None:
-    """One log-log plot of error against h (matplotlib, Agg backend), written to ``path``."""
+    """One log-log plot of error against h (matplotlib, Agg backend), written to ``path``.
+
+    ``steps`` (K,), ``errors`` method -> (K,) (non-finite or zero errors are left off).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
