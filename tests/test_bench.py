@@ -29,10 +29,12 @@ def test_bench_runs_every_implementation(report):
     rc, rep, _ = report
     assert rc == 0
     assert {(p["dtype"], tuple(p["shape"])) for p in rep["points"]} == {("float64", (3, 2, 5, 2)), ("float32", (3, 2, 5, 2))}
+    unmeasured = [(impl, p["dtype"]) for p in rep["points"] for impl in IMPLEMENTATIONS
+                  if not (p[impl] is not None and p[impl] > 0)]
+    assert not unmeasured, f"no positive median time: {unmeasured}"
+    counts = {(impl, p["dtype"]): p[f"{impl}_n"] for p in rep["points"] for impl in IMPLEMENTATIONS}
+    assert set(counts.values()) == {4}, f"2 repeats x 2 rounds, pooled: {counts}"
     for p in rep["points"]:
-        for impl in IMPLEMENTATIONS:
-            assert p[impl] is not None and p[impl] > 0, (impl, p["dtype"])
-            assert p[f"{impl}_n"] == 4, "2 repeats x 2 rounds, pooled"
         assert p["gemm_flops"] == gemm_flops(3, 2, 5, 2) and p["floor"] > 0
         assert p["workspace/jax"] == pytest.approx(p["workspace"] / p["jax"])
         assert p["workspace/torch"] == pytest.approx(p["workspace"] / p["torch"])
