@@ -191,6 +191,8 @@ def sgd_update(
         The loss gradients (dW1, db1, dW2, db2), same shapes as ``params``.
     velocity : Params or None
         v_{k-1}; None at the first step (or always, when ``momentum == 0``).
+    lr, momentum, weight_decay : float
+        eta of (10), mu of (9), lambda of (8), as in :class:`SGDConfig`.
 
     Returns
     -------
