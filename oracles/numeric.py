@@ -51,7 +51,7 @@ import numpy as np
 from oracles import as_result
 from scratch.checks import check_inputs
 from scratch.compare import relative_error
-from scratch.network import Grads, Params, loss, one_hot
+from scratch.network import Grads, Params, _forward, _loss, loss, one_hot
 from scratch.softmax import log_softmax
 
 #: Methods of :func:`loss_and_grads` (the two accurate ones).
@@ -150,6 +150,9 @@ def param_grads(
 ) -> Params:
     """dW1, db1, dW2, db2 by perturbing each parameter of :func:`scratch.loss` (the whole forward).
 
+    The inputs are validated once, here; each perturbed evaluation then runs scratch.loss's
+    own eqs. (1)-(7) (``_forward`` and ``_loss``) without validating them again.
+
     Parameters
     ----------
     params : Params  (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,))
@@ -164,12 +167,12 @@ def param_grads(
     -------
     Params of gradients, each shaped and typed like its parameter.
     """
-    check_inputs(params, x, y)
-    # scratch.loss wants one dtype for all four arrays: complex128 ones around a complex entry
+    *_, is_labels = check_inputs(params, x, y)
+    # one dtype for all four arrays: complex128 ones around a complex entry
     base = params.astype(np.complex128) if method == "complex" else params
 
     def with_entry(field: str) -> Callable[[np.ndarray], Any]:
-        return lambda t: loss(base._replace(**{field: t}), x, y)
+        return lambda t: _loss(_forward(base._replace(**{field: t}), x).log_yhat, y, is_labels)  # = scratch.loss
 
     return Params(*(partial_derivatives(with_entry(k), p, method=method, h=h) for k, p in zip(Params._fields, params)))
 
