@@ -25,6 +25,7 @@ import numpy as np
 from ..cases import SHAPES, TARGETS, make_case
 from ..compare import relative_error
 from ..network import Params, loss_and_grads
+from ..plots import new_figure, require_matplotlib
 from ..report import print_table, write_json
 from . import UsageError
 from .compare import parse_shape
@@ -83,13 +84,9 @@ def plot_errors(path: str, steps: np.ndarray, errors: dict[str, np.ndarray], tit
 
     ``steps`` (K,), ``errors`` method -> (K,) (non-finite or zero errors are left off).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     eps = np.finfo(np.float64).eps
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = new_figure((7, 4.5))
+    ax = fig.add_subplot()
     style = {"forward": ("C0", "o", "forward (F)"), "central": ("C1", "s", "central (C)"),
              "complex": ("C2", "^", "complex step (S)")}
     for m, e in errors.items():
@@ -108,9 +105,7 @@ def plot_errors(path: str, steps: np.ndarray, errors: dict[str, np.ndarray], tit
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower left")
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def register(sub: Any) -> None:
@@ -138,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--per-decade must be >= 1, got {args.per_decade}")
     if not 0 < args.h_min < args.h_max:
         raise UsageError(f"need 0 < --h-min < --h-max, got --h-min {args.h_min:g} and --h-max {args.h_max:g}")
+    if args.plot:
+        require_matplotlib(UsageError)  # before the sweep, not after it
     shape_name, shape = args.shape
     case = make_case(args.seed, shape, np.float64, args.target)
     steps = step_grid(args.h_max, args.h_min, args.per_decade)
