@@ -59,9 +59,11 @@ class Check:
 
     @property
     def passed(self) -> bool:
+        """True when every check (shape, dtype, finiteness, value) passed."""
         return self.problem is None
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields and ``passed``, for JSON reports."""
         return {**asdict(self), "passed": self.passed}
 
 

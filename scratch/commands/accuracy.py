@@ -15,6 +15,7 @@ COLUMNS = {"loss": "loss", "dz2": "dz2", "dW2": "dW2", "dz1": "dz1 (E)", "dz1_pl
 
 
 def register(sub: Any) -> None:
+    """Add the ``accuracy`` sub-command to ``sub`` (argparse sub-parsers)."""
     p = sub.add_parser(
         "accuracy",
         help="elementwise error of float32 gradients on confident predictions and saturated units",
@@ -46,6 +47,7 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch accuracy``; return the exit status (0 ok, 1 a check failed)."""
     try:
         rows = measure(args.seeds)
     except ImportError as exc:  # mpmath (the truth) or a framework missing

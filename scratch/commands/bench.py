@@ -17,6 +17,7 @@ GOALS = {"jax": 1.0, "torch": 0.5}
 
 
 def register(sub: Any) -> None:
+    """Add the ``bench`` sub-command to ``sub`` (argparse sub-parsers)."""
     p = sub.add_parser(
         "bench",
         help="time one training step: scratch (workspace, plain), PyTorch eager, jax.jit",
@@ -130,6 +131,7 @@ def plot(report: dict[str, Any], path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch bench``; return the exit status (0 ok, 1 a check failed)."""
     if args.plot:  # before the measurements, not after them
         require_matplotlib(UsageError)
     report = collect(args)

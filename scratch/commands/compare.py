@@ -30,6 +30,7 @@ def parse_shape(text: str) -> tuple[str, tuple[int, int, int, int]]:
 
 
 def register(sub: Any) -> None:
+    """Add the ``compare`` sub-command to ``sub`` (argparse sub-parsers)."""
     p = sub.add_parser(
         "compare",
         help="check loss and every gradient against the autograd oracles",
@@ -58,6 +59,7 @@ def load_oracles(names: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch compare``; return the exit status (0 ok, 1 a check failed)."""
     refs = load_oracles(args.oracles)
     cases: list[dict[str, Any]] = []
     worst: dict[tuple[str, str], dict[str, Any]] = defaultdict(

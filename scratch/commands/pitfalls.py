@@ -11,6 +11,7 @@ from . import UsageError
 
 
 def register(sub: Any) -> None:
+    """Add the ``pitfalls`` sub-command to ``sub`` (argparse sub-parsers)."""
     p = sub.add_parser(
         "pitfalls",
         help="the gallery of usual gradient mistakes, and which oracle catches each",
@@ -58,6 +59,7 @@ def hits(quantities: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch pitfalls``; return the exit status (0 ok, 1 a check failed)."""
     if args.show:
         show(args.show)
         return 0

@@ -74,6 +74,7 @@ def saturation_sweep(
 
 
 def register(sub: Any) -> None:
+    """Add the ``saturation`` sub-command to ``sub`` (argparse sub-parsers)."""
     p = sub.add_parser(
         "saturation",
         help="plot saturated tanh units and the vanishing dW1 against the initial weight scale",
@@ -91,6 +92,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch saturation``; return the exit status (0 ok, 1 a check failed)."""
     for name, v in (("--good", args.good), ("--bad", args.bad)):
         if not (math.isfinite(v) and v > 0):
             raise UsageError(f"{name} must be a finite number > 0, got {v}")

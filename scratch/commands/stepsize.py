@@ -109,6 +109,7 @@ def plot_errors(path: str, steps: np.ndarray, errors: dict[str, np.ndarray], tit
 
 
 def register(sub: Any) -> None:
+    """Add the ``stepsize`` sub-command to ``sub`` (argparse sub-parsers)."""
     p = sub.add_parser(
         "stepsize",
         help="error of forward / central / complex-step gradients as the step h sweeps 1e-1 .. 1e-16",
@@ -129,6 +130,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch stepsize``; return the exit status (0 ok, 1 a check failed)."""
     if args.per_decade < 1:
         raise UsageError(f"--per-decade must be >= 1, got {args.per_decade}")
     if not 0 < args.h_min < args.h_max:

@@ -52,6 +52,7 @@ def parse_frameworks(text: str) -> list[str]:
 
 
 def register(sub: Any) -> None:
+    """Add the ``train`` sub-command to ``sub`` (argparse sub-parsers)."""
     p = sub.add_parser(
         "train",
         help="train with SGD in NumPy, PyTorch and JAX from the same arrays; compare the trajectories",
@@ -130,6 +131,7 @@ def build(args: argparse.Namespace) -> tuple[Dataset, Params, SGDConfig]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch train``; return the exit status (0 ok, 1 a check failed)."""
     data, params, config = build(args)
     if args.plot:
         require_matplotlib(UsageError)
