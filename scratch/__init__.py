@@ -23,6 +23,7 @@ from .network import (
     loss,
     loss_and_grads,
     one_hot,
+    predict,
     tanh_derivative,
 )
 from .softmax import log_softmax, logsumexp, softmax, softmax_jacobian, softmax_vjp
@@ -45,6 +46,7 @@ __all__ = [
     "loss",
     "loss_and_grads",
     "one_hot",
+    "predict",
     "sgd_step",
     "softmax",
     "softmax_jacobian",

@@ -142,11 +142,16 @@ def init_params(D: int, H: int, C: int, *, rng: Any, dtype: Any = np.float64, bi
     return Params(W1, b1, W2, b2).astype(dt)
 
 
-def _forward(params: Params, x: np.ndarray) -> Forward:
+def _logits(params: Params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     W1, b1, W2, b2 = params
     z1 = x @ W1 + b1  # (1) z1 = x W1 + b1                      (N, H)
     a1 = np.tanh(z1)  # (2) a1 = tanh(z1)                        (N, H)
     z2 = a1 @ W2 + b2  # (3) z2 = a1 W2 + b2                     (N, C)
+    return z1, a1, z2
+
+
+def _forward(params: Params, x: np.ndarray) -> Forward:
+    z1, a1, z2 = _logits(params, x)  # (1)-(3)
     sm = softmax_parts(z2)
     denom = 1.0 + sm.others  # sum_k exp(z2_k - max z2)          (N,)
     yhat = np.exp(sm.shifted) / denom[:, None]  # (4) yhat = softmax(z2)   (N, C)
@@ -169,6 +174,19 @@ def forward(params: Params, x: np.ndarray) -> Forward:
     """
     check_inputs(params, x)
     return _forward(params, x)
+
+
+def predict(params: Params, x: np.ndarray) -> np.ndarray:
+    """Predicted classes ``argmax_c z2`` (N,) int, from eqs. (1)-(3) only: the softmax (4) is
+    monotone, so the largest logit is the most probable class.
+
+    Parameters
+    ----------
+    params : Params
+    x : (N, D) float array of the parameters' dtype.
+    """
+    check_inputs(params, x)
+    return np.argmax(_logits(params, x)[2], axis=1)
 
 
 def _loss(log_yhat: np.ndarray, y: np.ndarray, is_labels: bool) -> np.ndarray:

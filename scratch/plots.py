@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .network import forward
+from .network import predict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import Dataset
@@ -84,7 +84,7 @@ def _regions(ax: Any, params: Any, data: "Dataset", n_grid: int = 250) -> str:
     g0, g1 = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], n_grid),
                          np.linspace(lo[1] - pad[1], hi[1] + pad[1], n_grid))
     grid = origin + np.stack([g0.ravel(), g1.ravel()], axis=1).astype(data.x.dtype) @ basis
-    pred = np.argmax(forward(params, np.ascontiguousarray(grid, dtype=data.x.dtype)).z2, axis=1)
+    pred = predict(params, np.ascontiguousarray(grid, dtype=data.x.dtype))
     cmap = ListedColormap([f"C{k % 10}" for k in range(data.C)])
     ax.pcolormesh(g0, g1, pred.reshape(g0.shape), cmap=cmap, vmin=-0.5, vmax=data.C - 0.5, alpha=0.3,
                   shading="auto", rasterized=True)

@@ -68,3 +68,12 @@ def test_textbook_form_only_for_normalised_rows():
 def test_unknown_route_is_rejected(small_case):
     with pytest.raises(ValueError, match="route must be one of"):
         scratch.loss_and_grads(*small_case[:3], route="fast")
+
+
+@pytest.mark.parametrize("shape_name", ["small", "c10", "c1"])
+def test_predict_is_the_argmax_of_the_probabilities(shape_name):
+    """predict uses eqs. (1)-(3) only; the softmax is monotone, so it is the argmax of yhat."""
+    c = make_case(4, SHAPES[shape_name], np.float64, "labels")
+    pred = scratch.predict(c.params, c.x)
+    assert pred.shape == (c.x.shape[0],) and pred.dtype.kind == "i"
+    np.testing.assert_array_equal(pred, np.argmax(scratch.forward(c.params, c.x).yhat, axis=1))
