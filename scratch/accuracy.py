@@ -47,12 +47,12 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .cases import Case
+from .cases import CONFIDENT_SHAPE, Case
 from .compare import elementwise_relative_error
 from .network import Grads, Params, loss_and_grads, one_hot
 
 #: (N, D, H, C) of the accuracy cases: D >= N and H >= N so that z1 and z2 can be chosen.
-ACCURACY_SHAPE = (16, 24, 32, 10)
+ACCURACY_SHAPE = CONFIDENT_SHAPE
 #: Each row's label logit is drawn from this range, the others from [-1, 1]: logit gaps of 17-23.
 GAP_RANGE = (18.0, 22.0)
 #: |z1| of every hidden unit is drawn from this range (every unit saturated in float32).

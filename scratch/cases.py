@@ -33,6 +33,17 @@ TARGETS = ("labels", "onehot", "soft", "unnormalized")
 
 DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 
+#: (N, D, H, C) of the confident, saturated problems of :func:`scratch.accuracy.confident_case`
+#: (logit gaps 17-23 on every row, every |z1| in [10.5, 21]); in a sweep, the shape name
+#: "confident" draws them (labels and one-hot targets only: they are built around a label).
+CONFIDENT_SHAPE = (16, 24, 32, 10)
+CONFIDENT_TARGETS = ("labels", "onehot")
+#: In a sweep, the shape name "huge": the "c10" problem with W2 and b2 scaled by 1e3, logits of
+#: order 1e3 (exp overflows without the max-shift; a confident mistake's probability underflows).
+HUGE_SHAPE, HUGE_LOGIT_SCALE = SHAPES["c10"], 1e3
+#: The shape names a sweep knows besides :data:`SHAPES`.
+SPECIAL_SHAPES = {"confident": CONFIDENT_SHAPE, "huge": HUGE_SHAPE}
+
 
 class Case(NamedTuple):
     """One problem: ``params``, ``x`` (N, D), ``y`` labels (N,) or targets (N, C), and its id."""
@@ -80,3 +91,89 @@ def make_case(
     y = make_targets(target, N, C, rng)
     name = f"s{seed}-N{N}D{D}H{H}C{C}-{np.dtype(dtype).name}-{target}"
     return Case(p, x, y, name).astype(dtype)
+
+
+class SweepCase(NamedTuple):
+    """One case of a sweep, with what it was drawn from: ``seed``, ``shape`` (a name of
+    :data:`SHAPES` or :data:`SPECIAL_SHAPES`, or ``N{N}D{D}H{H}C{C}``), ``dims`` (N, D, H, C), ``dtype`` and
+    ``target`` (names), and the arrays ``params``, ``x`` (N, D), ``y`` (N,) int or (N, C)."""
+
+    seed: int
+    shape: str
+    dims: tuple[int, int, int, int]
+    dtype: str
+    target: str
+    params: Params
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def id(self) -> str:
+        """A readable id, usable as a pytest id and a folder name: ``s0-small-float64-labels``."""
+        return f"s{self.seed}-{self.shape}-{self.dtype}-{self.target}"
+
+    def __str__(self) -> str:
+        return self.id
+
+    def describe(self) -> str:
+        """``seed 0, shape small (N=4, D=3, H=5, C=3), float64, labels``."""
+        N, D, H, C = self.dims
+        return f"seed {self.seed}, shape {self.shape} (N={N}, D={D}, H={H}, C={C}), {self.dtype}, {self.target}"
+
+
+def shape_label(shape: Any) -> tuple[str, tuple[int, int, int, int]]:
+    """``(name, dims)`` for a name of :data:`SHAPES`, "confident", a ``(name, dims)`` pair or dims."""
+    if isinstance(shape, str):
+        if shape in SPECIAL_SHAPES:
+            return shape, SPECIAL_SHAPES[shape]
+        if shape not in SHAPES:
+            raise ValueError(f"shape {shape!r}: expected one of {', '.join([*SHAPES, *SPECIAL_SHAPES])}, "
+                             "or (N, D, H, C)")
+        return shape, SHAPES[shape]
+    if len(shape) == 2 and isinstance(shape[0], str):
+        name, dims = shape
+        name = name if (name in SHAPES or name in SPECIAL_SHAPES) else "N{}D{}H{}C{}".format(*dims)
+        return name, tuple(int(d) for d in dims)  # type: ignore[return-value]
+    dims = tuple(int(d) for d in shape)
+    if len(dims) != 4 or min(dims) < 1:
+        raise ValueError(f"shape {shape!r}: expected four positive integers (N, D, H, C)")
+    return "N{}D{}H{}C{}".format(*dims), dims  # type: ignore[return-value]
+
+
+def sweep(
+    seeds: Any = range(5), shapes: Any = tuple(SHAPES), dtypes: Any = tuple(DTYPES), targets: Any = TARGETS
+) -> list[SweepCase]:
+    """Every case of seeds x shapes x dtypes x targets, in that nesting (dtype outermost).
+
+    ``shapes``: names of :data:`SHAPES`, "confident" (:func:`scratch.accuracy.confident_case`;
+    drawn for :data:`CONFIDENT_TARGETS` only), "huge" (logits of order 1e3, see
+    :data:`HUGE_LOGIT_SCALE`), ``(name, (N, D, H, C))`` pairs or dims.
+    ``dtypes``: names or NumPy dtypes (float32, float64).  The same arguments always give the
+    same arrays (each case's randomness comes from its own seed sequence).
+    """
+    from .accuracy import confident_case
+
+    shapes = [shape_label(s) for s in shapes]
+    dtype_names = [np.dtype(d).name for d in dtypes]
+    for d in dtype_names:
+        if d not in DTYPES:
+            raise ValueError(f"dtype {d!r}: expected one of {', '.join(DTYPES)}")
+    for t in targets:
+        if t not in TARGETS:
+            raise ValueError(f"target kind {t!r}: expected one of {', '.join(TARGETS)}")
+    out = []
+    for dtype in dtype_names:
+        for name, dims in shapes:
+            for target in targets:
+                if name == "confident" and target not in CONFIDENT_TARGETS:
+                    continue
+                for seed in seeds:
+                    if name == "confident":
+                        c = confident_case(int(seed), dtype=DTYPES[dtype])
+                        y = c.y if target == "labels" else one_hot(c.y, dims[3], DTYPES[dtype])
+                    else:
+                        scale = HUGE_LOGIT_SCALE if name == "huge" else 1.0
+                        c = make_case(int(seed), dims, DTYPES[dtype], target, logit_scale=scale)
+                        y = c.y
+                    out.append(SweepCase(int(seed), name, dims, dtype, target, c.params, c.x, y))
+    return out

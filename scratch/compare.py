@@ -56,6 +56,11 @@ class Check:
     max_rel: float
     rtol: float
     problem: str | None
+    #: Where ``|got - ref|`` is largest (an index into the array; ``()`` for the loss), and the
+    #: two values there; None when the arrays could not be compared (shape, non-finite).
+    worst_index: tuple[int, ...] | None = None
+    worst_got: float | None = None
+    worst_ref: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -76,11 +81,15 @@ def check_quantity(
     ref_dtype = np.dtype(dtype if ref_dtype is None else ref_dtype)
     problem = None
     if got_a.shape != tuple(shape) or ref_a.shape != tuple(shape):
-        problem = f"shape: got {got_a.shape}, reference {ref_a.shape}, expected {tuple(shape)}"
+        problem = f"shape: got {got_a.shape}, expected {tuple(shape)}"
+        if ref_a.shape != tuple(shape):
+            problem += f" (the reference has {ref_a.shape})"
     elif got_a.dtype != np.dtype(dtype) or ref_a.dtype != ref_dtype:
-        problem = f"dtype: got {got_a.dtype}, reference {ref_a.dtype}, expected {np.dtype(dtype)}/{ref_dtype}"
+        problem = f"dtype: got {got_a.dtype}, expected {np.dtype(dtype)}"
+        if ref_a.dtype != ref_dtype:
+            problem += f" (the reference has {ref_a.dtype}, expected {ref_dtype})"
     elif not np.all(np.isfinite(got_a)):
-        problem = f"non-finite: {int(np.size(got_a) - np.count_nonzero(np.isfinite(got_a)))} value(s) in ours"
+        problem = f"non-finite: {int(np.size(got_a) - np.count_nonzero(np.isfinite(got_a)))} of {got_a.size} value(s)"
     elif not np.all(np.isfinite(ref_a)):
         problem = f"non-finite: {int(np.size(ref_a) - np.count_nonzero(np.isfinite(ref_a)))} value(s) in the reference"
     comparable = got_a.shape == ref_a.shape and np.all(np.isfinite(got_a)) and np.all(np.isfinite(ref_a))
@@ -89,7 +98,11 @@ def check_quantity(
     max_rel = relative_error(got_a, ref_a) if comparable else float("inf")
     if problem is None and not max_rel <= rtol:
         problem = f"value: relative error {max_rel:.3g} > {rtol:.3g}"
-    return Check(quantity, max_abs, max_rel, rtol, problem)
+    worst: tuple[Any, ...] = (None, None, None)
+    if comparable and diff.size:
+        at = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        worst = (tuple(int(i) for i in at), float(got_a[at].real), float(ref_a[at].real))
+    return Check(quantity, max_abs, max_rel, rtol, problem, *worst)
 
 
 def compare_results(
@@ -130,15 +143,20 @@ def check_case(
 ) -> list[Check]:
     """Run ``ours`` on the case in its dtype and ``reference`` on the float64 rounding of the
     same arrays (the truth for a float32 case; the identical arrays for a float64 case)."""
-    from .network import Params
-
     dtype = params.W1.dtype
     N, D = x.shape
     H, C = params.W2.shape
     got = ours(params, x, y)
-    if dtype == np.float64:
-        ref = reference(params, x, y)
-    else:
-        y64 = y if np.issubdtype(y.dtype, np.integer) else y.astype(np.float64)
-        ref = reference(Params(*(p.astype(np.float64) for p in params)), x.astype(np.float64), y64)
+    ref = reference_result(reference, params, x, y)
     return compare_results(got, ref, rtol=rtol, dtype=dtype, ref_dtype=np.float64, dims=(N, D, H, C))
+
+
+def reference_result(reference: Callable, params: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Grads]:
+    """``reference`` on the float64 rounding of the case: the identical arrays for a float64
+    case, and for a float32 case the truth of the same float32-rounded numbers."""
+    from .network import Params
+
+    if params.W1.dtype == np.float64:
+        return reference(params, x, y)
+    y64 = y if np.issubdtype(y.dtype, np.integer) else y.astype(np.float64)
+    return reference(Params(*(p.astype(np.float64) for p in params)), x.astype(np.float64), y64)

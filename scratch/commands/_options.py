@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..cases import DTYPES, SHAPES, TARGETS
+from ..cases import DTYPES, SHAPES, SPECIAL_SHAPES, TARGETS
 
 #: Figure formats every ``--plot`` accepts (matplotlib writes each without extra packages).
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
@@ -25,6 +25,8 @@ def parse_shape(text: str) -> tuple[str, tuple[int, int, int, int]]:
     """A shape name from :data:`scratch.cases.SHAPES` or ``N,D,H,C``: ``(label, (N, D, H, C))``."""
     if text in SHAPES:
         return text, SHAPES[text]
+    if text in SPECIAL_SHAPES:
+        return text, SPECIAL_SHAPES[text]
     parts = text.split(",")
     if len(parts) != 4 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
         raise argparse.ArgumentTypeError(

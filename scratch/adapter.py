@@ -1,0 +1,154 @@
+"""Calling someone else's implementation: the signatures and return values the kit accepts.
+
+A user's function is called in one of two documented ways (``signature=``):
+
+- ``"params"`` (default): ``fn(params, x, y)`` with ``params`` a :class:`scratch.Params`
+  (``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,); it unpacks like a tuple);
+- ``"arrays"``: ``fn(W1, b1, W2, b2, x, y)``.
+
+``x`` is (N, D); ``y`` int labels (N,) or float targets (N, C), in the case's dtype.  It may
+return:
+
+- ``(loss, grads)`` with ``grads`` a :class:`scratch.Grads`, any NamedTuple or dataclass with
+  those field names, or a mapping with keys ``dW1 db1 dW2 db2`` and optionally ``dz1 dz2``;
+- one mapping with ``"loss"`` and those keys.
+
+``dz1`` (N, H) and ``dz2`` (N, C) are optional: what is not returned is "not checked", never
+a failure.  Arrays may be NumPy arrays or anything NumPy converts without copying through
+Python (``__array__``: JAX arrays, detached CPU torch tensors).  Anything else (a tuple of
+gradients in an unknown order, lists, a missing key) raises :class:`ImplementationError`
+saying what was returned and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+#: How the kit calls an implementation.
+SIGNATURES = {"params": "fn(params, x, y)", "arrays": "fn(W1, b1, W2, b2, x, y)"}
+#: What every implementation must return, and what it may.
+REQUIRED = ("loss", "dW1", "db1", "dW2", "db2")
+OPTIONAL = ("dz1", "dz2")
+EXPECTED = (
+    "(loss, grads) with grads a mapping (or NamedTuple/dataclass) with dW1 db1 dW2 db2 [dz1 dz2], "
+    "or one mapping with loss dW1 db1 dW2 db2 [dz1 dz2]"
+)
+
+
+class ImplementationError(TypeError):
+    """The implementation cannot be called as declared, or returned something the kit cannot
+    read (a structural problem, not a wrong number)."""
+
+
+def describe(value: Any) -> str:
+    """A short description of a returned value: its type, and shape/dtype for arrays."""
+    if isinstance(value, np.ndarray):
+        return f"ndarray {value.shape} {value.dtype}"
+    if isinstance(value, np.generic):
+        return f"NumPy scalar {value.dtype}"
+    if isinstance(value, (tuple, list)):
+        kind = type(value).__name__
+        return f"{kind} of {len(value)}" + (f" ({', '.join(describe(v) for v in value[:6])})" if value else "")
+    if isinstance(value, Mapping):
+        return f"{type(value).__name__} with keys {sorted(map(str, value))}"
+    return type(value).__name__
+
+
+def check_signature(fn: Callable, signature: str) -> None:
+    """Raise :class:`ImplementationError` when ``fn`` cannot take the arguments of ``signature``
+    (checked on the signature alone, before any case runs; skipped where Python cannot inspect it)."""
+    if signature not in SIGNATURES:
+        raise ValueError(f"signature must be one of {', '.join(SIGNATURES)}, got {signature!r}")
+    if not callable(fn):
+        raise ImplementationError(f"the implementation must be callable, got {type(fn).__name__}")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    n = 3 if signature == "params" else 6
+    try:
+        sig.bind(*range(n))
+    except TypeError as exc:
+        other = "arrays" if signature == "params" else "params"
+        raise ImplementationError(
+            f"{getattr(fn, '__name__', 'the implementation')}{sig} cannot be called as {SIGNATURES[signature]} "
+            f"({exc}); if it takes {SIGNATURES[other]}, say signature={other!r} (CLI: --signature {other})"
+        ) from None
+
+
+def call(fn: Callable, signature: str, params: Any, x: np.ndarray, y: np.ndarray) -> Any:
+    """Call ``fn`` on one case the way ``signature`` says."""
+    if signature == "arrays":
+        return fn(*params, x, y)
+    return fn(params, x, y)
+
+
+def _as_array(name: str, value: Any) -> np.ndarray:
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value)
+    if isinstance(value, float) and name == "loss":
+        return np.asarray(value)  # a Python float is a float64: the dtype check says so in a float32 case
+    if isinstance(value, (list, tuple)):
+        raise ImplementationError(f"{name} is a {type(value).__name__}; expected a NumPy array (np.asarray it first)")
+    if isinstance(value, (int, bool)) or value is None:
+        raise ImplementationError(f"{name} is {value!r}; expected a NumPy array")
+    if hasattr(value, "__array__"):
+        try:
+            return np.asarray(value)
+        except Exception as exc:  # e.g. a torch tensor that requires grad
+            raise ImplementationError(f"{name}: NumPy cannot read {type(value).__name__} ({exc}); "
+                                      "return a NumPy array (torch: .detach().cpu().numpy())") from None
+    raise ImplementationError(f"{name} is a {type(value).__name__}; expected a NumPy array")
+
+
+def _named(obj: Any) -> Mapping | None:
+    """A mapping view of a mapping, NamedTuple or dataclass; None for anything else."""
+    if isinstance(obj, Mapping):
+        return obj
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):
+        return obj._asdict()
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    return None
+
+
+def read_outputs(ret: Any) -> dict[str, np.ndarray | None]:
+    """The quantities in a returned value: ``{"loss", "dW1", "db1", "dW2", "db2", "dz1", "dz2"}``
+    -> array, or None for an optional one that was not returned.
+
+    Raises
+    ------
+    ImplementationError
+        Saying what was returned and what was expected, for anything this cannot read.
+    """
+    named = _named(ret)
+    if named is not None and "loss" in named:
+        loss, grads = named["loss"], {k: v for k, v in named.items() if k != "loss"}
+    elif isinstance(ret, tuple) and len(ret) == 2 and _named(ret) is None:
+        loss, grads = ret
+        grads_named = _named(grads)
+        if grads_named is None:
+            hint = (" (a plain sequence has no names, so the order of the gradients is unknown)"
+                    if isinstance(grads, (tuple, list)) else "")
+            raise ImplementationError(f"returned (loss, {describe(grads)}){hint}; expected {EXPECTED}")
+        grads = grads_named
+    else:
+        raise ImplementationError(f"returned {describe(ret)}; expected {EXPECTED}")
+    keys = [str(k) for k in grads]
+    missing = [k for k in REQUIRED[1:] if k not in grads or grads[k] is None]
+    if missing:
+        hints = [f"{k!r} for {m}" for m in missing for k in difflib.get_close_matches(m, keys, n=1, cutoff=0.6)]
+        raise ImplementationError(
+            f"the gradients have keys {keys}: missing {', '.join(missing)}"
+            + (f" (did you mean {', '.join(hints)}?)" if hints else "") + f"; expected {EXPECTED}"
+        )
+    out: dict[str, np.ndarray | None] = {"loss": _as_array("loss", loss)}
+    for k in REQUIRED[1:] + OPTIONAL:
+        out[k] = None if grads.get(k) is None else _as_array(k, grads[k])
+    return out

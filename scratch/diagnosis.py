@@ -1,0 +1,404 @@
+"""Name the mistake, not only the quantity: pitfall fingerprints, simple signatures, blind spots.
+
+When an implementation fails (:mod:`scratch.testing`), :func:`diagnose` says what the error
+looks like:
+
+1. **Pitfall fingerprints.**  Every gradient pitfall of :mod:`scratch.pitfalls` is a complete
+   faulty implementation.  Each is run on the same failing cases; a pitfall *matches* a failing
+   quantity when, on every failing case tried, its output equals the implementation's (same
+   shape, same non-finite entries, relative error within twice the case's tolerance) while
+   itself failing against the reference there.  Matches are reported with the pitfall's BUG
+   and RIGHT lines and the ``python -m scratch pitfalls --show NAME`` pointer.
+2. **Simple signatures** for what no pitfall explains: a constant ratio to the truth (N, 1/N,
+   -1, 2, 1/2, ...), a transpose, the wrong shape or dtype, non-finite values, an error
+   confined to some columns (a sign flip in one column), to each row's true class, to
+   confident rows or saturated units, and where in the sweep it fails (only float32, only some
+   target kinds or shapes).
+3. **Blind spots** (:func:`blind_spots`): the gallery's mistakes that a sweep *cannot* reveal,
+   found by running each pitfall on the sweep's cases, so that a restricted sweep never reads
+   as a clean bill of health.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .cases import SweepCase
+from .compare import QUANTITIES, check_quantity, relative_error
+
+#: At most this many failing cases are re-run through the pitfalls (spread over dtype, target, shape).
+MAX_CASES = 12
+#: A pitfall's output "equals" the implementation's within this many times the case's tolerance
+#: (both are computed in the case's dtype, each within one tolerance of the truth).
+MATCH_FACTOR = 2.0
+#: A ratio to the truth counts as constant when ``g - k r`` is within this many times the
+#: case's tolerance (relative to the largest magnitude).
+RATIO_FACTOR = 10.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of a diagnosis: ``quantities`` it explains, ``kind`` ("pitfall", "signature",
+    "raised", "stateful"), the ``pitfall`` name when one matches, and the ``text``."""
+
+    quantities: tuple[str, ...]
+    kind: str
+    text: str
+    pitfall: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {"quantities": list(self.quantities), "kind": self.kind, "pitfall": self.pitfall, "text": self.text}
+
+
+@dataclass(frozen=True)
+class BlindSpot:
+    """A gallery mistake that the sweep cannot reveal: its ``pitfall`` name, ``title``, ``why``
+    (the gallery's reason where it has one) and ``shows_on`` (a problem where it does show)."""
+
+    pitfall: str
+    title: str
+    why: str
+    shows_on: str
+
+    def __str__(self) -> str:
+        why = f": {self.why}" if self.why else ""
+        return f"`{self.pitfall}` ({self.title}){why}; it shows on {self.shows_on}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {"pitfall": self.pitfall, "title": self.title, "why": self.why, "shows_on": self.shows_on}
+
+
+# --------------------------------------------------------------------------------------------
+# Pitfalls, run on a case
+# --------------------------------------------------------------------------------------------
+
+
+def gradient_pitfalls() -> list[Any]:
+    """The gallery's gradient pitfalls called once per case (the accumulating one needs two
+    calls and is found by the kit's repeat call instead)."""
+    from .pitfalls import PITFALLS, SETTINGS
+
+    return [p for p in PITFALLS.values() if p.is_gradient and SETTINGS[p.caught_on].calls == 1]
+
+
+def pitfall_outputs(name: str, case: SweepCase) -> dict[str, np.ndarray]:
+    """Pitfall ``name``'s faulty implementation on ``case``, in its dtype: quantity -> array
+    (empty when the faulty code cannot run on the case, e.g. W2 for W2^T where H != C)."""
+    return dict(_pitfall_outputs(name, case.id, case))
+
+
+_CACHE: dict[tuple[str, str, int], tuple] = {}
+
+
+def _pitfall_outputs(name: str, key: str, case: SweepCase) -> tuple:
+    from .pitfalls import PITFALLS, fresh
+
+    k = (name, key, id(case.x))
+    if k not in _CACHE:
+        try:
+            with np.errstate(all="ignore"):
+                L, g = fresh(PITFALLS[name])(case.params.copy(), case.x.copy(), case.y.copy())
+        except Exception:  # e.g. W2 for W2^T where H != C: such code cannot run, let alone pass
+            _CACHE[k] = ()
+        else:
+            _CACHE[k] = (("loss", np.asarray(L)), *((q, np.asarray(v)) for q, v in g._asdict().items()))
+        if len(_CACHE) > 4096:
+            _CACHE.pop(next(iter(_CACHE)))
+    return _CACHE[k]
+
+
+def _same(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
+    """Same shape, non-finite entries in the same places, finite entries within ``rtol``."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    fa, fb = np.isfinite(a), np.isfinite(b)
+    if not np.array_equal(fa, fb):
+        return False
+    if not fa.all() and not np.array_equal(np.where(fa, 0, a), np.where(fb, 0, b), equal_nan=True):
+        return False
+    return relative_error(a[fa], b[fb]) <= rtol
+
+
+def bug_lines(name: str) -> tuple[str, str]:
+    """The ``# BUG`` and ``# RIGHT`` lines of pitfall ``name``'s source, stripped."""
+    from .pitfalls import PITFALLS
+
+    bug = right = ""
+    for line in PITFALLS[name].source().splitlines():
+        text = line.strip()
+        if "# BUG" in text and not bug:
+            bug = text
+        elif text.startswith("# RIGHT") and not right:
+            right = text[1:].strip()
+    return bug, right
+
+
+# --------------------------------------------------------------------------------------------
+# Diagnosis
+# --------------------------------------------------------------------------------------------
+
+
+def _spread(results: Sequence[Any]) -> list[Any]:
+    """Up to :data:`MAX_CASES` results, one per (dtype, target, shape) first."""
+    seen, first, rest = set(), [], []
+    for r in results:
+        key = (r.case.dtype, r.case.target, r.case.shape)
+        (rest if key in seen else first).append(r)
+        seen.add(key)
+    return (first + rest)[:MAX_CASES]
+
+
+def _where(q: str, results: Sequence[Any]) -> str:
+    """Where in the sweep ``q`` fails: "only for float32", "only for targets unnormalized", ..."""
+    checked = [r for r in results if q in r.checks]
+    failing = [r for r in checked if not r.checks[q].passed]
+    parts = []
+    for attr, label in (("dtype", "dtype"), ("target", "targets"), ("shape", "shapes")):
+        values = list(dict.fromkeys(getattr(r.case, attr) for r in checked))
+        bad = list(dict.fromkeys(getattr(r.case, attr) for r in failing))
+        if len(bad) < len(values):
+            parts.append(f"{label} {' '.join(bad)} (passes on {' '.join(v for v in values if v not in bad)})")
+    n1 = [r for r in checked if r.case.dims[0] == 1]
+    if n1 and all(r.checks[q].passed for r in n1) and failing:
+        parts.append("N > 1 (passes wherever N = 1)")
+    return ("fails only for " + "; ".join(parts)) if parts else "fails on every case kind of the sweep"
+
+
+def _ratio(g: np.ndarray, r: np.ndarray) -> tuple[float, float]:
+    """Least-squares k in g ~ k r, and the residual relative to the largest magnitude."""
+    g, r = g.astype(np.float64).ravel(), r.astype(np.float64).ravel()
+    rr = float(r @ r)
+    if rr == 0:
+        return (0.0 if not g.any() else np.inf), 0.0
+    k = float(g @ r) / rr
+    scale = max(np.abs(g).max(), np.abs(r).max())
+    return k, float(np.abs(g - k * r).max() / scale) if scale else 0.0
+
+
+def _name_ratio(ks: list[float], Ns: list[int]) -> str:
+    def near(a: float, b: float) -> bool:
+        return abs(a - b) <= 1e-3 * max(abs(b), 1e-300)
+
+    if all(near(k, N) for k, N in zip(ks, Ns)) and any(N > 1 for N in Ns):
+        return "N times the truth on every case (the 1/N of the mean (7) is missing?)"
+    if all(near(k, 1 / N) for k, N in zip(ks, Ns)) and any(N > 1 for N in Ns):
+        return "1/N times the truth on every case (divided by N twice: a mean where a sum belongs?)"
+    for value, text in ((-1.0, "-1 times the truth (sign flipped)"), (2.0, "twice the truth"),
+                        (0.5, "half the truth"), (0.0, "all zeros")):
+        if all(near(k, value) if value else abs(k) < 1e-12 for k in ks):
+            return text
+    if all(near(k, ks[0]) for k in ks):
+        return f"a constant {ks[0]:.4g} times the truth on every case"
+    return "a multiple of the truth that changes from case to case (" + ", ".join(f"{k:.3g}" for k in ks[:4]) + ")"
+
+
+def _pattern(q: str, r: Any) -> str | None:
+    """A pattern of the error of ``q`` on one failing case (both arrays comparable), or None."""
+    g, t = np.asarray(r.got[q], np.float64), np.asarray(r.ref[q], np.float64)
+    if g.ndim == 2 and g.shape == t.T.shape and g.shape != t.shape:
+        return None
+    if g.shape != t.shape:
+        return None
+    if g.ndim == 2 and g.shape[0] == g.shape[1] and _same(g, t.T, MATCH_FACTOR * r.rtol):
+        return f"{q} is the transpose of the truth"
+    scale = max(np.abs(t).max(), np.abs(g).max(), 1e-300)
+    bad = np.abs(g - t) > r.rtol * scale
+    if not bad.any() or g.ndim == 0:
+        return None
+    if g.ndim == 2:
+        cols = np.flatnonzero(bad.any(axis=0))
+        if len(cols) < g.shape[1]:
+            flip = all(_same(g[:, j], -t[:, j], MATCH_FACTOR * r.rtol) for j in cols)
+            what = "sign flipped" if flip else "wrong"
+            return f"{what} only in column(s) {', '.join(map(str, cols))} of {g.shape[1]}"
+        if q == "dz2" and r.case.y.ndim == 1 and np.array_equal(np.argwhere(bad)[:, 1], r.case.y[np.argwhere(bad)[:, 0]]):
+            return "wrong only at each row's true class"
+    if q in ("dz1", "dz2") and g.ndim == 2:
+        import scratch
+
+        fwd = scratch.forward(r.case.params, r.case.x)
+        if q == "dz1":
+            z = np.abs(fwd.z1.astype(np.float64))
+            if z[bad].min() > 4 and (z <= z[bad].min()).any():
+                return f"wrong only at saturated units (|z1| >= {z[bad].min():.3g}; right where |z1| is smaller)"
+        rows = np.flatnonzero(bad.any(axis=1))
+        conf = fwd.yhat.max(axis=1) > 1 - 1e-4
+        if conf[rows].all() and not conf.all():
+            return "wrong only on confident rows (max yhat > 1 - 1e-4)"
+    if g.ndim == 1 and bad.sum() < g.size:
+        idx = np.flatnonzero(bad)
+        flip = _same(g[idx], -t[idx], MATCH_FACTOR * r.rtol)
+        return f"{'sign flipped' if flip else 'wrong'} only at index {', '.join(map(str, idx[:8]))} of {g.size}"
+    return None
+
+
+def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> str:
+    """The simple signature of the failures of ``q``."""
+    first = failing[0].checks[q]
+    where = _where(q, results)
+    if first.problem.startswith("shape"):
+        r = failing[0]
+        got, want = np.shape(r.got[q]), np.shape(r.ref[q])
+        N, _, H, C = r.case.dims
+        if len(got) == 2 and got == want[::-1]:
+            return f"{q} has shape {got}, the transpose of {want}; {where}"
+        if len(want) == 1 and got == (N,):
+            return f"{q} has shape {got}: summed over the units, not over the N samples (axis 1 instead of 0); {where}"
+        return f"{q} has shape {got}, expected {want}; {where}"
+    if first.problem.startswith("dtype"):
+        return f"{q}: {first.problem}; {where}"
+    if first.problem.startswith("non-finite"):
+        r = failing[0]
+        z2 = float(np.abs(r.ref["dz2"]).max()) if "dz2" in r.ref else 0.0
+        import scratch
+
+        zmax = float(np.abs(scratch.forward(r.case.params, r.case.x).z2).max())
+        hint = " (logits reach |z2| = %.3g: exp overflows without the max-shift?)" % zmax if zmax > 80 else ""
+        del z2
+        return f"{q} has non-finite values{hint}; {where}"
+    ratios = [(_ratio(np.asarray(r.got[q]), np.asarray(r.ref[q])), r) for r in failing]
+    if all(res <= RATIO_FACTOR * r.rtol for (k, res), r in ratios):
+        return f"{q} is {_name_ratio([k for (k, _), _ in ratios], [r.case.dims[0] for _, r in ratios])}; {where}"
+    patterns = list(dict.fromkeys(p for p in (_pattern(q, r) for r in failing) if p))
+    text = f"{q}: " + ("; ".join(patterns[:2]) if patterns else f"relative error {max(r.checks[q].max_rel for r in failing):.3g}")
+    return f"{text}; {where}"
+
+
+def diagnose(results: Sequence[Any]) -> list[Finding]:
+    """Findings for the failing results of a sweep (:class:`scratch.testing.CaseResult`):
+    a matching pitfall where one explains a failing quantity, else its simple signature."""
+    from .pitfalls import PITFALLS
+
+    failing = [r for r in results if not r.ok]
+    if not failing:
+        return []
+    findings: list[Finding] = []
+    stateful = [r for r in failing if r.repeat_ratio is not None]
+    if stateful:
+        k = stateful[0].repeat_ratio
+        if abs(k - 2) < 1e-3:
+            p = PITFALLS["accumulating_gradients"]
+            bug, right = bug_lines(p.name)
+            findings.append(Finding((), "pitfall", f"a second call returned twice the first: matches pitfall "
+                                    f"`{p.name}` ({p.title}). {bug} -> {right}. See: python -m scratch pitfalls --show {p.name}",
+                                    p.name))
+        else:
+            findings.append(Finding((), "stateful", f"the result depends on earlier calls (second = {k:.3g} x first)"))
+    raised = [r for r in failing if r.error]
+    if raised:
+        findings.append(Finding((), "raised", f"the implementation raised on {len(raised)} case(s) "
+                                f"(first: {raised[0].case.describe()}: {raised[0].error})"))
+    bad_q = [q for q in QUANTITIES if any(q in r.checks and not r.checks[q].passed for r in failing)]
+    if not bad_q:
+        return findings
+    sample = _spread([r for r in failing if r.failed()])
+    explains: dict[str, list[str]] = {}
+    for p in gradient_pitfalls():
+        hit = []
+        for q in bad_q:
+            tried = [r for r in sample if q in r.failed()]
+            ok = bool(tried)
+            for r in tried:
+                out = dict(_pitfall_outputs(p.name, r.case.id, r.case))
+                if not out:
+                    ok = False
+                    break
+                own = check_quantity(q, out[q], r.ref[q], rtol=r.rtol, dtype=np.asarray(out[q]).dtype,
+                                     shape=np.shape(r.ref[q]), ref_dtype=np.asarray(r.ref[q]).dtype)
+                if own.passed or not _same(r.got[q], out[q], MATCH_FACTOR * r.rtol):
+                    ok = False
+                    break
+            if ok:
+                hit.append(q)
+        if hit:
+            explains[p.name] = hit
+    left = list(bad_q)
+    for name in sorted(explains, key=lambda n: -len(explains[n])):
+        qs = [q for q in explains[name] if q in left]
+        if not qs:
+            continue
+        p = PITFALLS[name]
+        bug, right = bug_lines(name)
+        n_tried = len([r for r in sample if set(qs) & set(r.failed())])
+        returned = {q for r in sample for q in r.checks}
+        also = [q for q in p.hits if q not in bad_q and q in returned]
+        extra = f" (the pitfall also changes {', '.join(also)}; yours has those right)" if also else ""
+        ratios = [_ratio(np.asarray(r.got[qs[-1]]), np.asarray(r.ref[qs[-1]])) + (r,) for r in sample if qs[-1] in r.failed()]
+        if ratios and all(res <= RATIO_FACTOR * r.rtol for _, res, r in ratios):
+            extra += f"; {qs[-1]} is " + _name_ratio([k for k, _, _ in ratios], [r.case.dims[0] for _, _, r in ratios])
+        findings.append(Finding(tuple(qs), "pitfall",
+                                f"{', '.join(qs)} match{'es' if len(qs) == 1 else ''} pitfall `{name}` ({p.title}) on all "
+                                f"{n_tried} failing case(s) tried{extra}. {bug} -> {right}. "
+                                f"See: python -m scratch pitfalls --show {name}", name))
+        left = [q for q in left if q not in qs]
+    for q in left:
+        fails_q = [r for r in sample if q in r.failed()]
+        findings.append(Finding((q,), "signature", f"no known pitfall matches {q}; {_signature(q, fails_q, results)}"))
+    return findings
+
+
+# --------------------------------------------------------------------------------------------
+# Blind spots
+# --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _describe_setting(setting: str) -> str:
+    from .pitfalls import SETTINGS
+
+    s = SETTINGS[setting]
+    shape = {"confident": "confident", "mixed": "confident"}.get(s.shape, s.shape)
+    if s.logit_scale >= 100:
+        shape = "huge"
+    return f"shape {shape}, {s.dtype}, {s.target} (--shapes {shape} --dtypes {s.dtype} --targets {s.target})"
+
+
+def blind_spots(case_list: Iterable[SweepCase], returned: Sequence[str] = QUANTITIES, *,
+                repeat_checked: bool = True) -> list[BlindSpot]:
+    """The gradient pitfalls of the gallery that no case of ``case_list`` reveals on the
+    ``returned`` quantities (each run on one case per shape, dtype and target kind, against
+    scratch through the one comparison at the case's tolerance).  The accumulating pitfall is
+    revealed by the kit's repeat call when ``repeat_checked``."""
+    from .network import loss_and_grads
+    from .pitfalls import PITFALLS, SETTINGS
+    from .tolerances import oracle_rtol
+    from .compare import reference_result
+    from .cases import DTYPES
+
+    reps: dict[tuple[str, str, str], SweepCase] = {}
+    for c in case_list:
+        reps.setdefault((c.shape, c.dtype, c.target), c)
+    refs = {}
+    for key, c in reps.items():
+        L, g = reference_result(loss_and_grads, c.params, c.x, c.y)
+        refs[key] = {"loss": np.asarray(L), **g._asdict()}
+    spots = []
+    for p in PITFALLS.values():
+        if not p.is_gradient:
+            continue
+        if SETTINGS[p.caught_on].calls > 1:
+            if repeat_checked:
+                continue
+            spots.append(BlindSpot(p.name, p.title, "the implementation is called once per case", "a second call"))
+            continue
+        visible = False
+        for key, c in reps.items():
+            out = dict(_pitfall_outputs(p.name, c.id, c))
+            rtol = oracle_rtol(DTYPES[c.dtype], c.dims)
+            if not out or any(not check_quantity(q, out[q], refs[key][q], rtol=rtol, dtype=DTYPES[c.dtype], shape=np.shape(refs[key][q]),
+                                      ref_dtype=np.float64).passed for q in returned):
+                visible = True
+                break
+        if not visible:
+            spots.append(BlindSpot(p.name, p.title, p.why_blind, _describe_setting(p.caught_on)))
+    return spots

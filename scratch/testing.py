@@ -1,0 +1,540 @@
+"""Check anyone's implementation of this network: ``check_implementation`` and ``assert_implementation``.
+
+The conformance kit.  Give it a function that computes the loss (7) and the gradients of the
+network (any of the signatures and return values of :mod:`scratch.adapter`); it runs the
+function on a sweep of cases (:func:`cases`: seeds x shapes x dtypes x target kinds, the same
+sweep and option names as ``python -m scratch compare``), runs a reference (``"scratch"`` or
+any oracle) on the same arrays, compares every returned quantity through the one comparison
+(:func:`scratch.compare.check_quantity`: shape, dtype, finiteness, then the relative error of
+the largest magnitude at :func:`scratch.tolerances.oracle_rtol`), and when something fails,
+names the mistake (:mod:`scratch.diagnosis`).  It also reports the sweep's blind spots: the
+gallery's mistakes that this sweep could not reveal.
+
+Example
+-------
+>>> import numpy as np, scratch.testing as st
+>>> def my_loss_and_grads(params, x, y):            # doctest: +SKIP
+...     ...
+...     return loss, {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+>>> report = st.check_implementation(my_loss_and_grads, dtypes=("float64",))  # doctest: +SKIP
+>>> print(report)                                  # doctest: +SKIP
+>>> st.assert_implementation(my_loss_and_grads)    # doctest: +SKIP
+
+Also: ``python -m scratch check module:function``, the pytest plugin (``pytest --scratch-impl
+module:function``) and case files for any language (``python -m scratch cases``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .adapter import OPTIONAL, REQUIRED, SIGNATURES, ImplementationError, call, check_signature, read_outputs
+from .cases import DTYPES, SHAPES, TARGETS, SweepCase, sweep
+from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result
+from .tolerances import oracle_rtol
+
+__all__ = [
+    "CaseResult",
+    "ImplementationError",
+    "Report",
+    "SIGNATURES",
+    "SweepCase",
+    "assert_case",
+    "assert_implementation",
+    "cases",
+    "check_case",
+    "check_implementation",
+    "check_outputs",
+    "make_report",
+    "get_reference",
+]
+
+#: The default sweep: the same as ``python -m scratch compare``.
+DEFAULT_SEEDS = tuple(range(5))
+DEFAULT_SHAPES = tuple(SHAPES)
+DEFAULT_DTYPES = tuple(DTYPES)
+DEFAULT_TARGETS = TARGETS
+#: References: scratch itself, or an oracle of :mod:`oracles`.
+REFERENCES = ("scratch", "torch", "jax", "numeric")
+
+
+def cases(
+    seeds: Iterable[int] = DEFAULT_SEEDS,
+    shapes: Iterable[Any] = DEFAULT_SHAPES,
+    dtypes: Iterable[Any] = DEFAULT_DTYPES,
+    targets: Iterable[str] = DEFAULT_TARGETS,
+) -> list[SweepCase]:
+    """The conformance cases: seeds x shapes x dtypes x target kinds (:func:`scratch.cases.sweep`).
+
+    Each :class:`scratch.cases.SweepCase` has ``params`` (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)),
+    ``x`` (N, D), ``y`` (N,) int labels or (N, C) float targets, non-zero biases, and a readable
+    ``id`` (``s0-small-float64-labels``), so the list goes straight into
+    ``pytest.mark.parametrize("case", st.cases(...), ids=str)``.  ``shapes`` takes names of
+    :data:`scratch.cases.SHAPES`, ``"confident"`` (logit gaps 17-23, saturated tanh units) or
+    ``(N, D, H, C)``.
+    """
+    return sweep(list(seeds), list(shapes), list(dtypes), list(targets))
+
+
+def get_reference(name: str) -> Callable:
+    """The reference ``loss_and_grads`` called ``name``: ``"scratch"`` or an oracle name.
+
+    Raises ``ValueError`` for an unknown name and :class:`oracles.MissingFramework` (naming the
+    extra to install) when its framework is missing.
+    """
+    if name == "scratch":
+        from .network import loss_and_grads
+
+        return loss_and_grads
+    import oracles
+
+    if name not in oracles.REGISTRY:
+        raise ValueError(f"reference must be one of {', '.join(REFERENCES)}, got {name!r}")
+    f = oracles.get(name)
+    if name == "numeric":
+        import functools
+
+        return functools.partial(f, method="complex")
+    return f
+
+
+# --------------------------------------------------------------------------------------------
+# One case
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseResult:
+    """The outcome of one case.
+
+    ``checks``: quantity -> :class:`scratch.compare.Check` for every returned quantity;
+    ``not_returned``: the optional quantities the implementation did not return; ``error``: what
+    the implementation raised (then nothing was compared); ``problems``: failures that are not
+    about one quantity (inputs modified in place, a second call differing).  ``got`` and ``ref``
+    keep the arrays for the diagnosis.
+    """
+
+    case: SweepCase
+    rtol: float
+    checks: dict[str, Check] = field(default_factory=dict)
+    not_returned: tuple[str, ...] = ()
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+    got: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
+    ref: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: When a second call differed: <second, first> / <first, first> of the last differing quantity.
+    repeat_ratio: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the implementation ran and every returned quantity passed."""
+        return self.error is None and not self.problems and all(c.passed for c in self.checks.values())
+
+    def failed(self) -> list[str]:
+        """The quantities that failed, in the order of :data:`scratch.compare.QUANTITIES`."""
+        return [q for q in QUANTITIES if q in self.checks and not self.checks[q].passed]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: the case's description, ``passed``, per quantity its check or "not checked"."""
+        quantities: dict[str, Any] = {}
+        for q in QUANTITIES:
+            if q in self.checks:
+                c = self.checks[q]
+                quantities[q] = {**c.as_dict(), "status": "pass" if c.passed else "fail"}
+            elif q in self.not_returned:
+                quantities[q] = {"status": "not checked", "reason": "not returned"}
+        c = self.case
+        return {"id": c.id, "seed": c.seed, "shape": c.shape, "dims": list(c.dims), "dtype": c.dtype,
+                "target": c.target, "rtol": self.rtol, "passed": self.ok, "error": self.error,
+                "problems": self.problems, "quantities": quantities}
+
+
+def _copies(case: SweepCase) -> tuple[Any, np.ndarray, np.ndarray]:
+    return case.params.copy(), case.x.copy(), case.y.copy()
+
+
+def _run(fn: Callable, signature: str, case: SweepCase) -> tuple[dict[str, np.ndarray | None] | None, str | None, list[str]]:
+    """Call ``fn`` on copies of the case: ``(outputs, error, problems)``.  A structural problem
+    with the return value raises :class:`ImplementationError`; anything else ``fn`` raises is
+    recorded as the case's error."""
+    params, x, y = _copies(case)
+    try:
+        with np.errstate(all="ignore"):
+            ret = call(fn, signature, params, x, y)
+    except ImplementationError:
+        raise
+    except Exception as exc:  # the implementation's own failure: reported, not fatal
+        return None, f"raised {type(exc).__name__}: {exc}", []
+    problems = [f"modified its input {name} in place"
+                for name, before, after in zip(("W1", "b1", "W2", "b2", "x", "y"),
+                                               (*case.params, case.x, case.y), (*params, x, y))
+                if not np.array_equal(before, after)]
+    try:
+        return read_outputs(ret), None, problems
+    except ImplementationError as exc:
+        raise ImplementationError(f"on case {case.id}: {exc}") from None
+
+
+def _reference(reference: Callable, case: SweepCase) -> dict[str, np.ndarray]:
+    L, g = reference_result(reference, case.params, case.x, case.y)
+    return {"loss": np.asarray(L), **g._asdict()}
+
+
+def _compare(case: SweepCase, got: Mapping[str, np.ndarray | None], ref: Mapping[str, np.ndarray], rtol: float) -> dict[str, Check]:
+    shapes = expected_shapes(*case.dims)
+    out = {}
+    for q in QUANTITIES:
+        if got.get(q) is None:
+            continue
+        c = check_quantity(q, got[q], ref[q], rtol=rtol, dtype=DTYPES[case.dtype], shape=shapes[q], ref_dtype=np.float64)
+        if q == "loss" and not c.passed and c.problem.startswith("dtype") and np.asarray(got[q]).dtype == np.float64 \
+                and case.dtype == "float32":
+            c = Check(**{**c.__dict__, "problem": c.problem + " (a Python float or float64 loss in a float32 case: "
+                         "return the loss in the inputs' dtype, e.g. x.dtype.type(loss))"})
+        out[q] = c
+    return out
+
+
+def check_outputs(
+    case: SweepCase, outputs: Mapping[str, Any], *, reference: str | Callable = "scratch"
+) -> CaseResult:
+    """Compare outputs computed elsewhere (e.g. read from files a program in another language
+    wrote) for ``case``: ``outputs`` maps ``loss dW1 db1 dW2 db2`` and optionally ``dz1 dz2`` to
+    arrays (what :func:`scratch.adapter.read_outputs` accepts as one mapping)."""
+    ref_fn = get_reference(reference) if isinstance(reference, str) else reference
+    rtol = oracle_rtol(DTYPES[case.dtype], case.dims)
+    got = read_outputs(dict(outputs))
+    ref = _reference(ref_fn, case)
+    return CaseResult(case, rtol, _compare(case, got, ref, rtol), tuple(q for q in OPTIONAL if got[q] is None),
+                      None, [], got, ref)
+
+
+def check_case(
+    fn: Callable, case: SweepCase, *, reference: str | Callable = "scratch", signature: str = "params",
+    repeat: bool = False,
+) -> CaseResult:
+    """Run ``fn`` on one case and compare every quantity it returns with ``reference``.
+
+    Parameters
+    ----------
+    fn : the implementation, called as ``signature`` says (:data:`SIGNATURES`).
+    case : a :class:`scratch.cases.SweepCase` (from :func:`cases`).
+    reference : ``"scratch"``, an oracle name, or a ``loss_and_grads`` function.
+    repeat : also call ``fn`` a second time on the same inputs; a result that differs beyond the
+        tolerance is a problem (state kept between calls, e.g. gradients accumulated).
+
+    Returns
+    -------
+    CaseResult
+    """
+    check_signature(fn, signature)
+    ref_fn = get_reference(reference) if isinstance(reference, str) else reference
+    rtol = oracle_rtol(DTYPES[case.dtype], case.dims)
+    got, error, problems = _run(fn, signature, case)
+    if got is None:
+        return CaseResult(case, rtol, error=error)
+    ref = _reference(ref_fn, case)
+    result = CaseResult(case, rtol, _compare(case, got, ref, rtol), tuple(q for q in OPTIONAL if got[q] is None),
+                        None, problems, got, ref)
+    if repeat:
+        again, error2, _ = _run(fn, signature, case)
+        if again is None:
+            result.problems.append(f"a second call on the same inputs {error2}")
+        else:
+            differ = [q for q in QUANTITIES if got.get(q) is not None and again.get(q) is not None
+                      and not check_quantity(q, again[q], got[q], rtol=rtol, dtype=np.asarray(again[q]).dtype,
+                                             shape=np.shape(got[q]), ref_dtype=np.asarray(got[q]).dtype).passed]
+            if differ:
+                q = differ[-1]
+                a, b = np.asarray(again[q], np.float64).ravel(), np.asarray(got[q], np.float64).ravel()
+                result.repeat_ratio = float(a @ b / (b @ b)) if b @ b > 0 else math.nan
+                result.problems.append(f"a second call on the same inputs returned different {', '.join(differ)} "
+                                       f"(second {q} = {result.repeat_ratio:.3g} x the first: state kept between calls)")
+    return result
+
+
+def assert_case(fn: Callable, case: SweepCase, **kwargs: Any) -> CaseResult:
+    """:func:`check_case`, raising an ``AssertionError`` that lists every failing quantity, the
+    worst element of each, and the diagnosis, for use in a user's own test file::
+
+        @pytest.mark.parametrize("case", scratch.testing.cases(dtypes=["float64"]), ids=str)
+        def test_backprop(case):
+            scratch.testing.assert_case(my_loss_and_grads, case)
+    """
+    result = check_case(fn, case, **kwargs)
+    if not result.ok:
+        report = make_report([result], fn, kwargs.get("reference", "scratch"), kwargs.get("signature", "params"),
+                         sweep_desc={"cases": [case.id]}, blind_spots=False)
+        raise AssertionError(report.failure_message())
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# A sweep
+# --------------------------------------------------------------------------------------------
+
+
+def _name(fn: Callable) -> str:
+    mod = getattr(fn, "__module__", None)
+    qual = getattr(fn, "__qualname__", None) or type(fn).__name__
+    return f"{mod}:{qual}" if mod and mod != "__main__" else qual
+
+
+@dataclass
+class Report:
+    """The outcome of a sweep: per case and quantity the max abs error, relative error,
+    tolerance and pass; the diagnosis of what failed; the sweep's blind spots.
+
+    ``ok`` is True when every case passed.  ``str(report)`` is a printable summary,
+    :meth:`failure_message` the text of :func:`assert_implementation`'s ``AssertionError``,
+    :meth:`to_json` the whole report as JSON.
+    """
+
+    implementation: str
+    reference: str
+    signature: str
+    sweep: dict[str, Any]
+    results: list[CaseResult]
+    diagnosis: list[Any] = field(default_factory=list)
+    blind_spots: list[Any] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every case passed (quantities not returned are not failures)."""
+        return all(r.ok for r in self.results)
+
+    @property
+    def not_returned(self) -> tuple[str, ...]:
+        """The optional quantities the implementation returned on no case."""
+        returned = {q for r in self.results for q in r.checks}
+        return tuple(q for q in OPTIONAL if q not in returned)
+
+    def failures(self) -> list[CaseResult]:
+        """The failing cases, in sweep order."""
+        return [r for r in self.results if not r.ok]
+
+    def summary_rows(self) -> list[dict[str, Any]]:
+        """One row per quantity and dtype: ``cases`` checked, ``failed``, worst ``max_rel``,
+        ``max_abs``, ``worst_ratio`` (relative error / tolerance), tolerance range, ``status``."""
+        rows = []
+        dtypes = list(dict.fromkeys(r.case.dtype for r in self.results))
+        for dtype in dtypes:
+            res = [r for r in self.results if r.case.dtype == dtype]
+            for q in QUANTITIES:
+                checks = [r.checks[q] for r in res if q in r.checks]
+                if not checks:
+                    status = "not checked (not returned)" if q in OPTIONAL else "not checked (no result)"
+                    rows.append({"quantity": q, "dtype": dtype, "cases": 0, "failed": 0, "status": status})
+                    continue
+                failed = sum(not c.passed for c in checks)
+                rtols = [c.rtol for c in checks]
+                rows.append({
+                    "quantity": q, "dtype": dtype, "cases": len(checks), "failed": failed,
+                    "max_rel": max(c.max_rel for c in checks), "max_abs": max(c.max_abs for c in checks),
+                    "worst_ratio": max(c.max_rel / c.rtol for c in checks), "rtol_min": min(rtols), "rtol_max": max(rtols),
+                    "status": "pass" if not failed else f"FAIL ({failed} of {len(checks)})",
+                })
+        return rows
+
+    def _header(self) -> str:
+        n, nf = len(self.results), len(self.failures())
+        sweep_text = ", ".join(f"{k} {' '.join(map(str, v))}" for k, v in self.sweep.items())
+        return (f"{self.implementation} against {self.reference} on {n} case(s) [{sweep_text}]: "
+                + ("all passed" if not nf else f"{nf} failed"))
+
+    def summary(self) -> str:
+        """The printable summary: a header, a table per quantity and dtype, failures, diagnosis, blind spots."""
+        lines = [self._header(), ""]
+        head = ("quantity", "dtype", "cases", "worst rel err", "tolerance", "err/tol", "status")
+        table = [head]
+        for s in self.summary_rows():
+            if not s["cases"]:
+                table.append((s["quantity"], s["dtype"], "0", "-", "-", "-", s["status"]))
+                continue
+            tol = f"{s['rtol_min']:.2g}" if s["rtol_min"] == s["rtol_max"] else f"{s['rtol_min']:.2g}..{s['rtol_max']:.2g}"
+            table.append((s["quantity"], s["dtype"], str(s["cases"]), _num(s["max_rel"]), tol,
+                          _num(s["worst_ratio"]), s["status"]))
+        widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
+        lines += self._failure_lines()
+        lines += self._blind_spot_lines()
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def _failure_lines(self) -> list[str]:
+        fails = self.failures()
+        if not fails:
+            return []
+        lines = ["", "Failures:"]
+        errors = [r for r in fails if r.error]
+        if errors:
+            lines.append(f"  the implementation raised on {len(errors)} case(s); first, {errors[0].case.describe()}: "
+                         f"{errors[0].error}")
+        problems = [r for r in fails if r.problems]
+        if problems:
+            lines.append(f"  on {len(problems)} case(s): {'; '.join(problems[0].problems)} "
+                         f"(first: {problems[0].case.describe()})")
+        for q in QUANTITIES:
+            bad = [r for r in fails if q in r.checks and not r.checks[q].passed]
+            if not bad:
+                continue
+            first = bad[0]
+            c = first.checks[q]
+            where = ""
+            if c.worst_index is not None and c.worst_got is not None:
+                idx = f"[{', '.join(map(str, c.worst_index))}]" if c.worst_index else ""
+                where = f"; worst element {q}{idx}: got {c.worst_got:.6g}, expected {c.worst_ref:.6g}"
+            lines.append(f"  {q}: failed on {len(bad)} of {sum(q in r.checks for r in self.results)} case(s); "
+                         f"first, {first.case.describe()}: {c.problem}{where}")
+        if self.diagnosis:
+            lines += ["", "Diagnosis:"] + [f"  {d}" for d in self.diagnosis]
+        return lines
+
+    def _blind_spot_lines(self) -> list[str]:
+        if not self.blind_spots:
+            return []
+        return ["", "Blind spots: this sweep could not reveal these known mistakes "
+                "(a pass here says nothing about them):"] + [f"  {b}" for b in self.blind_spots]
+
+    def failure_message(self) -> str:
+        """The text of :func:`assert_implementation`'s ``AssertionError``: the header, each
+        failing quantity with its error, tolerance, first failing case and worst element, and the diagnosis."""
+        return "\n".join([self._header(), *self._failure_lines(), *self._blind_spot_lines()])
+
+    def as_dict(self) -> dict[str, Any]:
+        """The whole report as JSON-ready data."""
+        return {
+            "implementation": self.implementation, "reference": self.reference, "signature": self.signature,
+            "sweep": self.sweep, "passed": self.ok, "n_cases": len(self.results),
+            "n_failed": len(self.failures()), "not_returned": list(self.not_returned),
+            "summary": self.summary_rows(),
+            "diagnosis": [d.as_dict() for d in self.diagnosis],
+            "blind_spots": [b.as_dict() for b in self.blind_spots],
+            "cases": [r.as_dict() for r in self.results],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`as_dict` as JSON text (non-finite numbers as strings)."""
+        return json.dumps(_clean(self.as_dict()), **({"indent": 2} | kwargs))
+
+
+def _num(v: float) -> str:
+    return "inf" if math.isinf(v) else f"{v:.2g}" if v else "0"
+
+
+def _clean(o: Any) -> Any:
+    if isinstance(o, float) and not math.isfinite(o):
+        return str(o)
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, np.generic):
+        return _clean(o.item())
+    return o
+
+
+def make_report(results: list[CaseResult], fn: Any, reference: Any, signature: str, *, sweep_desc: dict[str, Any],
+                blind_spots: bool, name: str | None = None, all_cases: Sequence[SweepCase] | None = None,
+                repeat_checked: bool = True) -> Report:
+    """The :class:`Report` of ``results``: diagnosis of the failures and (when ``blind_spots``)
+    the known mistakes the cases cannot reveal (``repeat_checked``: whether the implementation
+    was called twice on one case, which reveals state kept between calls)."""
+    from . import diagnosis
+
+    ref_name = reference if isinstance(reference, str) else _name(reference)
+    report = Report(name or _name(fn), ref_name, signature, sweep_desc, results)
+    if not report.ok:
+        report.diagnosis = diagnosis.diagnose(results)
+    if blind_spots:
+        returned = tuple(q for q in QUANTITIES if any(q in r.checks for r in results)) or REQUIRED
+        report.blind_spots = diagnosis.blind_spots(all_cases or [r.case for r in results], returned,
+                                                   repeat_checked=repeat_checked)
+    return report
+
+
+def run_cases(
+    fn: Callable, case_list: Sequence[SweepCase], *, reference: str | Callable = "scratch", signature: str = "params",
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> list[CaseResult]:
+    """:func:`check_case` on every case (the first case of each dtype also called twice)."""
+    check_signature(fn, signature)
+    ref_fn = get_reference(reference) if isinstance(reference, str) else reference
+    seen: set[str] = set()
+    results = []
+    for case in (progress(case_list) if progress else case_list):
+        repeat = case.dtype not in seen
+        seen.add(case.dtype)
+        results.append(check_case(fn, case, reference=ref_fn, signature=signature, repeat=repeat))
+    return results
+
+
+def check_implementation(
+    fn: Callable,
+    *,
+    seeds: Iterable[int] = DEFAULT_SEEDS,
+    shapes: Iterable[Any] = DEFAULT_SHAPES,
+    dtypes: Iterable[Any] = DEFAULT_DTYPES,
+    targets: Iterable[str] = DEFAULT_TARGETS,
+    reference: str = "scratch",
+    signature: str = "params",
+    name: str | None = None,
+    blind_spots: bool = True,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> Report:
+    """Check ``fn`` on the sweep seeds x shapes x dtypes x targets against ``reference``.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(params, x, y)`` (``signature="params"``) or ``fn(W1, b1, W2, b2, x, y)``
+        (``signature="arrays"``), returning ``(loss, grads)`` or one mapping with ``"loss"``:
+        see :mod:`scratch.adapter`.  dz1 (N, H) and dz2 (N, C) are optional.
+    seeds, shapes, dtypes, targets
+        The sweep, as in ``python -m scratch compare`` (default: seeds 0-4, every shape of
+        :data:`scratch.cases.SHAPES`, float64 and float32, every target kind).  An
+        implementation that supports only part of it declares that part here, and is checked on
+        exactly that; what the restriction hides is listed in ``report.blind_spots``.
+    reference : ``"scratch"`` (default) or an oracle name (``"torch"``, ``"jax"``, ``"numeric"``).
+        A float32 case is compared with the reference in float64 on the same rounded inputs.
+    name : how the report names ``fn`` (default ``module:qualname``).
+    blind_spots : also work out which known mistakes the sweep cannot reveal (default True).
+    progress : optional wrapper of the case iterable (e.g. ``tqdm.tqdm``).
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    ImplementationError
+        ``fn`` cannot be called as ``signature`` says, or returned something unreadable.
+    """
+    seeds, shapes, dtypes, targets = list(seeds), list(shapes), list(dtypes), list(targets)
+    case_list = cases(seeds, shapes, dtypes, targets)
+    if not case_list:
+        raise ValueError("the sweep is empty: give at least one seed, shape, dtype and target kind "
+                         "(the 'confident' shape has labels and onehot targets only)")
+    results = run_cases(fn, case_list, reference=reference, signature=signature, progress=progress)
+    desc = {"seeds": seeds, "shapes": [c for c in dict.fromkeys(c.shape for c in case_list)],
+            "dtypes": [np.dtype(d).name for d in dtypes], "targets": targets}
+    return make_report(results, fn, reference, signature, sweep_desc=desc, blind_spots=blind_spots, name=name)
+
+
+def assert_implementation(fn: Callable, **kwargs: Any) -> Report:
+    """:func:`check_implementation`, raising ``AssertionError`` when any case fails.
+
+    The message lists each failing quantity with its error and tolerance, the first failing
+    case (seed, shape, dtype, target kind), the worst element's index and both values, and the
+    diagnosis.  Returns the report when everything passed.
+    """
+    report = check_implementation(fn, **kwargs)
+    if not report.ok:
+        raise AssertionError(report.failure_message())
+    return report
