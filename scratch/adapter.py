@@ -152,3 +152,54 @@ def read_outputs(ret: Any) -> dict[str, np.ndarray | None]:
     for k in REQUIRED[1:] + OPTIONAL:
         out[k] = None if grads.get(k) is None else _as_array(k, grads[k])
     return out
+
+
+def load_function(spec: str) -> Callable:
+    """The function named by ``spec``: ``package.module:function`` (imported the usual way, with
+    the current folder on the path) or ``path/to/file.py:function``; ``function`` may be dotted
+    (``module:Class.method``, ``module:instance``).
+
+    Raises
+    ------
+    ImplementationError
+        Naming what could not be found: the module (with the import error), or the attribute
+        (with the module's public callables).
+    """
+    import importlib
+    import importlib.util
+    import os
+    import sys
+    from pathlib import Path
+
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise ImplementationError(f"{spec!r}: expected module:function or path/to/file.py:function")
+    where, attr = spec.split(":")
+    try:
+        if where.endswith(".py") or os.sep in where or "/" in where:
+            path = Path(where)
+            if not path.is_file():
+                raise ImplementationError(f"{spec!r}: no such file {where!r}")
+            name = f"_scratch_user_{path.stem}"
+            loader = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(loader)  # type: ignore[arg-type]
+            sys.modules[name] = module
+            sys.path.insert(0, str(path.parent.resolve()))
+            loader.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            if "" not in sys.path and os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(where)
+    except ImplementationError:
+        raise
+    except Exception as exc:
+        raise ImplementationError(f"{spec!r}: cannot import {where!r}: {type(exc).__name__}: {exc}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+            raise ImplementationError(f"{spec!r}: {where!r} has no {attr!r}; its public callables: "
+                                      f"{', '.join(public) or '(none)'}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ImplementationError(f"{spec!r} is a {type(obj).__name__}, not callable")
+    return obj

@@ -274,6 +274,16 @@ def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> str:
     return f"{text}; {where}"
 
 
+def _relevance(name: str, sample: Sequence[Any]) -> int:
+    """How many of the failing cases look like the problem pitfall ``name`` is shown on (same
+    dtype, target kind, shape kind): the tie-break between pitfalls that agree on these cases."""
+    from .pitfalls import PITFALLS, SETTINGS
+
+    s = SETTINGS[PITFALLS[name].caught_on]
+    shape = "huge" if s.logit_scale >= 100 else ("confident" if s.shape in ("confident", "mixed") else s.shape)
+    return sum((r.case.dtype == s.dtype) + (r.case.target == s.target) + (r.case.shape == shape) for r in sample)
+
+
 def diagnose(results: Sequence[Any]) -> list[Finding]:
     """Findings for the failing results of a sweep (:class:`scratch.testing.CaseResult`):
     a matching pitfall where one explains a failing quantity, else its simple signature."""
@@ -323,9 +333,14 @@ def diagnose(results: Sequence[Any]) -> list[Finding]:
         if hit:
             explains[p.name] = hit
     left = list(bad_q)
-    for name in sorted(explains, key=lambda n: -len(explains[n])):
+    for name in sorted(explains, key=lambda n: (-len(explains[n]), -_relevance(n, sample))):
         qs = [q for q in explains[name] if q in left]
         if not qs:
+            twins = [q for q in explains[name] if q not in left]
+            if twins and findings and findings[-1].kind == "pitfall" and set(twins) <= set(findings[-1].quantities):
+                last = findings[-1]
+                findings[-1] = Finding(last.quantities, last.kind, last.text + f" (equally consistent with pitfall `{name}` "
+                                       f"on these cases)", last.pitfall)
             continue
         p = PITFALLS[name]
         bug, right = bug_lines(name)
@@ -336,9 +351,10 @@ def diagnose(results: Sequence[Any]) -> list[Finding]:
         ratios = [_ratio(np.asarray(r.got[qs[-1]]), np.asarray(r.ref[qs[-1]])) + (r,) for r in sample if qs[-1] in r.failed()]
         if ratios and all(res <= RATIO_FACTOR * r.rtol for _, res, r in ratios):
             extra += f"; {qs[-1]} is " + _name_ratio([k for k, _, _ in ratios], [r.case.dims[0] for _, _, r in ratios])
+        tried = f"the {n_tried} failing case tried" if n_tried == 1 else f"all {n_tried} failing cases tried"
         findings.append(Finding(tuple(qs), "pitfall",
-                                f"{', '.join(qs)} match{'es' if len(qs) == 1 else ''} pitfall `{name}` ({p.title}) on all "
-                                f"{n_tried} failing case(s) tried{extra}. {bug} -> {right}. "
+                                f"{', '.join(qs)} match{'es' if len(qs) == 1 else ''} pitfall `{name}` ({p.title}) on "
+                                f"{tried}{extra}. {bug} -> {right}. "
                                 f"See: python -m scratch pitfalls --show {name}", name))
         left = [q for q in left if q not in qs]
     for q in left:
@@ -360,7 +376,7 @@ def _describe_setting(setting: str) -> str:
     shape = {"confident": "confident", "mixed": "confident"}.get(s.shape, s.shape)
     if s.logit_scale >= 100:
         shape = "huge"
-    return f"shape {shape}, {s.dtype}, {s.target} (--shapes {shape} --dtypes {s.dtype} --targets {s.target})"
+    return f"shape {shape}, {s.dtype}, {s.target}"
 
 
 def blind_spots(case_list: Iterable[SweepCase], returned: Sequence[str] = QUANTITIES, *,

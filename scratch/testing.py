@@ -399,8 +399,9 @@ class Report:
     def _blind_spot_lines(self) -> list[str]:
         if not self.blind_spots:
             return []
-        return ["", "Blind spots: this sweep could not reveal these known mistakes "
-                "(a pass here says nothing about them):"] + [f"  {b}" for b in self.blind_spots]
+        return ["", "Blind spots: this sweep could not reveal these known mistakes (a pass here says nothing "
+                "about them; add the shapes, dtypes and targets named to the sweep to cover them):"] + [
+                    f"  {b}" for b in self.blind_spots]
 
     def failure_message(self) -> str:
         """The text of :func:`assert_implementation`'s ``AssertionError``: the header, each

@@ -1,0 +1,75 @@
+"""``python -m scratch check module:function``: check someone else's implementation of the network."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..adapter import SIGNATURES, ImplementationError, check_signature, load_function
+from ..testing import REFERENCES, check_implementation, get_reference
+from . import UsageError
+from ._options import add_json_option, add_sweep_options
+
+
+def register(sub: Any) -> None:
+    """Add the ``check`` sub-command to ``sub`` (argparse sub-parsers)."""
+    p = sub.add_parser(
+        "check",
+        help="check YOUR implementation's loss and gradients, and name the mistake",
+        description="Run an implementation of the network on a sweep of cases, compare its loss and gradients "
+        "with the reference on the same arrays, diagnose what fails (which known pitfall it matches, or its "
+        "signature) and list the sweep's blind spots.  Exit 0 all pass, 1 any mismatch, 2 bad usage.",
+    )
+    p.add_argument("target", metavar="module:function",
+                   help="the implementation: package.module:function or path/to/file.py:function")
+    p.add_argument("--signature", choices=list(SIGNATURES), default="params",
+                   help="; ".join(f"{k}: {v}" for k, v in SIGNATURES.items()) + " (default: params)")
+    add_sweep_options(p)
+    p.add_argument("--reference", choices=REFERENCES, default="scratch", help="default: scratch")
+    add_json_option(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def progress_bar(quiet: bool, desc: str) -> Any:
+    """A tqdm wrapper on a terminal (None when piped, with ``--quiet``, or without tqdm)."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return lambda it: tqdm(it, desc=desc, unit="case", leave=False)
+
+
+def load_reference(name: str) -> None:
+    """Fail early (usage, exit 2) when the reference's framework is missing."""
+    import oracles
+
+    try:
+        get_reference(name)
+    except oracles.MissingFramework as exc:
+        raise UsageError(f"--reference {name}: {exc}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch check``; return the exit status (0 ok, 1 a mismatch, 2 usage)."""
+    try:
+        fn = load_function(args.target)
+        check_signature(fn, args.signature)
+    except ImplementationError as exc:
+        raise UsageError(str(exc)) from exc
+    load_reference(args.reference)
+    try:
+        report = check_implementation(
+            fn, seeds=args.seeds, shapes=[s for s in args.shapes], dtypes=args.dtypes, targets=args.targets,
+            reference=args.reference, signature=args.signature, name=args.target,
+            progress=progress_bar(args.quiet, "check"))
+    except (ImplementationError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    print(report)
+    if args.json:
+        args.json.write_text(report.to_json() + "\n")
+        print(f"wrote {args.json}")
+    return 0 if report.ok else 1
