@@ -176,6 +176,8 @@ def _where(q: str, results: Sequence[Any]) -> str:
 
 def _ratio(g: np.ndarray, r: np.ndarray) -> tuple[float, float]:
     """Least-squares k in g ~ k r, and the residual relative to the largest magnitude."""
+    if g.shape != r.shape or not (np.all(np.isfinite(g)) and np.all(np.isfinite(r))):
+        return np.nan, np.inf
     g, r = g.astype(np.float64).ravel(), r.astype(np.float64).ravel()
     rr = float(r @ r)
     if rr == 0:
@@ -271,6 +273,9 @@ def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> str:
         return f"{q} is {_name_ratio([k for (k, _), _ in ratios], [r.case.dims[0] for _, r in ratios])}; {where}"
     patterns = list(dict.fromkeys(p for p in (_pattern(q, r) for r in failing) if p))
     text = f"{q}: " + ("; ".join(patterns[:2]) if patterns else f"relative error {max(r.checks[q].max_rel for r in failing):.3g}")
+    if all(r.case.dtype == "float32" and r.case.shape == "confident" for r in failing):
+        text += (" (float32 on confident, saturated rows: textbook formulas such as 1 - yhat, 1 - a1^2 or the log "
+                 "of a sum near 1 lose every digit here, as torch and JAX do; see python -m scratch accuracy)")
     return f"{text}; {where}"
 
 
@@ -352,6 +357,7 @@ def diagnose(results: Sequence[Any]) -> list[Finding]:
         if ratios and all(res <= RATIO_FACTOR * r.rtol for _, res, r in ratios):
             extra += f"; {qs[-1]} is " + _name_ratio([k for k, _, _ in ratios], [r.case.dims[0] for _, _, r in ratios])
         tried = f"the {n_tried} failing case tried" if n_tried == 1 else f"all {n_tried} failing cases tried"
+        extra += f"; {_where(qs[-1], results)}"
         findings.append(Finding(tuple(qs), "pitfall",
                                 f"{', '.join(qs)} match{'es' if len(qs) == 1 else ''} pitfall `{name}` ({p.title}) on "
                                 f"{tried}{extra}. {bug} -> {right}. "

@@ -1,0 +1,98 @@
+"""The diagnosis names the mistake: every gradient pitfall of the gallery, wrapped as a user's
+implementation, is diagnosed as itself; correct code gets no diagnosis; a bug no pitfall
+matches gets "no known pitfall matches" and its signature; blind spots are reported."""
+
+from __future__ import annotations
+
+import pytest
+
+import scratch.testing as st
+from scratch.diagnosis import blind_spots, gradient_pitfalls
+from scratch.pitfalls import PITFALLS, SETTINGS, fresh
+
+import user_impls as U
+
+GRADIENT_PITFALLS = [p.name for p in PITFALLS.values() if p.is_gradient]
+
+
+def sweep_showing(name: str) -> dict:
+    """A small sweep that contains the problem the pitfall is shown on, plus an ordinary one."""
+    s = SETTINGS[PITFALLS[name].caught_on]
+    shape = "huge" if s.logit_scale >= 100 else ("confident" if s.shape in ("confident", "mixed") else s.shape)
+    return dict(seeds=[0, 1], shapes=list(dict.fromkeys([shape, "small"])), dtypes=[s.dtype], targets=[s.target])
+
+
+@pytest.mark.parametrize("name", GRADIENT_PITFALLS)
+def test_every_gallery_pitfall_is_diagnosed_as_itself(name):
+    report = st.check_implementation(fresh(PITFALLS[name]), name=name, blind_spots=False, **sweep_showing(name))
+    assert not report.ok, f"{name} passed its own sweep"
+    named = [d.pitfall for d in report.diagnosis if d.kind == "pitfall"]
+    assert named and named[0] == name, f"{name} diagnosed as {named}:\n" + "\n".join(map(str, report.diagnosis))
+    assert f"python -m scratch pitfalls --show {name}" in report.failure_message()
+
+
+def test_gallery_covers_every_gradient_pitfall_but_the_two_call_one():
+    assert {p.name for p in gradient_pitfalls()} == set(GRADIENT_PITFALLS) - {"accumulating_gradients"}
+
+
+def test_missing_mean_says_n_times():
+    def missing_n(p, x, y):
+        L, g = U.textbook(p, x, y)
+        return L, {k: v * x.shape[0] for k, v in g.items()}
+
+    report = st.check_implementation(missing_n, seeds=[0], shapes=["small", "n1"], dtypes=["float64"], targets=["labels"])
+    text = "\n".join(map(str, report.diagnosis))
+    assert "pitfall `missing_mean`" in text and "N times the truth" in text and "N > 1 (passes wherever N = 1)" in text
+
+
+@pytest.mark.parametrize("fn, shapes, dtypes, targets, expected", [
+    (U.column_sign, ["small"], ["float64"], ["labels"], "dW2: sign flipped only in column(s) 0 of 3"),
+    (U.doubled, ["small"], ["float64"], ["labels"], "is twice the truth"),
+    (U.upcast, ["small"], ["float64", "float32"], ["labels"], "dtype: got float64, expected float32; fails only for dtype float32"),
+    (U.argmax_targets, ["small"], ["float64"], ["onehot", "soft", "unnormalized"], "fails only for targets soft unnormalized"),
+    (U.transposed_dW2, ["square"], ["float64"], ["labels"], "dW2 is the transpose of the truth"),
+    (U.transposed_dW2, ["small"], ["float64"], ["labels"], "dW2 has shape (3, 5), the transpose of (5, 3)"),
+], ids=["column-sign", "doubled", "upcast", "argmax-targets", "transpose-square", "transpose-shape"])
+def test_unknown_bugs_get_no_pitfall_and_a_signature(fn, shapes, dtypes, targets, expected):
+    report = st.check_implementation(fn, seeds=[0, 1], shapes=shapes, dtypes=dtypes, targets=targets, blind_spots=False)
+    text = "\n".join(map(str, report.diagnosis))
+    assert not report.ok and "no known pitfall matches" in text and expected in text, text
+    assert not any(d.kind == "pitfall" for d in report.diagnosis), text
+
+
+def test_correct_code_on_hard_cases_has_no_diagnosis():
+    report = st.check_implementation(st.get_reference("scratch"), seeds=[0, 1], shapes=["confident", "huge", "small"])
+    assert report.ok and report.diagnosis == [] and report.blind_spots == [], report.summary()
+
+
+def test_textbook_float32_fails_confident_cases_diagnosed_as_cancellation():
+    """What torch and JAX do too: the textbook formulas lose every digit on confident, saturated rows."""
+    report = st.check_implementation(U.textbook, seeds=[0], shapes=["confident", "small"], dtypes=["float32"],
+                                     targets=["labels"])
+    text = report.failure_message()
+    assert "pitfall `float32_tanh_derivative_from_a1`" in text and "as torch and JAX do" in text, text
+    assert "fails only for shapes confident (passes on small)" in text, text
+
+
+@pytest.mark.parametrize("sweep, invisible", [
+    (dict(shapes=["n1"], dtypes=["float64"], targets=["labels"]), {"missing_mean", "bias_gradient_by_mean"}),
+    (dict(shapes=["c1"], dtypes=["float64"], targets=["labels"]), {"sign_flipped", "elementwise_softmax_derivative"}),
+    (dict(shapes=["small"], dtypes=["float64"], targets=["labels"]),
+     {"yhat_minus_y", "softmax_without_max_shift", "log_of_softmax", "float32_yhat_minus_y",
+      "float32_tanh_derivative_from_a1"}),
+], ids=["only-N1", "only-C1", "only-small-float64-labels"])
+def test_restricted_sweeps_report_their_blind_spots(sweep, invisible):
+    spots = {b.pitfall for b in blind_spots(st.cases(seeds=[0], **sweep))}
+    assert invisible <= spots, spots
+
+
+def test_zero_biases_are_a_blind_spot_of_cases_with_zero_biases():
+    cases = [c._replace(params=c.params._replace(b1=0 * c.params.b1, b2=0 * c.params.b2))
+             for c in st.cases(seeds=[0], shapes=["small"], dtypes=["float64"], targets=["labels"])]
+    assert "zero_biases_hide_a_bias_bug" in {b.pitfall for b in blind_spots(cases)}
+    assert "zero_biases_hide_a_bias_bug" not in {b.pitfall for b in blind_spots(st.cases(seeds=[0], shapes=["small"]))}
+
+
+def test_the_full_default_sweep_plus_hard_shapes_has_no_blind_spot():
+    shapes = [*st.DEFAULT_SHAPES, "confident", "huge"]
+    assert blind_spots(st.cases(seeds=[0], shapes=shapes)) == []
