@@ -36,7 +36,7 @@ Peers
     sweep (every dtype, target kind and C >= 1); the input dtype is kept (asserted).
 
 :data:`PEERS_SUPPORT` declares each peer's limits as data, so the kit checks each on exactly
-what it supports (:func:`supports`).  :func:`get` returns a peer's function; a missing library
+what it supports (:func:`supports`, :func:`sweep_options`).  :func:`get` returns a peer's function; a missing library
 raises :class:`oracles.MissingFramework` naming ``pip install 'scratch-backprop[peers]'``.
 """
 
@@ -99,6 +99,29 @@ def supports(name: str, dtype: Any, target: str, shape: tuple[int, int, int, int
         and C >= s["min_C"]
         and (s["max_C"] is None or C <= s["max_C"])
     )
+
+
+def sweep_options(name: str, shapes: Any = None) -> dict[str, list]:
+    """The part of a sweep peer ``name`` supports, as keyword arguments of
+    :func:`scratch.testing.check_implementation` / :func:`scratch.cases.sweep`.
+
+    Parameters
+    ----------
+    name : a peer of :data:`REGISTRY`
+    shapes : shapes to choose from (names of :data:`scratch.cases.SHAPES`, "confident", or
+        dims); default every named shape and "confident".
+
+    Returns
+    -------
+    dict
+        ``dtypes`` and ``targets`` (names) and ``shapes`` (those whose C the peer supports).
+    """
+    from scratch.cases import SHAPES, shape_label
+
+    s = PEERS_SUPPORT[_known(name)]
+    shapes = [*SHAPES, "confident"] if shapes is None else list(shapes)
+    keep = [sh for sh in shapes if s["min_C"] <= shape_label(sh)[1][3] <= (s["max_C"] or np.inf)]
+    return {"dtypes": list(s["dtypes"]), "targets": list(s["targets"]), "shapes": keep}
 
 
 def _known(name: str) -> str:
