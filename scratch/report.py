@@ -53,3 +53,10 @@ def write_json(path: str | Path, payload: Any) -> None:
         return o
 
     Path(path).write_text(json.dumps(clean(payload), indent=2) + "\n")
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An aligned plain-text table (no cell is ever cut): a header line and one line per row."""
+    cells = [[str(h) for h in headers], *[[fmt(v) for v in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)

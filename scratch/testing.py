@@ -36,6 +36,7 @@ import numpy as np
 from .adapter import OPTIONAL, REQUIRED, SIGNATURES, ImplementationError, call, check_signature, read_outputs
 from .cases import DTYPES, SHAPES, TARGETS, SweepCase, sweep
 from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result
+from .report import plain_table
 from .tolerances import oracle_rtol
 
 __all__ = [
@@ -350,8 +351,7 @@ class Report:
     def summary(self) -> str:
         """The printable summary: a header, a table per quantity and dtype, failures, diagnosis, blind spots."""
         lines = [self._header(), ""]
-        head = ("quantity", "dtype", "cases", "worst rel err", "tolerance", "err/tol", "status")
-        table = [head]
+        table = []
         for s in self.summary_rows():
             if not s["cases"]:
                 table.append((s["quantity"], s["dtype"], "0", "-", "-", "-", s["status"]))
@@ -359,8 +359,7 @@ class Report:
             tol = f"{s['rtol_min']:.2g}" if s["rtol_min"] == s["rtol_max"] else f"{s['rtol_min']:.2g}..{s['rtol_max']:.2g}"
             table.append((s["quantity"], s["dtype"], str(s["cases"]), _num(s["max_rel"]), tol,
                           _num(s["worst_ratio"]), s["status"]))
-        widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
+        lines.append(plain_table(("quantity", "dtype", "cases", "worst rel err", "tolerance", "err/tol", "status"), table))
         lines += self._failure_lines()
         lines += self._blind_spot_lines()
         return "\n".join(lines)

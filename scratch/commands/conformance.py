@@ -1,0 +1,90 @@
+"""``python -m scratch conformance``: the matrix of implementations x quantities x dtypes x targets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..compare import QUANTITIES
+from ..conformance import DEFAULT_IMPLEMENTATIONS, IMPLEMENTATIONS, get_implementation, matrix, short_diagnosis
+from ..report import plain_table, write_json
+from . import UsageError
+from ._options import add_json_option, add_sweep_options
+
+
+def register(sub: Any) -> None:
+    """Add the ``conformance`` sub-command to ``sub`` (argparse sub-parsers)."""
+    p = sub.add_parser(
+        "conformance",
+        help="the matrix: scratch, each oracle and third-party peers (scikit-learn, HIPS autograd) checked by the kit",
+        description="Check every implementation on every dtype and target kind (including the confident/saturated "
+        "and huge-logit cases) through the conformance kit; print one row per implementation, dtype and target with "
+        "each quantity's worst err/tolerance or FAIL, and the diagnosis.  Exit 0 always unless bad usage (2): "
+        "departures of peers are findings, not errors.",
+    )
+    p.add_argument("--implementations", nargs="+", choices=IMPLEMENTATIONS, default=None, metavar="NAME",
+                   help=f"{' '.join(IMPLEMENTATIONS)}; default: {' '.join(DEFAULT_IMPLEMENTATIONS)} "
+                   "(those whose library is installed)")
+    add_sweep_options(p, seeds=[0, 1], shapes=None)
+    p.set_defaults(shapes=None)
+    add_json_option(p, "the matrix")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=run)
+
+
+def available(requested: list[str] | None) -> tuple[list[str], list[str]]:
+    """``(names to run, notes on skipped ones)``; an explicitly requested one that is missing is a usage error."""
+    import oracles
+
+    names, notes = [], []
+    for name in requested or DEFAULT_IMPLEMENTATIONS:
+        try:
+            get_implementation(name)
+        except oracles.MissingFramework as exc:
+            if requested:
+                raise UsageError(f"--implementations {name}: {exc}") from exc
+            notes.append(f"skipped {name}: {exc}")
+            continue
+        names.append(name)
+    return names, notes
+
+
+def cell_text(info: dict[str, Any]) -> str:
+    """A quantity's cell: the worst err/tolerance when it passed, FAIL (worst relative error) when not."""
+    if info["status"] == "pass":
+        return "ok"
+    if info["status"] == "fail":
+        return f"FAIL {info['max_rel']:.1g}"
+    return "-" if info["status"] == "not returned" else info["status"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch conformance``; return the exit status (0, or 2 on bad usage)."""
+    names, notes = available(args.implementations)
+    for note in notes:
+        print(note)
+    shapes = None if args.shapes is None else [s for s in args.shapes]
+    show = None if args.quiet or not sys.stderr.isatty() else (lambda s: print(f"\r{s:<60}", end="", file=sys.stderr))
+    cells = matrix(names, seeds=args.seeds, shapes=shapes, dtypes=args.dtypes, targets=args.targets, progress=show)
+    if show:
+        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+    rows = []
+    for c in cells:
+        q = {k: c.quantity(k) for k in QUANTITIES}
+        mark = "*" if c.unsupported else ""
+        rows.append([c.implementation + mark, c.dtype[5:], c.target[:6], *(cell_text(q[k]) for k in QUANTITIES),
+                     short_diagnosis(c) or "pass"])
+    print("conformance: ok, or FAIL and the worst relative error; - = not returned; * = the sweep includes "
+          "cases outside the implementation's declared support (every number is in --json)")
+    print(plain_table(["implementation", "float", "target", *QUANTITIES, "diagnosis"], rows))
+    for c in cells:
+        if not c.report.ok:
+            print(f"\n{c.implementation} {c.dtype} {c.target}"
+                  + (f" (outside declared support: {' '.join(c.unsupported)})" if c.unsupported else "") + ":")
+            for d in c.report.diagnosis:
+                print(f"  {d}")
+    if args.json:
+        write_json(args.json, {"implementations": names, "skipped": notes, "cells": [c.as_dict() for c in cells]})
+        print(f"wrote {args.json}")
+    return 0
