@@ -38,6 +38,24 @@ def relative_error(a: Any, b: Any) -> float:
     return float(np.max(np.abs(a - b))) / scale if scale > 0 else 0.0
 
 
+def same_values(a: Any, b: Any, rtol: float) -> bool:
+    """Whether two results are the same: same shape, non-finite entries in the same places with
+    the same values (NaN, +inf, -inf), and finite entries within relative error ``rtol``.
+
+    For comparing two implementations' outputs with each other (a second call, a pitfall's
+    fingerprint), where both may be non-finite in the same way; never for checking against truth.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    fa, fb = np.isfinite(a), np.isfinite(b)
+    if not np.array_equal(fa, fb):
+        return False
+    if not fa.all() and not np.array_equal(np.where(fa, 0, a), np.where(fb, 0, b), equal_nan=True):
+        return False
+    return relative_error(a[fa], b[fb]) <= rtol
+
+
 def elementwise_relative_error(a: Any, b: Any, floor: float = 0.0) -> float:
     """Largest elementwise ``|a-b| / max(|b|, floor)``: the accuracy of every entry of ``a`` against truth ``b``."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

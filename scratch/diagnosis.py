@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .cases import SweepCase
-from .compare import QUANTITIES, check_quantity, relative_error
+from .compare import QUANTITIES, check_quantity, same_values
 
 #: At most this many failing cases are re-run through the pitfalls (spread over dtype, target, shape).
 MAX_CASES = 12
@@ -116,19 +116,6 @@ def _pitfall_outputs(name: str, key: str, case: SweepCase) -> tuple:
     return _CACHE[k]
 
 
-def _same(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
-    """Same shape, non-finite entries in the same places, finite entries within ``rtol``."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape:
-        return False
-    fa, fb = np.isfinite(a), np.isfinite(b)
-    if not np.array_equal(fa, fb):
-        return False
-    if not fa.all() and not np.array_equal(np.where(fa, 0, a), np.where(fb, 0, b), equal_nan=True):
-        return False
-    return relative_error(a[fa], b[fb]) <= rtol
-
-
 def bug_lines(name: str) -> tuple[str, str]:
     """The ``# BUG`` and ``# RIGHT`` lines of pitfall ``name``'s source, stripped."""
     from .pitfalls import PITFALLS
@@ -213,7 +200,7 @@ def _pattern(q: str, r: Any) -> str | None:
         return None
     if g.shape != t.shape:
         return None
-    if g.ndim == 2 and g.shape[0] == g.shape[1] and _same(g, t.T, MATCH_FACTOR * r.rtol):
+    if g.ndim == 2 and g.shape[0] == g.shape[1] and same_values(g, t.T, MATCH_FACTOR * r.rtol):
         return f"{q} is the transpose of the truth"
     scale = max(np.abs(t).max(), np.abs(g).max(), 1e-300)
     bad = np.abs(g - t) > r.rtol * scale
@@ -222,7 +209,7 @@ def _pattern(q: str, r: Any) -> str | None:
     if g.ndim == 2:
         cols = np.flatnonzero(bad.any(axis=0))
         if len(cols) < g.shape[1]:
-            flip = all(_same(g[:, j], -t[:, j], MATCH_FACTOR * r.rtol) for j in cols)
+            flip = all(same_values(g[:, j], -t[:, j], MATCH_FACTOR * r.rtol) for j in cols)
             what = "sign flipped" if flip else "wrong"
             return f"{what} only in column(s) {', '.join(map(str, cols))} of {g.shape[1]}"
         if q == "dz2" and r.case.y.ndim == 1 and np.array_equal(np.argwhere(bad)[:, 1], r.case.y[np.argwhere(bad)[:, 0]]):
@@ -241,7 +228,7 @@ def _pattern(q: str, r: Any) -> str | None:
             return "wrong only on confident rows (max yhat > 1 - 1e-4)"
     if g.ndim == 1 and bad.sum() < g.size:
         idx = np.flatnonzero(bad)
-        flip = _same(g[idx], -t[idx], MATCH_FACTOR * r.rtol)
+        flip = same_values(g[idx], -t[idx], MATCH_FACTOR * r.rtol)
         return f"{'sign flipped' if flip else 'wrong'} only at index {', '.join(map(str, idx[:8]))} of {g.size}"
     return None
 
@@ -333,7 +320,7 @@ def diagnose(results: Sequence[Any]) -> list[Finding]:
                     break
                 own = check_quantity(q, out[q], r.ref[q], rtol=r.rtol, dtype=np.asarray(out[q]).dtype,
                                      shape=np.shape(r.ref[q]), ref_dtype=np.asarray(r.ref[q]).dtype)
-                if own.passed or not _same(r.got[q], out[q], MATCH_FACTOR * r.rtol):
+                if own.passed or not same_values(r.got[q], out[q], MATCH_FACTOR * r.rtol):
                     ok = False
                     break
             if ok:

@@ -179,3 +179,21 @@ def test_assert_case_fails_with_the_kit_message():
     case = st.cases(seeds=[0], shapes=["small"], dtypes=["float64"], targets=["labels"])[0]
     with pytest.raises(AssertionError, match="no known pitfall matches dW2"):
         st.assert_case(U.column_sign, case)
+
+
+def test_deterministic_nan_results_are_not_called_stateful():
+    from scratch.pitfalls import PITFALLS
+
+    report = st.check_implementation(PITFALLS["softmax_without_max_shift"].faulty, seeds=[0], shapes=["huge"],
+                                     dtypes=["float64"], targets=["labels"], blind_spots=False)
+    assert not report.ok and not any(r.problems for r in report.results)
+    assert report.results[0].repeat_ratio is None
+
+
+def test_state_kept_between_calls_is_found_by_the_repeat_call():
+    from scratch.pitfalls import AccumulatingGradients
+
+    report = st.check_implementation(AccumulatingGradients(), seeds=[0], shapes=["small"], dtypes=["float64"],
+                                     targets=["labels"], blind_spots=False)
+    assert "second dW1 = 2 x the first" in report.failure_message() or "= 2 x the first" in report.failure_message()
+    assert report.diagnosis[0].pitfall == "accumulating_gradients"
