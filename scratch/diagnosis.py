@@ -301,7 +301,7 @@ def diagnose(results: Sequence[Any]) -> list[Finding]:
             findings.append(Finding((), "stateful", f"the result depends on earlier calls (second = {k:.3g} x first)"))
     raised = [r for r in failing if r.error]
     if raised:
-        findings.append(Finding((), "raised", f"the implementation raised on {len(raised)} case(s) "
+        findings.append(Finding((), "raised", f"no result on {len(raised)} case(s) "
                                 f"(first: {raised[0].case.describe()}: {raised[0].error})"))
     bad_q = [q for q in QUANTITIES if any(q in r.checks and not r.checks[q].passed for r in failing)]
     if not bad_q:

@@ -373,7 +373,7 @@ class Report:
         lines = ["", "Failures:"]
         errors = [r for r in fails if r.error]
         if errors:
-            lines.append(f"  the implementation raised on {len(errors)} case(s); first, {errors[0].case.describe()}: "
+            lines.append(f"  no result on {len(errors)} case(s); first, {errors[0].case.describe()}: "
                          f"{errors[0].error}")
         problems = [r for r in fails if r.problems]
         if problems:
