@@ -38,21 +38,22 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
     console.print(table)
 
 
+def json_ready(o: Any) -> Any:
+    """``o`` with non-finite floats as strings and arrays/NumPy scalars as lists/numbers, for JSON."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return str(o)
+    if isinstance(o, dict):
+        return {str(k): json_ready(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [json_ready(v) for v in o]
+    if hasattr(o, "tolist"):
+        return json_ready(o.tolist())
+    return o
+
+
 def write_json(path: str | Path, payload: Any) -> None:
     """Write ``payload`` as indented JSON (non-finite floats as strings, arrays as lists)."""
-
-    def clean(o: Any) -> Any:
-        if isinstance(o, float) and not math.isfinite(o):
-            return str(o)
-        if isinstance(o, dict):
-            return {str(k): clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [clean(v) for v in o]
-        if hasattr(o, "tolist"):
-            return clean(o.tolist())
-        return o
-
-    Path(path).write_text(json.dumps(clean(payload), indent=2) + "\n")
+    Path(path).write_text(json.dumps(json_ready(payload), indent=2) + "\n")
 
 
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

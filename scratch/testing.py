@@ -36,7 +36,7 @@ import numpy as np
 from .adapter import OPTIONAL, REQUIRED, SIGNATURES, ImplementationError, call, check_signature, read_outputs
 from .cases import DTYPES, SHAPES, TARGETS, SweepCase, sweep
 from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result, same_values
-from .report import plain_table
+from .report import json_ready, plain_table
 from .tolerances import oracle_rtol
 
 __all__ = [
@@ -421,23 +421,11 @@ class Report:
 
     def to_json(self, **kwargs: Any) -> str:
         """:meth:`as_dict` as JSON text (non-finite numbers as strings)."""
-        return json.dumps(_clean(self.as_dict()), **({"indent": 2} | kwargs))
+        return json.dumps(json_ready(self.as_dict()), **({"indent": 2} | kwargs))
 
 
 def _num(v: float) -> str:
     return "inf" if math.isinf(v) else f"{v:.2g}" if v else "0"
-
-
-def _clean(o: Any) -> Any:
-    if isinstance(o, float) and not math.isfinite(o):
-        return str(o)
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, np.generic):
-        return _clean(o.item())
-    return o
 
 
 def make_report(results: list[CaseResult], fn: Any, reference: Any, signature: str, *, sweep_desc: dict[str, Any],

@@ -15,7 +15,7 @@ from .. import casefiles
 from ..testing import REFERENCES, cases
 from . import UsageError
 from ._options import add_json_option, add_sweep_options, input_folder, output_folder
-from .check import load_reference, progress_bar
+from .check import finish, load_reference, progress_bar
 
 
 def new_folder(text: str) -> Path:
@@ -84,8 +84,4 @@ def run_check(args: argparse.Namespace) -> int:
         report = casefiles.check(args.folder, args.reference, progress=progress_bar(args.quiet, "cases check"))
     except casefiles.CaseFileError as exc:
         raise UsageError(str(exc)) from exc
-    print(report)
-    if args.json:
-        args.json.write_text(report.to_json() + "\n")
-        print(f"wrote {args.json}")
-    return 0 if report.ok else 1
+    return finish(report, args.json)

@@ -68,8 +68,13 @@ def run(args: argparse.Namespace) -> int:
             progress=progress_bar(args.quiet, "check"))
     except (ImplementationError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+    return finish(report, args.json)
+
+
+def finish(report: Any, json_path: Any) -> int:
+    """Print a conformance report, write it as JSON when asked; the exit status (0 ok, 1 a mismatch)."""
     print(report)
-    if args.json:
-        args.json.write_text(report.to_json() + "\n")
-        print(f"wrote {args.json}")
+    if json_path:
+        json_path.write_text(report.to_json() + "\n")
+        print(f"wrote {json_path}")
     return 0 if report.ok else 1
