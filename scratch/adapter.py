@@ -90,17 +90,18 @@ def call(fn: Callable, signature: str, params: Any, x: np.ndarray, y: np.ndarray
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
+    """A private copy of ``value`` (an implementation may return views of buffers it reuses)."""
     if isinstance(value, (np.ndarray, np.generic)):
-        return np.asarray(value)
+        return np.array(value, copy=True)
     if isinstance(value, float) and name == "loss":
-        return np.asarray(value)  # a Python float is a float64: the dtype check says so in a float32 case
+        return np.array(value)  # a Python float is a float64: the dtype check says so in a float32 case
     if isinstance(value, (list, tuple)):
         raise ImplementationError(f"{name} is a {type(value).__name__}; expected a NumPy array (np.asarray it first)")
     if isinstance(value, (int, bool)) or value is None:
         raise ImplementationError(f"{name} is {value!r}; expected a NumPy array")
     if hasattr(value, "__array__"):
         try:
-            return np.asarray(value)
+            return np.array(value, copy=True)
         except Exception as exc:  # e.g. a torch tensor that requires grad
             raise ImplementationError(f"{name}: NumPy cannot read {type(value).__name__} ({exc}); "
                                       "return a NumPy array (torch: .detach().cpu().numpy())") from None

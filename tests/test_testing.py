@@ -197,3 +197,18 @@ def test_state_kept_between_calls_is_found_by_the_repeat_call():
                                      targets=["labels"], blind_spots=False)
     assert "second dW1 = 2 x the first" in report.failure_message() or "= 2 x the first" in report.failure_message()
     assert report.diagnosis[0].pitfall == "accumulating_gradients"
+
+
+def test_workspace_views_overwritten_by_the_next_call_are_kept_per_case():
+    """scratch's own fast path returns views of its buffers: the kit keeps a copy of each result."""
+    workspaces = {}
+
+    def fast(p, x, y):
+        key = (x.shape, p.W2.shape, x.dtype)
+        ws = workspaces.setdefault(key, scratch.Workspace(*x.shape, *p.W2.shape, dtype=x.dtype))
+        return scratch.loss_and_grads(p, x, y, workspace=ws)
+
+    report = st.check_implementation(fast, seeds=[0, 1, 2], shapes=["small", "c10"], blind_spots=False)
+    assert report.ok, report.failure_message()
+    a, b = report.results[0], report.results[1]
+    assert a.case.dims == b.case.dims and not np.array_equal(a.got["dW1"], b.got["dW1"])
