@@ -228,7 +228,7 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 
 def load_installed(names: Sequence[str] | None, default: Sequence[str], load: Callable[[str], Any],
-                   *, option: str = "--oracles", at_least_one: bool = True) -> dict[str, Any]:
+                   *, option: str = "--oracles", at_least_one: bool = True, hint: str = "") -> dict[str, Any]:
     """Load each of ``names`` with ``load`` (which raises ``ImportError`` naming the extra when
     a framework is missing).
 
@@ -245,6 +245,8 @@ def load_installed(names: Sequence[str] | None, default: Sequence[str], load: Ca
         The option's name, for the messages.
     at_least_one : bool
         Whether loading none of them is an error.
+    hint : str
+        Appended to that error (what runs without the extras).
 
     Returns
     -------
@@ -267,10 +269,11 @@ def load_installed(names: Sequence[str] | None, default: Sequence[str], load: Ca
             if names is not None:
                 raise UsageError(str(exc)) from exc
             skipped.append(str(exc))
+    if not loaded and at_least_one:
+        raise UsageError(f"none of {' '.join(default)} is installed ({option} left out): " + "; ".join(skipped)
+                         + (f"; {hint}" if hint else ""))
     for why in skipped:
         print(f"skipped: {why}", file=sys.stderr)
-    if not loaded and at_least_one:
-        raise UsageError(f"none of {' '.join(default)} is installed ({option}); " + "; ".join(skipped))
     return loaded
 
 

@@ -50,7 +50,8 @@ def load_oracles(names: list[str] | None) -> dict[str, Any]:
     usage error naming the extra."""
     import oracles
 
-    return load_installed(names, DEFAULT_ORACLES, oracles.get)
+    return load_installed(names, DEFAULT_ORACLES, oracles.get,
+                          hint="or check against numerical differentiation alone, NumPy only: --oracles numeric")
 
 
 def _record(w: dict[str, Any], c: Any) -> None:

@@ -84,9 +84,11 @@ def run(args: argparse.Namespace) -> int:
                   "the elementwise error of `python -m scratch accuracy` sees it")
     missed = [r["name"] for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
     missed += [r["name"] for r in rows if "demo" in r and not r["caught_by"]]
+    absent = [o for o in ORACLES if o not in names] if args.oracles is None else []  # skipped above, with the hint
     for r in rows:
         if "skipped" in r:
-            print(f"skipped {r['name']}: {r['skipped']}")
+            said = any(f"the {o!r} oracle" in r["skipped"] for o in absent)
+            print(f"skipped {r['name']}: " + ("its framework is not installed (see above)" if said else r["skipped"]))
     if args.json:
         write_json(args.json, {"passed": not missed, "missed": missed, "oracles": names, "pitfalls": rows})
     for name in missed:
