@@ -61,7 +61,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     try:
         return int(args.func(args))
     except UsageError as exc:
-        command.exit(2, f"{command.prog}: error: {exc}\n")
+        print(f"{command.prog}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
