@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..bench import DISTURBED_SPREAD, spread
 from ..cases import DTYPES
 from ..compare import elementwise_relative_error, relative_error
 from ..data import DATASETS, Dataset, make_dataset
@@ -19,7 +20,6 @@ from ..plots import require_matplotlib, training_figure
 from ..report import print_table, write_json
 from ..tolerances import train_rtol
 from ..train import SGDConfig, TrainResult, accuracy, batch_schedule, train
-from ..bench import DISTURBED_SPREAD, spread
 from . import UsageError
 from ._options import (
     add_json_option,
