@@ -37,7 +37,8 @@ def require(module: str, extra: str) -> object:
         raise MissingFramework(
             f"the {extra!r} oracle needs {module!r}, which is not installed: "
             f"pip install 'scratch-backprop[{extra}]'"
-            + (" (first `pip install torch==2.13.0` for the CPU build)" if extra == "torch" else "")
+            + (" (install the CPU build of torch first: pip install torch --index-url "
+               "https://download.pytorch.org/whl/cpu)" if extra == "torch" else "")
         ) from exc
 
 

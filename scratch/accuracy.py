@@ -188,21 +188,27 @@ def errors(result: tuple[Any, Grads], t: Truth) -> dict[str, float]:
     return out
 
 
-def implementations() -> dict[str, Callable[..., tuple[Any, Grads]]]:
+def implementations(frameworks: dict[str, Callable[..., tuple[Any, Grads]]] | None = None) -> dict[str, Callable[..., tuple[Any, Grads]]]:
     """name -> ``loss_and_grads``: scratch's two routes and the autograd oracles (run in the
-    input dtype, so float32 inputs give the frameworks' float32 gradients)."""
+    input dtype, so float32 inputs give the frameworks' float32 gradients).
+
+    ``frameworks`` (name -> ``loss_and_grads``) replaces the oracles; default: torch and JAX,
+    which must be installed."""
     import oracles
 
+    if frameworks is None:
+        frameworks = {"torch": oracles.get("torch"), "jax": oracles.get("jax")}
     return {
         "scratch (fused)": loss_and_grads,
         "scratch (staged)": lambda p, x, y: loss_and_grads(p, x, y, route="staged"),
-        "torch": oracles.get("torch"),
-        "jax": oracles.get("jax"),
+        **frameworks,
     }
 
 
-def measure(seeds: list[int], dtypes: tuple[Any, ...] = (np.float32, np.float64)) -> list[dict[str, Any]]:
-    """Run every implementation on :func:`confident_case` for each seed and dtype.
+def measure(seeds: list[int], dtypes: tuple[Any, ...] = (np.float32, np.float64),
+            frameworks: dict[str, Callable[..., tuple[Any, Grads]]] | None = None) -> list[dict[str, Any]]:
+    """Run every implementation (see :func:`implementations`, which ``frameworks`` is passed
+    to) on :func:`confident_case` for each seed and dtype.
 
     Returns
     -------
@@ -211,7 +217,7 @@ def measure(seeds: list[int], dtypes: tuple[Any, ...] = (np.float32, np.float64)
         the seeds for each of :data:`ERROR_KEYS`, ``per_seed`` (seed -> errors), and the
         cases' ``min_gap``, ``min_abs_z1``, ``max_kappa``.
     """
-    impls = implementations()
+    impls = implementations(frameworks)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     stats = {"min_gap": np.inf, "min_abs_z1": np.inf, "max_kappa": 0.0}  # of the cases: the same for every row
     for seed in seeds:

@@ -77,6 +77,27 @@ def summarize(times: Sequence[float]) -> dict[str, Any]:
             "times": t.tolist()}
 
 
+#: A point whose 90th-percentile step time exceeds its 10th percentile this many times was
+#: measured on a disturbed machine (the command warns).
+DISTURBED_SPREAD = 5.0
+
+
+def spread(times: Sequence[float]) -> float:
+    """How much the step time varied between repeats: 90th over 10th percentile (1 = steady)."""
+    p10, p90 = np.percentile(np.asarray(times, dtype=np.float64), [10, 90])
+    return float(p90 / p10) if p10 > 0 else float("inf")
+
+
+def blas_threads() -> int:
+    """The threads of NumPy's BLAS in this process (threadpoolctl), else the usable CPUs."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(counts) if counts else os.cpu_count() or 1
+
+
 def blas_rate(dtype: Any, n: int = 1024, repeats: int = 5) -> float:
     """FLOP/s of NumPy's BLAS on an ``n x n x n`` product in ``dtype`` (best of ``repeats``)."""
     rng = np.random.default_rng(0)
@@ -102,6 +123,7 @@ def _torch_steps(shape: tuple[int, int, int, int], dtype: np.dtype) -> dict[str,
     from oracles import require
 
     torch = require("torch", "torch")
+    torch.set_num_threads(blas_threads())  # pinned: the same thread budget as NumPy's BLAS, not torch's own guess
     F = torch.nn.functional
     c = make_case(0, shape, dtype, "labels")
     leaves = [torch.tensor(np.array(p), requires_grad=True) for p in c.params]
@@ -155,7 +177,7 @@ def environment(worker: str) -> dict[str, Any]:
 
         info["framework"] = (f"torch {torch.__version__}: BLAS {'MKL' if torch.backends.mkl.is_available() else 'other'}"
                              f" (inside libtorch), CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-                             f"intra-op threads {torch.get_num_threads()}")
+                             f"intra-op threads {torch.get_num_threads()} (pinned to NumPy's BLAS threads)")
     elif worker == "jax":
         import jax
         import jaxlib

@@ -112,6 +112,11 @@ class SweepCase(NamedTuple):
         """A readable id, usable as a pytest id and a folder name: ``s0-small-float64-labels``."""
         return f"s{self.seed}-{self.shape}-{self.dtype}-{self.target}"
 
+    @property
+    def name(self) -> str:
+        """The id (the name :class:`Case` calls it)."""
+        return self.id
+
     def __str__(self) -> str:
         return self.id
 
@@ -151,8 +156,6 @@ def sweep(
     ``dtypes``: names or NumPy dtypes (float32, float64).  The same arguments always give the
     same arrays (each case's randomness comes from its own seed sequence).
     """
-    from .accuracy import confident_case
-
     shapes = [shape_label(s) for s in shapes]
     dtype_names = [np.dtype(d).name for d in dtypes]
     for d in dtype_names:
@@ -163,17 +166,29 @@ def sweep(
             raise ValueError(f"target kind {t!r}: expected one of {', '.join(TARGETS)}")
     out = []
     for dtype in dtype_names:
-        for name, dims in shapes:
+        for shape in shapes:
             for target in targets:
-                if name == "confident" and target not in CONFIDENT_TARGETS:
-                    continue
                 for seed in seeds:
-                    if name == "confident":
-                        c = confident_case(int(seed), dtype=DTYPES[dtype])
-                        y = c.y if target == "labels" else one_hot(c.y, dims[3], DTYPES[dtype])
-                    else:
-                        scale = HUGE_LOGIT_SCALE if name == "huge" else 1.0
-                        c = make_case(int(seed), dims, DTYPES[dtype], target, logit_scale=scale)
-                        y = c.y
-                    out.append(SweepCase(int(seed), name, dims, dtype, target, c.params, c.x, y))
+                    case = draw(seed, shape, dtype, target)
+                    if case is not None:
+                        out.append(case)
     return out
+
+
+def draw(seed: int, shape: Any, dtype: Any, target: str) -> SweepCase | None:
+    """One case of a sweep (see :func:`sweep` for ``shape``); None for a combination that does
+    not exist ("confident" with soft or unnormalized targets)."""
+    from .accuracy import confident_case
+
+    name, dims = shape_label(shape)
+    dtype = np.dtype(dtype).name
+    if name == "confident":
+        if target not in CONFIDENT_TARGETS:
+            return None
+        c = confident_case(int(seed), dtype=DTYPES[dtype])
+        y = c.y if target == "labels" else one_hot(c.y, dims[3], DTYPES[dtype])
+    else:
+        scale = HUGE_LOGIT_SCALE if name == "huge" else 1.0
+        c = make_case(int(seed), dims, DTYPES[dtype], target, logit_scale=scale)
+        y = c.y
+    return SweepCase(int(seed), name, dims, dtype, target, c.params, c.x, y)

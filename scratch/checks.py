@@ -27,6 +27,19 @@ def _describe(a: Any) -> str:
     return f"{type(a).__name__}"
 
 
+def unsupported_dtype(name: str, a: np.ndarray, allow_complex: bool = False) -> str:
+    """The message for an array of a dtype the network does not compute in (float16,
+    longdouble, complex, integers ...): what it got, what is accepted, and what to do."""
+    want = "float32, float64 or complex128" if allow_complex else "float32 or float64"
+    msg = f"{name} must have a floating dtype ({want}), got {_describe(a)}"
+    if a.dtype.kind == "f":
+        return msg + f": {a.dtype} is not supported, cast it with .astype(np.float32) or .astype(np.float64)"
+    if a.dtype.kind == "c":
+        return msg + (": gradients are real; complex128 is accepted only by scratch.loss, for complex-step "
+                      "differentiation" if not allow_complex else ": complex64 is not supported, use complex128")
+    return msg
+
+
 def check_array(name: str, a: Any, *, allow_complex: bool = False) -> np.ndarray:
     """Check that ``a`` is a non-empty, finite floating NumPy array.
 
@@ -48,8 +61,7 @@ def check_array(name: str, a: Any, *, allow_complex: bool = False) -> np.ndarray
         raise TypeError(f"{name} must be a numpy.ndarray, got {_describe(a)}")
     ok = FLOAT_DTYPES + (COMPLEX_DTYPES if allow_complex else ())
     if a.dtype not in ok:
-        want = "float32 or float64" + (" (or complex128)" if allow_complex else "")
-        raise TypeError(f"{name} must have a floating dtype ({want}), got {_describe(a)}")
+        raise TypeError(unsupported_dtype(name, a, allow_complex))
     if a.size == 0:
         raise ValueError(f"{name} must not be empty, got {_describe(a)}")
     if not all_finite(a):
@@ -85,13 +97,22 @@ def check_params(params: Any, *, allow_complex: bool = False) -> tuple[int, int,
     if W1.ndim != 2:
         raise ValueError(f"params.W1 must be 2-D (D, H), got shape {W1.shape}")
     D, H = W1.shape
+    if b1.ndim != 1:
+        raise ValueError(f"params.b1 must have shape (H,) = ({H},), a 1-D array, got shape {b1.shape}")
     if b1.shape != (H,):
-        raise ValueError(f"params.b1 must have shape (H,) = ({H},) to match W1 {W1.shape}, got {b1.shape}")
-    if W2.ndim != 2 or W2.shape[0] != H:
-        raise ValueError(f"params.W2 must have shape (H, C) with H = {H} from W1 {W1.shape}, got {W2.shape}")
+        raise ValueError(f"params.W1 {W1.shape} and params.b1 {b1.shape} disagree on H: W1 has H = {H} columns, "
+                         f"b1 has {b1.shape[0]} entries")
+    if W2.ndim != 2:
+        raise ValueError(f"params.W2 must be 2-D (H, C) with H = {H} from W1 {W1.shape}, got shape {W2.shape}")
+    if W2.shape[0] != H:
+        raise ValueError(f"params.W1 {W1.shape} and params.W2 {W2.shape} disagree on H: W1 has H = {H} columns, "
+                         f"W2 has {W2.shape[0]} rows")
     C = W2.shape[1]
+    if b2.ndim != 1:
+        raise ValueError(f"params.b2 must have shape (C,) = ({C},), a 1-D array, got shape {b2.shape}")
     if b2.shape != (C,):
-        raise ValueError(f"params.b2 must have shape (C,) = ({C},) to match W2 {W2.shape}, got {b2.shape}")
+        raise ValueError(f"params.W2 {W2.shape} and params.b2 {b2.shape} disagree on C: W2 has C = {C} columns, "
+                         f"b2 has {b2.shape[0]} entries")
     dtypes = {f: arrays[f].dtype for f in PARAM_NAMES}
     if len(set(dtypes.values())) != 1:
         got = ", ".join(f"{f}={d}" for f, d in dtypes.items())
@@ -131,7 +152,7 @@ def check_targets(y: Any, N: int, C: int, dtype: np.dtype) -> bool:
     if y.dtype != dtype:
         raise TypeError(f"y must have the parameters' dtype {dtype} (no mixed float32/float64), got {y.dtype}")
     if y.min() < 0:
-        raise ValueError(f"y (float targets) must be non-negative, got minimum {y.min()!r}")
+        raise ValueError(f"y (float targets) must be non-negative, got minimum {float(y.min()):g}")
     return False
 
 
@@ -145,8 +166,8 @@ def check_inputs(params: Any, x: Any, y: Any = None, *, allow_complex: bool = Fa
     D, H, C, dtype = check_params(params, allow_complex=allow_complex)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"x must be a numpy.ndarray of shape (N, D={D}), got {_describe(x)}")
-    if x.dtype.kind != "f" and not (allow_complex and x.dtype.kind == "c"):
-        raise TypeError(f"x must be a float32 or float64 array, got {_describe(x)}")
+    if x.dtype not in FLOAT_DTYPES + (COMPLEX_DTYPES if allow_complex else ()):
+        raise TypeError(unsupported_dtype("x", x, allow_complex))
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D (N, D) with D = {D}, got shape {x.shape}")
     if x.shape[0] == 0:
@@ -155,7 +176,9 @@ def check_inputs(params: Any, x: Any, y: Any = None, *, allow_complex: bool = Fa
         raise ValueError(f"x must have shape (N, D) with D = {D} from W1 {params.W1.shape}, got {x.shape}")
     real_dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)  # complex128 -> float64
     if x.dtype not in (dtype, real_dtype):
-        raise TypeError(f"x must have the parameters' dtype {dtype} (no mixed float32/float64), got {x.dtype}")
+        raise TypeError(f"x must have the parameters' dtype {dtype}, got {x.dtype}: "
+                        + ("no mixing of float32 and float64" if x.dtype.kind == "f" else
+                           "complex-step differentiation takes complex128 parameters and a real x"))
     check_array("x", x, allow_complex=allow_complex)
     N = x.shape[0]
     is_labels = False if y is None else check_targets(y, N, C, real_dtype)

@@ -1,12 +1,15 @@
-"""``python -m scratch <command>``: every command lives in its own module under
-:mod:`scratch.commands` and registers itself through ``register(subparsers)``, which adds a
-sub-parser whose ``func(args) -> int`` returns the exit status (0 ok, 1 a check failed,
-2 bad usage)."""
+"""The command line: ``python -m scratch COMMAND`` (or the ``scratch-backprop`` console script).
+
+Every command lives in its own module under :mod:`scratch.commands` and registers itself
+through ``register(subparsers)``, which adds a sub-parser whose ``func(args) -> int`` returns
+the exit status: 0 ok, 1 a check failed, 2 bad usage (reported before any work starts).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from typing import Sequence
@@ -14,25 +17,51 @@ from typing import Sequence
 from . import commands
 from .commands import UsageError
 
+#: What ``--help`` says above the list of commands.
+DESCRIPTION = ("A two-layer tanh/softmax network with every gradient derived by hand in NumPy, checked "
+               "against PyTorch, JAX and numerical differentiation.  Pick a command; COMMAND --help "
+               "lists its options.")
+#: Below the list of commands.
+EPILOG = ("Exit status: 0 ok, 1 a check failed, 2 bad usage or a missing optional package (named in the "
+          "message).  Options mean the same everywhere: --seeds --shapes --dtypes --targets --oracles take "
+          "lists, --json FILE and --plot FILE write files, --quiet hides progress bars.")
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one sub-command per module in :mod:`scratch.commands`."""
-    parser = argparse.ArgumentParser(prog="python -m scratch", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+def default_prog() -> str:
+    """``scratch-backprop`` when run as the console script, else ``python -m scratch``."""
+    return "scratch-backprop" if os.path.basename(sys.argv[0] or "").startswith("scratch-backprop") else "python -m scratch"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with one sub-command per module in :mod:`scratch.commands`.
+
+    ``prog`` names the program in usage lines (default :func:`default_prog`).
+    """
+    parser = argparse.ArgumentParser(prog=prog or default_prog(), description=DESCRIPTION, epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
             importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
+    for command_parser in sub.choices.values():  # so that main() can report errors with the command's usage
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; return the exit status.
+
+    An unknown option is reported by the command's own parser (its usage line), and a
+    :class:`~scratch.commands.UsageError` raised by a command exits 2 with its message.
+    """
+    parser = build_parser(prog)
+    args, extra = parser.parse_known_args(argv)
+    command = args.command_parser
+    if extra:
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args))
     except UsageError as exc:
-        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{command.prog}: error: {exc}", file=sys.stderr)
         return 2
 
 

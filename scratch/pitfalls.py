@@ -227,7 +227,9 @@ def jax_without_x64() -> dict[str, Any]:
     check fails, and so do the values (float32 rounding, ~1e-7, against 1e-10).  The JAX
     oracle itself refuses such output (its dtype assertion).
     """
-    import jax
+    import oracles
+
+    jax = oracles.require("jax", "jax")  # a missing jax: MissingFramework (an ImportError) naming the extra
     import jax.numpy as jnp
 
     from oracles import jax_oracle
@@ -505,7 +507,8 @@ def gallery(oracle_names: tuple[str, ...] | list[str] = ORACLES) -> list[dict[st
     """Every pitfall run against every oracle: one dict per pitfall with ``name``, ``title``,
     ``hits``, ``caught_on``, per oracle ``max_rel`` (largest relative error over the quantities;
     inf for a non-finite or misshapen result) and ``failed`` (quantities), ``caught_by``, and for
-    a demonstration its ``demo`` result."""
+    a demonstration its ``demo`` result, or ``skipped`` (why) when it needs a framework that is
+    not installed."""
     rows = []
     for p in PITFALLS.values():
         row: dict[str, Any] = {"name": p.name, "title": p.title, "hits": list(p.hits), "oracles": {}}
@@ -522,7 +525,13 @@ def gallery(oracle_names: tuple[str, ...] | list[str] = ORACLES) -> list[dict[st
             if p.weak_on:
                 row["weak_on"] = SETTINGS[p.weak_on].describe()
         else:
-            row["demo"] = p.demo()
+            try:
+                row["demo"] = p.demo()
+            except ImportError as exc:  # the demonstration needs a framework that is not installed
+                row["skipped"] = str(exc)
+                row["caught_by"] = []
+                rows.append(row)
+                continue
             row["caught_by"] = ["scratch.compare"] if row["demo"]["scratch.compare"] != "passed" else []
         rows.append(row)
     return rows

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from .network import predict
+from .report import wrote
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import Dataset
@@ -47,6 +48,12 @@ def new_figure(figsize: tuple[float, float]) -> Any:
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> None:
+    """Write ``fig`` to ``path`` (png, svg or pdf, from the extension) and say ``wrote PATH``."""
+    fig.savefig(path, dpi=dpi)
+    wrote(path)
 
 
 def plane(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
@@ -140,7 +147,7 @@ def training_figure(
         view = _regions(ax, results[name].params, data)
         ax.set_title(f"{name}: decision regions, accuracy {final_accuracy[name]:.1%}")
     fig.suptitle(textwrap.fill(title, width=int(11 * 4.2 * cols)) + f"\nbottom: {data.name} ({view})")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def _differences(ax_diff: Any, results: Mapping[str, "TrainResult"], tolerance: float) -> None:
@@ -194,4 +201,4 @@ def saturation_figure(path: str | Path, sweep: Mapping[str, Any], hists: Sequenc
     ax3.legend(fontsize="small")
     N, D, H, C = sweep["shape"]
     fig.suptitle(f"Vanishing gradients from saturated tanh units: N={N}, D={D}, H={H}, C={C}, x ~ N(0, I)")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)

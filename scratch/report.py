@@ -16,7 +16,11 @@ def fmt(v: Any) -> str:
 
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a table with rich (when installed) or as aligned plain text."""
+    """Print a table with rich (when installed) or as aligned plain text.
+
+    No cell is ever cut short: the first column (the names a user types back, e.g. ``pitfalls
+    --show NAME``) keeps its full width, and where the table is wider than the console the
+    other columns wrap."""
     cells = [[fmt(v) for v in row] for row in rows]
     try:
         from rich.console import Console
@@ -29,8 +33,9 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
             print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
         return
     table = Table()
-    for h in headers:
-        table.add_column(h)
+    for i, h in enumerate(headers):
+        longest = max([len(h), *(len(r[i]) for r in cells)])
+        table.add_column(h, overflow="fold", **({"no_wrap": True, "min_width": longest} if i == 0 else {}))
     for r in cells:
         table.add_row(*r)
     console = Console(width=max(120, sum(len(h) for h in headers) * 2))
@@ -51,9 +56,16 @@ def json_ready(o: Any) -> Any:
     return o
 
 
+def wrote(path: str | Path) -> None:
+    """Tell the user a file was written: ``wrote PATH`` on stdout (every command does)."""
+    print(f"wrote {path}")
+
+
 def write_json(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as indented JSON (non-finite floats as strings, arrays as lists)."""
+    """Write ``payload`` as indented JSON (non-finite floats as strings, arrays as lists) and
+    say ``wrote PATH``."""
     Path(path).write_text(json.dumps(json_ready(payload), indent=2) + "\n")
+    wrote(path)
 
 
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

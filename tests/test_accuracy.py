@@ -8,6 +8,7 @@ route) must be measurably worse on the same cases, so that the demonstration can
 from __future__ import annotations
 
 import json
+import sys
 from functools import lru_cache
 
 import numpy as np
@@ -146,3 +147,28 @@ def test_verdict_fails_a_missed_goal_and_a_framework_that_caught_up():
 def test_truth_type():
     _, t = case_and_truth(0)
     assert isinstance(t, Truth) and t.grads.dz2.dtype == np.float64 and t.scale.dz1.shape == t.grads.dz1.shape
+
+
+def test_missing_mpmath_is_named_once(monkeypatch, capsys):
+    """The install hint said the same thing twice ("...: pip install ...: pip install ...")."""
+    monkeypatch.setitem(sys.modules, "mpmath", None)
+    assert main(["accuracy", "--seeds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("pip install") == 1 and "scratch-backprop[cli]" in err and "mpmath" in err
+
+
+def test_missing_framework_is_skipped_and_said(monkeypatch, capsys):
+    """Without torch the accuracy table still runs scratch and JAX, and says what it skipped."""
+    import oracles
+
+    real = oracles.get
+
+    def get(name):
+        if name == "torch":
+            raise oracles.MissingFramework("the 'torch' oracle needs 'torch', which is not installed: pip install 'scratch-backprop[torch]'")
+        return real(name)
+
+    monkeypatch.setattr(oracles, "get", get)
+    assert main(["accuracy", "--seeds", "0"]) == 0
+    out = capsys.readouterr()
+    assert "skipped: the 'torch' oracle" in out.err and "jax" in out.out and "torch" not in out.out

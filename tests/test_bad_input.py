@@ -42,8 +42,10 @@ def _bad_inputs():
     yield "x wrong D", (p, x[:, :2], y), ValueError, r"x must have shape \(N, D\) with D = 3.*\(4, 2\)"
     yield "x 1-D", (p, x[0], y), ValueError, r"x must be 2-D"
     yield "x empty N=0", (p, x[:0], y[:0]), ValueError, r"x must hold at least one sample.*\(0, 3\)"
-    yield "x int", (p, x.astype(np.int64), y), TypeError, r"x must be a float32 or float64 array.*int64"
-    yield "x object", (p, x.astype(object), y), TypeError, r"x must be a float32 or float64 array.*object"
+    yield "x int", (p, x.astype(np.int64), y), TypeError, r"x must have a floating dtype \(float32.*int64"
+    yield "x object", (p, x.astype(object), y), TypeError, r"x must have a floating dtype \(float32.*object"
+    yield "x float16", (p, x.astype(np.float16), y), TypeError, r"x must have a floating dtype.*float16 is not supported, cast it"
+    yield "x complex", (p, x.astype(np.complex128), y), TypeError, r"^x must .*complex128.*: (gradients are real|complex-step)"
     yield "x list", (p, x.tolist(), y), TypeError, r"x must be a numpy.ndarray.*list"
     yield "x nan", (p, nan_at(x, (1, 1)), y), ValueError, r"x must be finite.*1 non-finite"
     yield "x inf", (p, np.where(x > 1, np.inf, x), y), ValueError, r"x must be finite"
@@ -55,18 +57,23 @@ def _bad_inputs():
     yield "y bool", (p, x, y.astype(bool)), TypeError, r"y must hold integer labels.*bool"
     yield "y targets wrong C", (p, x, targets[:, :2]), ValueError, r"y \(float targets\) must have shape \(N, C\) = \(4, 3\).*\(4, 2\)"
     yield "y targets transposed", (p, x, targets.T.copy()), ValueError, r"y \(float targets\) must have shape \(N, C\) = \(4, 3\)"
-    yield "y targets negative", (p, x, targets - 0.5), ValueError, r"y \(float targets\) must be non-negative"
+    yield "y targets negative", (p, x, targets - 0.5), ValueError, r"y \(float targets\) must be non-negative, got minimum -0\.\d+$"
+    yield "y targets -1", (p, x, np.full((N, C), -1.0)), ValueError, r"must be non-negative, got minimum -1$"
+    yield "y targets float16", (p, x, targets.astype(np.float16)), TypeError, r"y must have a floating dtype.*float16 is not supported"
     yield "y targets nan", (p, x, nan_at(targets, (0, 0))), ValueError, r"y must be finite"
     yield "y targets float32", (p, x, targets.astype(np.float32)), TypeError, r"y must have the parameters' dtype float64.*float32"
     yield "y 3-D", (p, x, targets[:, :, None]), ValueError, r"y \(float targets\) must have shape"
     yield "W1 nan", with_param("W1", nan_at(p.W1, (0, 0))), ValueError, r"params.W1 must be finite"
     yield "b2 inf", with_param("b2", np.full(C, np.inf)), ValueError, r"params.b2 must be finite.*3 non-finite"
-    yield "b1 wrong H", with_param("b1", p.b1[:2]), ValueError, r"params.b1 must have shape \(H,\) = \(5,\).*\(2,\)"
+    yield "b1 wrong H", with_param("b1", p.b1[:2]), ValueError, r"params.W1 \(3, 5\) and params.b1 \(2,\) disagree on H: W1 has H = 5 columns, b1 has 2"
+    yield "W1 (3, 4) with b1 (5,)", with_param("W1", np.ones((3, 4))), ValueError, r"params.W1 \(3, 4\) and params.b1 \(5,\) disagree on H"
     yield "b1 as row", with_param("b1", p.b1[None, :]), ValueError, r"params.b1 must have shape \(H,\)"
-    yield "W2 wrong H", with_param("W2", p.W2[:2]), ValueError, r"params.W2 must have shape \(H, C\) with H = 5.*\(2, 3\)"
-    yield "b2 wrong C", with_param("b2", p.b2[:1]), ValueError, r"params.b2 must have shape \(C,\) = \(3,\)"
+    yield "W2 wrong H", with_param("W2", p.W2[:2]), ValueError, r"params.W1 \(3, 5\) and params.W2 \(2, 3\) disagree on H: W1 has H = 5 columns, W2 has 2 rows"
+    yield "b2 wrong C", with_param("b2", p.b2[:1]), ValueError, r"params.W2 \(5, 3\) and params.b2 \(1,\) disagree on C"
+    yield "b2 as column", with_param("b2", p.b2[:, None]), ValueError, r"params.b2 must have shape \(C,\) = \(3,\)"
     yield "W1 1-D", with_param("W1", p.W1[0]), ValueError, r"params.W1 must be 2-D"
     yield "W1 int", with_param("W1", p.W1.astype(np.int32)), TypeError, r"params.W1 must have a floating dtype.*int32"
+    yield "W1 float16", with_param("W1", p.W1.astype(np.float16)), TypeError, r"params.W1 must have a floating dtype.*float16 is not supported"
     yield "W2 float32 mixed", with_param("W2", p.W2.astype(np.float32)), TypeError, r"params must share one dtype.*W2=float32"
     yield "W1 empty", with_param("W1", np.zeros((3, 0))), ValueError, r"params.W1 must not be empty"
     yield "params tuple of wrong kind", ({"W1": p.W1}, x, y), TypeError, r"params must have fields W1, b1, W2, b2"
@@ -80,6 +87,19 @@ BAD = list(_bad_inputs())
 def test_bad_input_is_rejected_clearly(entry, args, exc, pattern):
     with pytest.raises(exc, match=pattern):
         ENTRY_POINTS[entry](*args)
+
+
+@pytest.mark.parametrize("args,exc", [b[1:3] for b in BAD], ids=[b[0] for b in BAD])
+def test_messages_print_plain_numbers_and_only_relevant_hints(args, exc):
+    """No ``np.float64(-1.0)`` reprs; "mixed float32/float64" only where both are real float dtypes
+    of the network (never for float16, complex or integer input)."""
+    with pytest.raises(exc) as info:
+        scratch.loss_and_grads(*args)
+    message = str(info.value)
+    assert "np." not in message.replace("np.float32)", "").replace("np.float64)", "")  # the cast hint may name them
+    arrays = [a for a in (*getattr(args[0], "_asdict", dict)().values(), args[1], args[2]) if isinstance(a, np.ndarray)]
+    if any(a.dtype.kind in "fc" and a.dtype not in (np.float32, np.float64) for a in arrays):
+        assert "float32/float64" not in message and "mixing" not in message
 
 
 def test_complex_rejected_by_loss_and_grads_but_accepted_by_loss():

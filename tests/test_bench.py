@@ -47,6 +47,9 @@ def test_bench_reports_blas_and_threads(report):
     assert "torch" in env["torch"]["framework"] and "jax" in env["jax"]["framework"]
     pools = env["scratch"]["threadpools"]
     assert any(p.get("user_api") == "blas" and p.get("num_threads", 0) >= 1 for p in pools), pools
+    assert "intra-op threads" in env["torch"]["framework"] and "(pinned to NumPy's BLAS threads)" in env["torch"]["framework"]
+    blas = max(p["num_threads"] for p in pools if p.get("user_api") == "blas")
+    assert f"intra-op threads {blas} " in env["torch"]["framework"]
     assert set(rep["blas_rate"]) == {"float64", "float32"} and all(r > 0 for r in rep["blas_rate"].values())
 
 
@@ -83,8 +86,8 @@ def test_worker_rejects_unknown_framework():
         run_worker("tensorflow", [(3, 2, 5, 2)], ["float64"], 1, 1)
 
 
-@pytest.mark.parametrize("argv, message", [(["--repeats", "0"], "--repeats must be >= 1"),
-                                           (["--rounds", "0"], "--rounds must be >= 1"),
+@pytest.mark.parametrize("argv, message", [(["--repeats", "0"], "argument --repeats: 0 must be >= 1"),
+                                           (["--rounds", "0"], "argument --rounds: 0 must be >= 1"),
                                            (["--sizes", "1,2,3"], "'1,2,3'"), (["--dtypes", "float16"], "'float16'")],
                          ids=["repeats0", "rounds0", "bad-size", "bad-dtype"])
 def test_bench_usage_errors_exit_2(argv, message, capsys):
@@ -102,3 +105,22 @@ def test_bench_plot_without_matplotlib_exits_2_before_measuring(monkeypatch, cap
     monkeypatch.setattr(bench_command, "collect", lambda args: pytest.fail("measured before checking for matplotlib"))
     rc = main(["bench", "--frameworks", "scratch", "--plot", "b.png"])
     assert rc == 2 and "scratch-backprop[plot]" in capsys.readouterr().err
+
+
+def test_bench_warns_when_the_measurement_is_disturbed(monkeypatch, capsys):
+    """A point whose step time varies > 5x between repeats (a torch step at 84 ms under load)
+    is flagged, next to the thread settings, rather than reported as a clean ratio."""
+    steady, noisy = [1e-4] * 10, [1e-4] * 5 + [8.4e-2] * 5
+    env = {"env": {"OMP_NUM_THREADS": None}, "threadpools": [{"internal_api": "openblas", "num_threads": 2}],
+           "framework": "x"}
+
+    def fake(worker, sizes, dtypes, repeats, warmup):
+        impls = [i for i, w in IMPLEMENTATIONS.items() if w == worker]
+        return {"results": [{"impl": i, "shape": list(sizes[0]), "dtype": dtypes[0], "times": noisy if i == "torch" else steady}
+                            for i in impls], "blas_rate": {dtypes[0]: 1e9} if worker == "scratch" else {}, "environment": env}
+
+    monkeypatch.setattr(bench_command, "spawn_worker", fake)
+    assert main(["bench", "--shapes", TINY, "--dtypes", "float64", "--frameworks", "scratch", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: torch float64 3,2,5,2" in out and "unreliable" in out
+    assert "WARNING: workspace" not in out and "threads=2" in out

@@ -163,6 +163,15 @@ def test_pitfalls_command_table_and_json(tmp_path, capsys):
     assert "caught by" in text and "invisible on" in text
 
 
+def test_pitfalls_names_are_never_cut(capsys):
+    """With all three oracles the table is wide; names (what ``--show NAME`` takes) stay whole."""
+    main(["pitfalls"])
+    out = capsys.readouterr().out
+    assert "…" not in out
+    missing = [name for name in PITFALLS if name not in out]
+    assert not missing, f"cut in the table: {missing}"
+
+
 def test_pitfalls_command_fails_when_a_pitfall_slips_past(monkeypatch, tmp_path):
     """A "pitfall" that is really the right code slips past every oracle: exit 1, named."""
     import scratch.pitfalls as gallery_module

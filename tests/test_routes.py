@@ -77,3 +77,22 @@ def test_predict_is_the_argmax_of_the_probabilities(shape_name):
     pred = scratch.predict(c.params, c.x)
     assert pred.shape == (c.x.shape[0],) and pred.dtype.kind == "i"
     np.testing.assert_array_equal(pred, np.argmax(scratch.forward(c.params, c.x).yhat, axis=1))
+
+
+@shape_param
+@target_param
+@pytest.mark.parametrize("dtype_name", ["float64", "float32"])
+def test_staged_route_matches_the_oracle_directly(shape_name, target, dtype_name):
+    """Every quantity of the staged route, dz1 dW1 db1 included, against torch autograd at the
+    oracle tolerance: a bug on the staged route alone (e.g. in its tanh') is caught here even
+    if the fused route were wrong the same way."""
+    from oracles import get
+
+    from scratch.compare import check_case, format_failures
+    from scratch.tolerances import oracle_rtol
+
+    shape = SHAPES[shape_name]
+    c = make_case(1, shape, np.dtype(dtype_name), target)
+    staged = lambda p, x, y: scratch.loss_and_grads(p, x, y, route="staged")  # noqa: E731
+    checks = check_case(staged, get("torch"), c.params, c.x, c.y, rtol=oracle_rtol(np.dtype(dtype_name), shape))
+    assert not format_failures(checks), f"{c.name}:\n{format_failures(checks)}"

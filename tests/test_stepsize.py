@@ -76,14 +76,16 @@ def test_round_off_takes_over_for_small_h(study, method):
 
 def test_cli_writes_plot_and_json(tmp_path, capsys):
     png, js = tmp_path / "s.png", tmp_path / "s.json"
-    rc = main(["stepsize", "--shape", "small", "--per-decade", "1", "--plot", str(png), "--json", str(js)])
+    rc = main(["stepsize", "--shapes", "small", "n1", "--per-decade", "1", "--plot", str(png), "--json", str(js)])
     assert rc == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     report = json.loads(js.read_text())
-    assert report["dims"] == list(SHAPES["small"]) and len(report["steps"]) == 16
-    assert set(report["errors"]) == {"forward", "central", "complex"}
-    assert all(len(v) == 16 for v in report["errors"].values())
-    assert report["errors"]["forward"][-1] == "inf"  # h = 1e-16: θ ± h rounds to θ
+    assert len(report["steps"]) == 16 and [c["shape"] for c in report["cases"]] == ["small", "n1"]
+    study = report["cases"][0]
+    assert study["dims"] == list(SHAPES["small"])
+    assert set(study["errors"]) == {"forward", "central", "complex"}
+    assert all(len(v) == 16 for v in study["errors"].values())
+    assert study["errors"]["forward"][-1] == "inf"  # h = 1e-16: θ ± h rounds to θ
     out = capsys.readouterr().out
     assert "best step per method" in out and "complex" in out
 
@@ -107,4 +109,4 @@ def test_script_entry_point(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "step_size.py"), "--shape", "n1", "--per-decade", "1",
                         "--json", str(js)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert json.loads(js.read_text())["shape"] == "n1"
+    assert json.loads(js.read_text())["cases"][0]["shape"] == "n1"

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..cases import DTYPES, SHAPES, SPECIAL_SHAPES, TARGETS
+from . import UsageError
 
 #: Figure formats every ``--plot`` accepts (matplotlib writes each without extra packages).
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
@@ -110,6 +113,40 @@ def _hidden_alias(p: argparse.ArgumentParser, alias: str, dest: str, **kwargs: A
     p.add_argument(alias, dest=dest, help=argparse.SUPPRESS, default=argparse.SUPPRESS, **kwargs)
 
 
+def add_seeds_option(p: argparse.ArgumentParser, default: list[int] | None = None) -> None:
+    """``--seeds SEED ...`` (integers >= 0; default 0..4) and the hidden alias ``--seed``."""
+    default = list(range(5)) if default is None else default
+    p.add_argument("--seeds", type=seed, nargs="+", default=default, metavar="SEED",
+                   help=f"integers >= 0; default: {' '.join(map(str, default))}")
+    _hidden_alias(p, "--seed", "seeds", type=seed, nargs="+")
+
+
+def add_shapes_option(p: argparse.ArgumentParser, default: list[str] | None = None) -> None:
+    """``--shapes SHAPE ...`` (names or ``N,D,H,C``; default every named shape) and the hidden
+    aliases ``--shape`` and ``--sizes``.  ``args.shapes`` holds ``(label, (N, D, H, C))`` pairs."""
+    default = list(SHAPES) if default is None else default
+    p.add_argument("--shapes", type=parse_shape, nargs="+", default=[parse_shape(s) for s in default], metavar="SHAPE",
+                   help=f"names ({', '.join(SHAPES)}) or N,D,H,C; default: {' '.join(default)}")
+    for alias in ("--shape", "--sizes"):
+        _hidden_alias(p, alias, "shapes", type=parse_shape, nargs="+")
+
+
+def add_dtypes_option(p: argparse.ArgumentParser, default: list[str] | None = None) -> None:
+    """``--dtypes DTYPE ...`` (float64, float32; default both) and the hidden alias ``--dtype``."""
+    default = list(DTYPES) if default is None else default
+    p.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=default, metavar="DTYPE",
+                   help=f"{' '.join(DTYPES)}; default: {' '.join(default)}")
+    _hidden_alias(p, "--dtype", "dtypes", nargs="+", choices=list(DTYPES))
+
+
+def add_targets_option(p: argparse.ArgumentParser, default: list[str] | None = None) -> None:
+    """``--targets TARGET ...`` (default every target kind) and the hidden alias ``--target``."""
+    default = list(TARGETS) if default is None else default
+    p.add_argument("--targets", nargs="+", choices=TARGETS, default=default, metavar="TARGET",
+                   help=f"{' '.join(TARGETS)}; default: {' '.join(default)}")
+    _hidden_alias(p, "--target", "targets", nargs="+", choices=TARGETS)
+
+
 def add_sweep_options(
     p: argparse.ArgumentParser,
     *,
@@ -118,23 +155,57 @@ def add_sweep_options(
     dtypes: list[str] | None = None,
     targets: list[str] | None = None,
 ) -> None:
-    """Add ``--seeds --shapes --dtypes --targets`` (and the hidden ``--dtype``/``--shape``
-    aliases) with the given defaults (default: 0..4, every named shape, both dtypes, every target
-    kind).  ``args.shapes`` holds ``(label, (N, D, H, C))`` pairs."""
-    seeds = list(range(5)) if seeds is None else seeds
-    shapes = list(SHAPES) if shapes is None else shapes
-    dtypes = list(DTYPES) if dtypes is None else dtypes
-    targets = list(TARGETS) if targets is None else targets
-    p.add_argument("--seeds", type=seed, nargs="+", default=seeds, metavar="SEED",
-                   help=f"integers >= 0; default: {' '.join(map(str, seeds))}")
-    p.add_argument("--shapes", type=parse_shape, nargs="+", default=[parse_shape(s) for s in shapes], metavar="SHAPE",
-                   help=f"names ({', '.join(SHAPES)}) or N,D,H,C; default: {' '.join(shapes)}")
-    _hidden_alias(p, "--shape", "shapes", type=parse_shape, nargs="+")
-    p.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=dtypes, metavar="DTYPE",
-                   help=f"{' '.join(DTYPES)}; default: {' '.join(dtypes)}")
-    _hidden_alias(p, "--dtype", "dtypes", nargs="+", choices=list(DTYPES))
-    p.add_argument("--targets", nargs="+", choices=TARGETS, default=targets, metavar="TARGET",
-                   help=f"{' '.join(TARGETS)}; default: {' '.join(targets)}")
+    """Add ``--seeds --shapes --dtypes --targets`` (and their hidden singular aliases) with the
+    given defaults (default: 0..4, every named shape, both dtypes, every target kind).
+    ``args.shapes`` holds ``(label, (N, D, H, C))`` pairs."""
+    add_seeds_option(p, seeds)
+    add_shapes_option(p, shapes)
+    add_dtypes_option(p, dtypes)
+    add_targets_option(p, targets)
+
+
+def add_oracles_option(p: argparse.ArgumentParser, choices: Sequence[str], default: Sequence[str]) -> None:
+    """``--oracles NAME ...``.  Left out, ``args.oracles`` is None: the command runs the installed
+    ones of ``default`` (see :func:`load_installed`); named, every one must be installed."""
+    p.add_argument("--oracles", nargs="+", choices=list(choices), default=None, metavar="ORACLE",
+                   help=f"some of {' '.join(choices)}; default: those of {' '.join(default)} that are installed")
+
+
+def name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    """An argparse ``type`` for one word of a list option: a name from ``choices``, or several
+    joined by commas (``numpy,jax``).  Pair it with ``nargs="+"`` and :func:`flat_names`."""
+
+    def check(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        bad = [n for n in names if n not in choices]
+        if not names or bad:
+            raise argparse.ArgumentTypeError(
+                f"unknown name(s) {', '.join(map(repr, bad)) or '(none given)'}: expected some of {', '.join(choices)}"
+            )
+        return names
+
+    return check
+
+
+def add_names_option(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], help: str) -> None:
+    """A list option ``flag`` taking names from ``choices``, space- or comma-separated
+    (``--frameworks numpy jax`` = ``--frameworks numpy,jax``).  Left out, its value is None
+    (the command then uses the installed ones, see :func:`load_installed`); read it with
+    :func:`flat_names`."""
+    p.add_argument(flag, type=name_list(choices), nargs="+", default=None, metavar="NAME",
+                   help=f"some of {' '.join(choices)} (space- or comma-separated); {help}")
+
+
+def flat_names(value: list[list[str]] | None, flag: str) -> list[str] | None:
+    """The names given to an :func:`add_names_option` option, flattened; a name given twice is
+    a :class:`UsageError`."""
+    if value is None:
+        return None
+    names = [n for group in value for n in group]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"{flag}: {', '.join(twice)} listed twice")
+    return names
 
 
 def add_json_option(p: argparse.ArgumentParser, what: str = "the full report") -> None:
@@ -146,3 +217,79 @@ def add_plot_option(p: argparse.ArgumentParser, what: str = "the figure") -> Non
     """``--plot FILE``: write ``what`` (png, svg or pdf; path checked at parse time)."""
     p.add_argument("--plot", type=output_file(PLOT_SUFFIXES), metavar="FILE.png",
                    help=f"write {what} ({', '.join(s[1:] for s in PLOT_SUFFIXES)})")
+
+
+def add_quiet_option(p: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress bar (there is none when stderr is not a terminal either)."""
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Whether to draw a progress bar: stderr is a terminal and ``--quiet`` was not given."""
+    return sys.stderr.isatty() and not getattr(args, "quiet", False)
+
+
+def load_installed(names: Sequence[str] | None, default: Sequence[str], load: Callable[[str], Any],
+                   *, option: str = "--oracles", at_least_one: bool = True, hint: str = "") -> dict[str, Any]:
+    """Load each of ``names`` with ``load`` (which raises ``ImportError`` naming the extra when
+    a framework is missing).
+
+    Parameters
+    ----------
+    names : list of str or None
+        What the user asked for; None when the option was left out.
+    default : list of str
+        What to try when ``names`` is None.
+    load : callable
+        ``name -> object``; raises ``ImportError`` (e.g. :class:`oracles.MissingFramework`)
+        whose message names the pip extra.
+    option : str
+        The option's name, for the messages.
+    at_least_one : bool
+        Whether loading none of them is an error.
+    hint : str
+        Appended to that error (what runs without the extras).
+
+    Returns
+    -------
+    dict
+        name -> loaded object, in the given order.
+
+    Raises
+    ------
+    UsageError
+        A name the user asked for is not installed, or (left out, ``at_least_one``) none of
+        ``default`` is.
+        Left out, a missing one is skipped with a line on stderr saying so.
+    """
+    loaded: dict[str, Any] = {}
+    skipped: list[str] = []
+    for name in default if names is None else names:
+        try:
+            loaded[name] = load(name)
+        except ImportError as exc:
+            if names is not None:
+                raise UsageError(str(exc)) from exc
+            skipped.append(str(exc))
+    if not loaded and at_least_one:
+        raise UsageError(f"none of {' '.join(default)} is installed ({option} left out): " + "; ".join(skipped)
+                         + (f"; {hint}" if hint else ""))
+    for why in skipped:
+        print(f"skipped: {why}", file=sys.stderr)
+    return loaded
+
+
+@contextmanager
+def progress_bar(desc: str, total: int, enabled: bool, unit: str = "it") -> Iterator[Any]:
+    """A tqdm bar on stderr (``bar.update(n)``, ``bar.set_postfix(...)``), or None when
+    ``enabled`` is false or tqdm (the ``cli`` extra) is not installed."""
+    if not enabled:
+        yield None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield None
+        return
+    with tqdm(total=total, desc=desc, file=sys.stderr, unit=unit, leave=False) as bar:
+        yield bar

@@ -9,6 +9,10 @@ from ..accuracy import ACCURACY_SHAPE, GAP_RANGE, Z1_RANGE, measure
 from ..report import print_table, write_json
 from ..tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL, FRAMEWORK_CANCELLATION_MIN_ERROR
 from . import UsageError
+from ._options import add_json_option, add_seeds_option, load_installed
+
+#: The autograd frameworks measured next to scratch (each when installed).
+FRAMEWORKS = ("torch", "jax")
 
 #: Columns of the table: key in a row of scratch.accuracy.measure -> header.
 COLUMNS = {"loss": "loss", "dz2": "dz2", "dW2": "dW2", "dz1": "dz1 (E)", "dz1_plain": "dz1 plain", "dW1": "dW1 (E)"}
@@ -24,8 +28,8 @@ def register(sub: Any) -> None:
         "scratch (both routes), torch and JAX in float32 and float64.  Exit 1 if scratch's float32 dz2 or dz1 "
         "misses its goal or a framework stops being measurably worse.",
     )
-    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)), metavar="SEED", help="default: 0 ... 9")
-    p.add_argument("--json", metavar="FILE", help="also write the rows (with per-seed errors) as JSON")
+    add_seeds_option(p, list(range(10)))
+    add_json_option(p, "the rows (with per-seed errors)")
     p.set_defaults(func=run)
 
 
@@ -48,10 +52,15 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``python -m scratch accuracy``; return the exit status (0 ok, 1 a check failed)."""
+    import oracles
+
     try:
-        rows = measure(args.seeds)
-    except ImportError as exc:  # mpmath (the truth) or a framework missing
-        raise UsageError(f"{exc}: pip install 'scratch-backprop[all]'") from exc
+        import mpmath  # noqa: F401  (the truth, at 60 digits)
+    except ImportError as exc:
+        raise UsageError("accuracy computes the exact gradients with mpmath, which is not installed: "
+                         "pip install 'scratch-backprop[cli]'") from exc
+    frameworks = load_installed(None, FRAMEWORKS, oracles.get, at_least_one=False)  # a missing one: skipped, said so
+    rows = measure(args.seeds, frameworks=frameworks)
     N, D, H, C = ACCURACY_SHAPE
     print_table(
         f"max elementwise relative error vs the exact gradients (mpmath), {len(args.seeds)} seeds, "

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from ..bench import IMPLEMENTATIONS, SIZES, WORKERS, WorkerFailed, gemm_flops, spawn_worker, summarize
-from ..cases import DTYPES
-from ..plots import new_figure, require_matplotlib
+from ..bench import DISTURBED_SPREAD, IMPLEMENTATIONS, SIZES, WORKERS, WorkerFailed, gemm_flops, spawn_worker, spread, summarize
+from ..plots import new_figure, require_matplotlib, save_figure
 from ..report import print_table, write_json
 from . import UsageError
-from .compare import parse_shape
+from ._options import add_dtypes_option, add_json_option, add_plot_option, add_shapes_option, positive_int
 
 #: Goal of the issue: the workspace step at most this fraction of each framework's step.
 GOALS = {"jax": 1.0, "torch": 0.5}
@@ -26,17 +26,17 @@ def register(sub: Any) -> None:
         "with the GEMM-bound floor.  To measure OpenBLAS's native kernel where the environment forces "
         "one, unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for that command.",
     )
-    p.add_argument("--sizes", type=parse_shape, nargs="+", default=[(",".join(map(str, s)), s) for s in SIZES],
-                   metavar="N,D,H,C", help="default: " + " ".join(",".join(map(str, s)) for s in SIZES))
-    p.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=list(DTYPES), help="default: both")
-    p.add_argument("--repeats", type=int, default=30, help="timed steps per point (median); default 30")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (JAX compiles here); default 3")
-    p.add_argument("--rounds", type=int, default=1,
+    add_shapes_option(p, [",".join(map(str, s)) for s in SIZES])
+    add_dtypes_option(p)
+    p.add_argument("--repeats", type=positive_int, default=30, help="timed steps per point (median); default 30")
+    p.add_argument("--warmup", type=positive_int, default=3, help="untimed steps first (JAX compiles here); default 3")
+    p.add_argument("--rounds", type=positive_int, default=1,
                    help="run every framework's worker this many times, interleaved, and pool the samples "
                         "(evens out a busy machine); default 1")
-    p.add_argument("--frameworks", nargs="+", choices=WORKERS, default=list(WORKERS), help="default: all")
-    p.add_argument("--json", metavar="FILE", help="also write every measurement as JSON")
-    p.add_argument("--plot", metavar="FILE.png", help="draw time per step against GEMM FLOPs")
+    p.add_argument("--frameworks", nargs="+", choices=WORKERS, default=None, metavar="FRAMEWORK",
+                   help=f"some of {' '.join(WORKERS)}; default: those installed")
+    add_json_option(p, "every measurement")
+    add_plot_option(p, "time per step against GEMM FLOPs")
     p.set_defaults(func=run)
 
 
@@ -52,27 +52,31 @@ def fmt_time(seconds: float | None) -> str:
 
 def collect(args: argparse.Namespace) -> dict[str, Any]:
     """Run one worker per framework; ``{"points": [...], "blas_rate": ..., "environment": ...}``."""
-    for name in ("repeats", "warmup", "rounds"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    sizes = [s for _, s in args.sizes]
-    workers = ["scratch", *(w for w in args.frameworks if w != "scratch")]  # scratch: the BLAS rate
+    sizes = [s for _, s in args.shapes]
+    asked = args.frameworks
+    workers = ["scratch", *(w for w in (asked or WORKERS) if w != "scratch")]  # scratch: the BLAS rate
     runs: dict[str, dict[str, Any]] = {}
     samples: dict[tuple[str, tuple[int, ...], str], list[float]] = {}
     rates: dict[str, list[float]] = {}
     for _ in range(args.rounds):
-        for w in workers:
+        for w in list(workers):
             try:
                 runs[w] = spawn_worker(w, sizes, args.dtypes, args.repeats, args.warmup)
             except WorkerFailed as exc:
-                if exc.missing:
+                if not exc.missing:
+                    raise
+                if asked is not None:  # asked for by name: a usage error naming the extra
                     raise UsageError(str(exc)) from exc
-                raise
+                print(f"skipped: {exc}", file=sys.stderr)
+                workers.remove(w)
+                continue
             for r in runs[w]["results"]:
                 samples.setdefault((r["impl"], tuple(r["shape"]), r["dtype"]), []).extend(r["times"])
             for d, v in runs[w]["blas_rate"].items():
                 rates.setdefault(d, []).append(v)
     times = {k: summarize(v) for k, v in samples.items()}
+    disturbed = {f"{impl} {dtype} {','.join(map(str, shape))}": spread(v)
+                 for (impl, shape, dtype), v in samples.items() if spread(v) > DISTURBED_SPREAD}
     rate = {d: max(v) for d, v in rates.items()}
     points = []
     for dtype in args.dtypes:
@@ -89,7 +93,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 pt[f"goal_{fw}"] = None if pt.get(fw) is None else pt[f"workspace/{fw}"] <= goal
             points.append(pt)
     return {"points": points, "blas_rate": rate, "repeats": args.repeats, "warmup": args.warmup, "rounds": args.rounds,
-            "environment": {w: r["environment"] for w, r in runs.items()}}
+            "environment": {w: r["environment"] for w, r in runs.items()}, "disturbed": disturbed}
 
 
 def describe_environment(env: dict[str, Any]) -> list[str]:
@@ -108,7 +112,7 @@ def describe_environment(env: dict[str, Any]) -> list[str]:
 
 
 def plot(report: dict[str, Any], path: str) -> None:
-    """Time per step against GEMM FLOPs, log-log, one panel per dtype (PNG at ``path``)."""
+    """Time per step against GEMM FLOPs, log-log, one panel per dtype, written to ``path``."""
     dtypes = list(dict.fromkeys(p["dtype"] for p in report["points"]))
     fig = new_figure((6 * len(dtypes), 4.5))
     axes = fig.subplots(1, len(dtypes), squeeze=False)
@@ -127,7 +131,7 @@ def plot(report: dict[str, Any], path: str) -> None:
         ax.margins(x=0.08, y=0.12)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
                 f"BLAS rate {rates}", headers, rows)
     for line in describe_environment(report["environment"]):
         print(line)
+    for point, factor in report["disturbed"].items():
+        print(f"WARNING: {point}: the step time varied {factor:.0f}x between repeats (90th/10th percentile): "
+              "the machine was busy, so these times and ratios are unreliable; rerun on a quiet machine or with --rounds 3")
     if args.json:
         write_json(args.json, report)
     if args.plot:

@@ -14,8 +14,8 @@ from typing import Any
 from .. import casefiles
 from ..testing import REFERENCES, cases
 from . import UsageError
-from ._options import add_json_option, add_sweep_options, input_folder, output_folder
-from .check import finish, load_reference, progress_bar
+from ._options import add_json_option, add_quiet_option, add_sweep_options, input_folder, output_folder
+from .check import case_progress, finish, load_reference
 
 
 def new_folder(text: str) -> Path:
@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
     c.add_argument("folder", type=input_folder, metavar="DIR", help="a folder written by 'cases export'")
     c.add_argument("--reference", choices=REFERENCES, default="scratch", help="default: scratch")
     add_json_option(c)
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_option(c)
     c.set_defaults(func=run_check)
 
 
@@ -81,7 +81,7 @@ def run_check(args: argparse.Namespace) -> int:
     """Run ``python -m scratch cases check``; return the exit status (0 ok, 1 a mismatch, 2 usage)."""
     load_reference(args.reference)
     try:  # check() reads the manifest, every input and where the outputs are before comparing anything
-        report = casefiles.check(args.folder, args.reference, progress=progress_bar(args.quiet, "cases check"))
+        report = casefiles.check(args.folder, args.reference, progress=case_progress(args, "cases check"))
     except casefiles.CaseFileError as exc:
         raise UsageError(str(exc)) from exc
     return finish(report, args.json)

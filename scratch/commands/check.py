@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ..adapter import SIGNATURES, ImplementationError, check_signature, load_function
 from ..testing import REFERENCES, check_implementation, get_reference
+from ..report import wrote
 from . import UsageError
-from ._options import add_json_option, add_sweep_options
+from ._options import add_json_option, add_quiet_option, add_sweep_options, show_progress
 
 
 def register(sub: Any) -> None:
@@ -28,13 +28,14 @@ def register(sub: Any) -> None:
     add_sweep_options(p)
     p.add_argument("--reference", choices=REFERENCES, default="scratch", help="default: scratch")
     add_json_option(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
-def progress_bar(quiet: bool, desc: str) -> Any:
-    """A tqdm wrapper on a terminal (None when piped, with ``--quiet``, or without tqdm)."""
-    if quiet or not sys.stderr.isatty():
+def case_progress(args: argparse.Namespace, desc: str) -> Any:
+    """A wrapper of the case iterable drawing a tqdm bar on a terminal (None when piped, with
+    ``--quiet``, or without tqdm)."""
+    if not show_progress(args):
         return None
     try:
         from tqdm import tqdm
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         report = check_implementation(
             fn, seeds=args.seeds, shapes=[s for s in args.shapes], dtypes=args.dtypes, targets=args.targets,
             reference=args.reference, signature=args.signature, name=args.target,
-            progress=progress_bar(args.quiet, "check"))
+            progress=case_progress(args, "check"))
     except (ImplementationError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     return finish(report, args.json)
@@ -76,5 +77,5 @@ def finish(report: Any, json_path: Any) -> int:
     print(report)
     if json_path:
         json_path.write_text(report.to_json() + "\n")
-        print(f"wrote {json_path}")
+        wrote(json_path)
     return 0 if report.ok else 1

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ..compare import QUANTITIES
 from ..conformance import DEFAULT_IMPLEMENTATIONS, IMPLEMENTATIONS, get_implementation, matrix, short_diagnosis
 from ..report import plain_table, write_json
-from . import UsageError
-from ._options import add_json_option, add_sweep_options
+from ._options import add_json_option, add_quiet_option, add_sweep_options, load_installed, progress_bar, show_progress
 
 
 def register(sub: Any) -> None:
@@ -29,25 +27,8 @@ def register(sub: Any) -> None:
     add_sweep_options(p, seeds=[0, 1], shapes=None)
     p.set_defaults(shapes=None)
     add_json_option(p, "the matrix")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
+    add_quiet_option(p)
     p.set_defaults(func=run)
-
-
-def available(requested: list[str] | None) -> tuple[list[str], list[str]]:
-    """``(names to run, notes on skipped ones)``; an explicitly requested one that is missing is a usage error."""
-    import oracles
-
-    names, notes = [], []
-    for name in requested or DEFAULT_IMPLEMENTATIONS:
-        try:
-            get_implementation(name)
-        except oracles.MissingFramework as exc:
-            if requested:
-                raise UsageError(f"--implementations {name}: {exc}") from exc
-            notes.append(f"skipped {name}: {exc}")
-            continue
-        names.append(name)
-    return names, notes
 
 
 def cell_text(info: dict[str, Any]) -> str:
@@ -61,14 +42,17 @@ def cell_text(info: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``python -m scratch conformance``; return the exit status (0, or 2 on bad usage)."""
-    names, notes = available(args.implementations)
-    for note in notes:
-        print(note)
+    names = list(load_installed(args.implementations, DEFAULT_IMPLEMENTATIONS, get_implementation,
+                                option="--implementations"))
     shapes = None if args.shapes is None else [s for s in args.shapes]
-    show = None if args.quiet or not sys.stderr.isatty() else (lambda s: print(f"\r{s:<60}", end="", file=sys.stderr))
-    cells = matrix(names, seeds=args.seeds, shapes=shapes, dtypes=args.dtypes, targets=args.targets, progress=show)
-    if show:
-        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+    total = len(names) * len(args.dtypes) * len(args.targets)
+    with progress_bar("conformance", total, show_progress(args), unit="row") as bar:
+        def step(label: str) -> None:
+            if bar is not None:
+                bar.set_postfix_str(label)
+                bar.update(1)
+
+        cells = matrix(names, seeds=args.seeds, shapes=shapes, dtypes=args.dtypes, targets=args.targets, progress=step)
     rows = []
     for c in cells:
         q = {k: c.quantity(k) for k in QUANTITIES}
@@ -85,6 +69,5 @@ def run(args: argparse.Namespace) -> int:
             for d in c.report.diagnosis:
                 print(f"  {d}")
     if args.json:
-        write_json(args.json, {"implementations": names, "skipped": notes, "cells": [c.as_dict() for c in cells]})
-        print(f"wrote {args.json}")
+        write_json(args.json, {"implementations": names, "cells": [c.as_dict() for c in cells]})
     return 0

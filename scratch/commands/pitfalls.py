@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery
+from ..pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery, oracle
 from ..report import print_table, write_json
 from . import UsageError
+from ._options import add_json_option, add_oracles_option, load_installed
 
 
 def register(sub: Any) -> None:
@@ -20,8 +21,8 @@ def register(sub: Any) -> None:
         "per oracle and caught by.  Exit 1 if any gradient pitfall slips past an oracle.",
     )
     p.add_argument("--show", metavar="NAME", help=f"print one entry with its code and story; one of: {', '.join(PITFALLS)}")
-    p.add_argument("--oracles", nargs="+", choices=ORACLES, default=list(ORACLES), help="default: all three")
-    p.add_argument("--json", metavar="FILE", help="also write the gallery as JSON")
+    add_oracles_option(p, ORACLES, ORACLES)
+    add_json_option(p, "the gallery")
     p.set_defaults(func=run)
 
 
@@ -45,6 +46,8 @@ def caught_by(row: dict[str, Any]) -> str:
         problem = row["demo"]["scratch.compare"]
         check = "finiteness" if "non-finite" in problem else "dtype" if "dtype" in problem else problem
         return f"scratch.compare ({check})" if row["caught_by"] else "NOT CAUGHT"
+    if "skipped" in row:
+        return "skipped"
     names = row["caught_by"]
     missed = [o for o in row["oracles"] if o not in names]
     return ", ".join(names) + (f"; MISSED by {', '.join(missed)}" if missed else "")
@@ -63,12 +66,13 @@ def run(args: argparse.Namespace) -> int:
     if args.show:
         show(args.show)
         return 0
-    rows = gallery(args.oracles)
+    names = list(load_installed(args.oracles, ORACLES, oracle))
+    rows = gallery(names)
     print_table(
         "gradient pitfalls: each faulty implementation vs each oracle through scratch.compare "
         "(max relative error over loss and gradients; inf = non-finite or wrong shape)",
-        ["pitfall", "quantities hit", "run on", *args.oracles, "caught by"],
-        [[r["name"], hits(r["hits"]), r.get("setting", "demo"), *(r["oracles"][o]["max_rel"] if o in r["oracles"] else "-" for o in args.oracles),
+        ["pitfall", "quantities hit", "run on", *names, "caught by"],
+        [[r["name"], hits(r["hits"]), r.get("setting", "demo"), *(r["oracles"][o]["max_rel"] if o in r["oracles"] else "-" for o in names),
           caught_by(r)] for r in rows],
     )
     print("run on: " + "; ".join(f"{k} = {SETTINGS[k].describe()}" for k in sorted({r["setting"] for r in rows if "setting" in r})))
@@ -80,8 +84,13 @@ def run(args: argparse.Namespace) -> int:
                   "the elementwise error of `python -m scratch accuracy` sees it")
     missed = [r["name"] for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
     missed += [r["name"] for r in rows if "demo" in r and not r["caught_by"]]
+    absent = [o for o in ORACLES if o not in names] if args.oracles is None else []  # skipped above, with the hint
+    for r in rows:
+        if "skipped" in r:
+            said = any(f"the {o!r} oracle" in r["skipped"] for o in absent)
+            print(f"skipped {r['name']}: " + ("its framework is not installed (see above)" if said else r["skipped"]))
     if args.json:
-        write_json(args.json, {"passed": not missed, "missed": missed, "oracles": list(args.oracles), "pitfalls": rows})
+        write_json(args.json, {"passed": not missed, "missed": missed, "oracles": names, "pitfalls": rows})
     for name in missed:
         print(f"MISSED {name}: a check is too weak")
     return 1 if missed else 0

@@ -21,6 +21,7 @@ from ..network import Params, forward, init_params, loss_and_grads
 from ..plots import require_matplotlib, saturation_figure
 from ..report import print_table, write_json
 from . import UsageError
+from ._options import add_json_option, add_plot_option, positive_int, seed
 
 #: The swept scales: 1e-2 .. 1e2, four per decade.
 SCALES = tuple(float(s) for s in np.logspace(-2, 2, 17))
@@ -82,12 +83,12 @@ def register(sub: Any) -> None:
         "of saturated tanh units and the norm of dW1 at initialisation, next to histograms of a1 for a good "
         "and a bad scale.",
     )
-    p.add_argument("--plot", metavar="FILE.png", required=True, help="the figure to write")
-    p.add_argument("--json", metavar="FILE", help="also write the sweep as JSON")
+    add_plot_option(p, "the figure (saturated fraction and ||dW1|| against the scale; a1 histograms)")
+    add_json_option(p, "the sweep")
     p.add_argument("--good", type=float, default=1.0, help="the good scale for the histogram (default 1, LeCun)")
     p.add_argument("--bad", type=float, default=10.0, help="the bad scale for the histogram (default 10)")
-    p.add_argument("--hidden", type=int, default=128, metavar="H", help="hidden units (default 128)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=positive_int, default=128, metavar="H", help="hidden units (default 128)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of x, the labels and W1 (default 0)")
     p.set_defaults(func=run)
 
 
@@ -96,9 +97,8 @@ def run(args: argparse.Namespace) -> int:
     for name, v in (("--good", args.good), ("--bad", args.bad)):
         if not (math.isfinite(v) and v > 0):
             raise UsageError(f"{name} must be a finite number > 0, got {v}")
-    if args.hidden < 1:
-        raise UsageError(f"--hidden must be >= 1, got {args.hidden}")
-    require_matplotlib(UsageError)
+    if args.plot:
+        require_matplotlib(UsageError)  # before the sweep, not after it
     scales = sorted(set(SCALES) | {args.good, args.bad})
     sweep = saturation_sweep(scales, H=args.hidden, seed=args.seed)
     print_table(
@@ -108,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
          zip(sweep["scale"], sweep["saturated"], sweep["predicted"], sweep["dW1_norm"], sweep["dW1_relative"],
              sweep["dW2_norm"])],
     )
-    saturation_figure(args.plot, sweep, [(args.good, sweep["a1"][args.good]), (args.bad, sweep["a1"][args.bad])])
-    print(f"wrote {args.plot}")
+    if args.plot:
+        saturation_figure(args.plot, sweep, [(args.good, sweep["a1"][args.good]), (args.bad, sweep["a1"][args.bad])])
     if args.json:
         write_json(args.json, {k: v for k, v in sweep.items() if k != "a1"})
     return 0

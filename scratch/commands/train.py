@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import itertools
-import sys
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..bench import DISTURBED_SPREAD, spread
 from ..cases import DTYPES
 from ..compare import elementwise_relative_error, relative_error
 from ..data import DATASETS, Dataset, make_dataset
@@ -20,35 +21,36 @@ from ..report import print_table, write_json
 from ..tolerances import train_rtol
 from ..train import SGDConfig, TrainResult, accuracy, batch_schedule, train
 from . import UsageError
+from ._options import (
+    add_json_option,
+    add_names_option,
+    add_plot_option,
+    add_quiet_option,
+    flat_names,
+    load_installed,
+    positive_int,
+    progress_bar,
+    seed,
+    show_progress,
+)
 
 #: framework -> module holding its ``train`` (same contract as :func:`scratch.train.train`).
 TRAINERS = {"numpy": "scratch.train", "torch": "oracles.torch_train", "jax": "oracles.jax_train"}
 
 
 def get_trainer(name: str) -> Callable[..., TrainResult]:
-    """The ``train`` function of framework ``name``; a missing framework is a :class:`UsageError` naming the extra."""
-    import oracles
+    """The ``train`` function of framework ``name``.
 
+    Raises
+    ------
+    UsageError
+        ``name`` is not one of :data:`TRAINERS`.
+    oracles.MissingFramework
+        (an ``ImportError``) the framework is not installed; the message names the extra.
+    """
     if name not in TRAINERS:
         raise UsageError(f"unknown framework {name!r}; expected some of {', '.join(TRAINERS)}")
-    try:
-        return importlib.import_module(TRAINERS[name]).train
-    except oracles.MissingFramework as exc:
-        raise UsageError(str(exc)) from exc
-
-
-def parse_frameworks(text: str) -> list[str]:
-    """``numpy,torch,jax`` -> a list of distinct known names (argparse type)."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    bad = [n for n in names if n not in TRAINERS]
-    if not names or bad:
-        raise argparse.ArgumentTypeError(
-            f"unknown framework(s) {', '.join(map(repr, bad)) or '(none given)'}: expected a comma-separated "
-            f"list of {', '.join(TRAINERS)}"
-        )
-    if len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"framework listed twice in {text!r}")
-    return names
+    return importlib.import_module(TRAINERS[name]).train
 
 
 def register(sub: Any) -> None:
@@ -62,41 +64,54 @@ def register(sub: Any) -> None:
         "frameworks; exit 1 when two trajectories disagree beyond the tolerance.",
     )
     p.add_argument("--dataset", choices=sorted(DATASETS), default="moons", help="default: moons")
-    p.add_argument("--dim", type=int, default=None, help="input dimension D for blobs (default 2)")
-    p.add_argument("--hidden", type=int, default=16, metavar="H", help="hidden units (default 16)")
-    p.add_argument("--steps", type=int, default=200, metavar="K", help="SGD updates (default 200)")
+    p.add_argument("--dim", type=positive_int, default=None, help="input dimension D for blobs (default 2)")
+    p.add_argument("--hidden", type=positive_int, default=16, metavar="H", help="hidden units (default 16)")
+    p.add_argument("--steps", type=positive_int, default=200, metavar="K", help="SGD updates (default 200)")
     p.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--momentum", type=float, default=0.9, help="momentum in [0, 1) (default 0.9)")
     p.add_argument("--weight-decay", type=float, default=1e-3, help="L2 weight decay (default 1e-3)")
-    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: full batch)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data, the initial weights and the shuffling")
-    p.add_argument("--frameworks", type=parse_frameworks, default=list(TRAINERS), metavar="LIST",
-                   help="comma-separated, from numpy,torch,jax (default: all three)")
-    p.add_argument("--dtype", choices=list(DTYPES), default="float64", help="default: float64")
-    p.add_argument("--plot", metavar="FILE.png", help="write the figure (loss curves and decision regions)")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="mini-batch size, at most the data set's N (default: full batch)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the data, the initial weights and the shuffling")
+    add_names_option(p, "--frameworks", list(TRAINERS), "default: those installed")
+    p.add_argument("--dtype", choices=list(DTYPES), default="float64", help="one run's dtype; default: float64")
+    add_plot_option(p, "the figure (loss curves and decision regions)")
+    add_json_option(p, "the report")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
 @contextmanager
-def progress(desc: str, total: int, enabled: bool) -> Iterator[Callable | None]:
-    """A tqdm bar on stderr as a training callback, or None (disabled, or tqdm not installed)."""
-    if not enabled:
-        yield None
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        yield None
-        return
-    with tqdm(total=total, desc=desc, file=sys.stderr, unit="step", leave=False) as bar:
+def progress(desc: str, total: int, enabled: bool) -> Iterator[Callable]:
+    """A training callback that times every step (``callback.times``, seconds) and, when
+    ``enabled`` and tqdm is installed, drives a progress bar on stderr."""
+    times: list[float] = []
+    with progress_bar(desc, total, enabled, unit="step") as bar:
+        last = [time.perf_counter()]
 
         def callback(step: Any) -> None:
-            bar.set_postfix(loss=f"{step.loss:.4g}", acc=f"{step.accuracy:.3f}", refresh=False)
-            bar.update(1)
+            now = time.perf_counter()
+            times.append(now - last[0])
+            last[0] = now
+            if bar is not None:
+                bar.set_postfix(loss=f"{step.loss:.4g}", acc=f"{step.accuracy:.3f}", refresh=False)
+                bar.update(1)
 
+        callback.times = times  # type: ignore[attr-defined]
         yield callback
+
+
+def thread_settings(with_torch: bool) -> str:
+    """One line: the BLAS thread pools NumPy uses (threadpoolctl) and, ``with_torch``, torch's
+    intra-op threads during training (pinned to 1 by :mod:`oracles.torch_train`)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        blas = "threadpoolctl not installed (pip install 'scratch-backprop[cli]')"
+    else:
+        blas = "; ".join(f"{p.get('internal_api')} {p.get('version', '')} threads={p.get('num_threads')}"
+                         for p in threadpool_info() if p.get("user_api") == "blas") or "no BLAS pool visible"
+    return f"threads: numpy BLAS {blas}" + ("; torch intra-op 1 (pinned while training)" if with_torch else "")
 
 
 def max_param_diff(a: Params, b: Params) -> float:
@@ -111,12 +126,8 @@ def one_ulp_up(params: Params) -> Params:
 
 def build(args: argparse.Namespace) -> tuple[Dataset, Params, SGDConfig]:
     """The data set, theta_0 and the configuration from the options; bad values are a :class:`UsageError`."""
-    if args.hidden < 1:
-        raise UsageError(f"--hidden must be >= 1, got {args.hidden}")
     if args.dim is not None and args.dataset != "blobs":
         raise UsageError(f"--dim applies to --dataset blobs only (got --dataset {args.dataset})")
-    if args.dim is not None and args.dim < 1:
-        raise UsageError(f"--dim must be >= 1, got {args.dim}")
     try:
         config = SGDConfig(lr=args.lr, steps=args.steps, momentum=args.momentum, weight_decay=args.weight_decay,
                            batch_size=args.batch_size, seed=args.seed)
@@ -125,7 +136,10 @@ def build(args: argparse.Namespace) -> tuple[Dataset, Params, SGDConfig]:
         raise UsageError(f"--{field.replace('_', '-')} {rest}") from exc
     extra = {"dim": args.dim} if args.dim is not None else {}
     data = make_dataset(args.dataset, seed=args.seed, dtype=DTYPES[args.dtype], **extra)
-    _, D, C = data.dims
+    N, D, C = data.dims
+    if config.batch_size is not None and config.batch_size > N:
+        raise UsageError(f"--batch-size {config.batch_size} is larger than the data set ({data.name}: N = {N}); "
+                         f"use at most {N}, or leave it out for full batch")
     params = init_params(D, args.hidden, C, rng=np.random.default_rng([args.seed, 1]), dtype=DTYPES[args.dtype])
     return data, params, config
 
@@ -135,13 +149,16 @@ def run(args: argparse.Namespace) -> int:
     data, params, config = build(args)
     if args.plot:
         require_matplotlib(UsageError)
-    trainers = {name: get_trainer(name) for name in args.frameworks}
+    trainers = load_installed(flat_names(args.frameworks, "--frameworks"), list(TRAINERS), get_trainer,
+                              option="--frameworks")
     batches = batch_schedule(data.x.shape[0], config.batch_size, config.steps, config.seed)
-    show = sys.stderr.isatty() and not args.quiet
     results: dict[str, TrainResult] = {}
+    spreads: dict[str, float] = {}
     for name, fn in trainers.items():
-        with progress(name, config.steps, show) as cb:
+        with progress(name, config.steps, show_progress(args)) as cb:
             results[name] = fn(params, data.x, data.y, config, batches=batches, callback=cb)
+        if len(cb.times) > 5:
+            spreads[name] = spread(cb.times[1:])  # the first step: JAX compiles, caches warm up
     # The sensitivity of this run: the NumPy run again from theta_0 moved by one ulp.  Where it is
     # large the dynamics amplify rounding, and no two implementations can agree.
     base = results["numpy"] if "numpy" in results else train(params, data.x, data.y, config, batches=batches)
@@ -152,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     final_acc = {n: accuracy(r.params, data.x, data.y) for n, r in results.items()}
     pairs = {f"{a}-{b}": (max_param_diff(results[a].params, results[b].params),
                           elementwise_relative_error(results[a].loss, results[b].loss))
-             for a, b in itertools.combinations(args.frameworks, 2)}
+             for a, b in itertools.combinations(results, 2)}
     failed = [k for k, (dp, dl) in pairs.items() if not (dp <= tol and dl <= tol)]
     N, D, C = data.dims
     what = (f"{data.name} N={N} D={D} C={C}, H={args.hidden}, {config.steps} steps, lr={config.lr:g}, "
@@ -161,6 +178,11 @@ def run(args: argparse.Namespace) -> int:
     print_table(f"train: {what}", ["framework", "final loss", "accuracy", "wall time (s)", "steps/s"],
                 [[n, final_loss[n], f"{final_acc[n]:.3f}", f"{r.wall_time:.3f}", f"{config.steps / r.wall_time:.0f}"]
                  for n, r in results.items()])
+    print(thread_settings("torch" in results))
+    for name, factor in spreads.items():
+        if factor > DISTURBED_SPREAD:
+            print(f"WARNING: {name}: the step time varied {factor:.0f}x between steps (90th/10th percentile): "
+                  "the machine was busy, so the wall times are unreliable")
     if pairs:
         print_table(f"largest relative difference after {config.steps} steps (tolerance {tol:.1e}; "
                     f"a 1-ulp change of theta_0 alone moves numpy's end point by {sensitivity:.1e})",
@@ -177,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, {
             "config": {**vars(config), "dataset": data.name, "N": N, "D": D, "C": C, "hidden": args.hidden,
-                       "dtype": args.dtype, "frameworks": args.frameworks},
+                       "dtype": args.dtype, "frameworks": list(results)},
             "tolerance": tol, "passed": not failed, "one_ulp_sensitivity": sensitivity,
             "max_param_diff": {k: dp for k, (dp, _) in pairs.items()},
             "max_loss_diff": {k: dl for k, (_, dl) in pairs.items()},
@@ -188,5 +210,4 @@ def run(args: argparse.Namespace) -> int:
         })
     if args.plot:
         training_figure(args.plot, data, results, final_acc, title=f"train: {what}", tolerance=tol)
-        print(f"wrote {args.plot}")
     return 1 if failed else 0
