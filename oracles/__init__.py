@@ -29,13 +29,14 @@ class MissingFramework(ImportError):
     """An oracle's framework is not installed."""
 
 
-def require(module: str, extra: str) -> object:
-    """Import ``module`` or raise :class:`MissingFramework` naming the pip extra to install."""
+def require(module: str, extra: str, who: str | None = None) -> object:
+    """Import ``module`` or raise :class:`MissingFramework` naming the pip extra to install;
+    ``who`` names what needs it (default: "the '<extra>' oracle")."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingFramework(
-            f"the {extra!r} oracle needs {module!r}, which is not installed: "
+            f"{who or f'the {extra!r} oracle'} needs {module!r}, which is not installed: "
             f"pip install 'scratch-backprop[{extra}]'"
             + (" (install the CPU build of torch first: pip install torch --index-url "
                "https://download.pytorch.org/whl/cpu)" if extra == "torch" else "")

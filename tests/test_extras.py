@@ -16,7 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The packages of the extras (torch, jax, plot, cli): absent after ``pip install -e .``.
-OPTIONAL = ("torch", "jax", "jaxlib", "optax", "matplotlib", "tqdm", "rich", "threadpoolctl", "mpmath")
+OPTIONAL = ("torch", "jax", "jaxlib", "optax", "matplotlib", "tqdm", "rich", "threadpoolctl", "mpmath", "sklearn",
+            "autograd")
+EXAMPLE = str(ROOT / "scripts" / "examples" / "student_backprop.py")
 
 #: id -> (argv, expected exit status, text the output must contain).  Exit 2 must name an extra.
 RUNS = {
@@ -39,6 +41,13 @@ RUNS = {
     "bench-jax": (["bench", "--shapes", "3,2,5,2", "--frameworks", "jax", "--repeats", "1", "--warmup", "1"], 2,
                   "scratch-backprop[jax]"),
     "help": (["--help"], 0, "compare"),
+    "check": (["check", f"{EXAMPLE}:loss_and_grads", "--seeds", "0", "--shapes", "small"], 0, "all passed"),
+    "check-bug": (["check", f"{EXAMPLE}:loss_and_grads_buggy", "--seeds", "0", "--shapes", "small"], 1,
+                  "bias_gradient_by_mean"),
+    "check-torch": (["check", f"{EXAMPLE}:loss_and_grads", "--reference", "torch"], 2, "scratch-backprop[torch]"),
+    "cases-export": (["cases", "export", "cases", "--seeds", "0", "--shapes", "small"], 0, "wrote"),
+    "conformance": (["conformance", "--seeds", "0", "--shapes", "small"], 0, "the autograd peer needs"),
+    "conformance-peer": (["conformance", "--implementations", "sklearn"], 2, "scratch-backprop[peers]"),
 }
 
 

@@ -274,8 +274,12 @@ def load_installed(names: Sequence[str] | None, default: Sequence[str], load: Ca
     if not loaded and at_least_one:
         raise UsageError(f"none of {' '.join(default)} is installed ({option} left out): " + "; ".join(skipped)
                          + (f"; {hint}" if hint else ""))
-    for why in skipped:
-        print(f"skipped: {why}", file=sys.stderr)
+    by_hint: dict[str, list[str]] = {}  # several names behind one missing extra: its hint said once
+    for why in dict.fromkeys(skipped):
+        what, sep, hint = why.partition(": pip install ")
+        by_hint.setdefault(sep + hint, []).append(what if sep else why)
+    for hint, whats in by_hint.items():
+        print(f"skipped: {'; '.join(whats)}{hint}", file=sys.stderr)
     return loaded
 
 

@@ -23,7 +23,7 @@ from oracles import as_result, require
 from scratch.checks import check_inputs
 from scratch.network import Params
 
-autograd = require("autograd", "peers")
+autograd = require("autograd", "peers", "the autograd peer")
 import autograd.numpy as anp  # noqa: E402
 
 

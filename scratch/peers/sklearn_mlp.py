@@ -39,7 +39,7 @@ from oracles import require
 from scratch.checks import check_inputs
 from scratch.network import Params
 
-require("sklearn", "peers")
+require("sklearn", "peers", "the sklearn peer")
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.preprocessing import label_binarize  # noqa: E402
 
