@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .checks import PARAM_NAMES, check_array, check_inputs
+from .compare import Check, check_quantity
 from .network import Forward, Grads, Params, _forward, backward, dz2_fused, one_hot, tanh_derivative
 from .softmax import softmax_jacobian
 
@@ -468,3 +469,38 @@ def dense(product: Any, params: Params, x: np.ndarray, y: np.ndarray) -> np.ndar
         cols[:, i] = flatten(product(params, x, y, unflatten(e, params)))
         e[i] = 0
     return cols
+
+
+# --------------------------------------------------------------------------------------------
+# Checking a product against an oracle (through the one comparison, scratch.compare)
+# --------------------------------------------------------------------------------------------
+
+
+def check_product(
+    ours: Any, reference: Any, params: Params, x: np.ndarray, y: np.ndarray, v: Params, *, rtol: float,
+    label: str = "",
+) -> list[Check]:
+    """Run ``ours(params, x, y, v)`` in the case's dtype and ``reference`` on the float64 rounding
+    of the same arrays (the truth for a float32 case), and compare every field with
+    :func:`scratch.compare.check_quantity` (shape, dtype, finiteness, then value at ``rtol``).
+
+    ``ours`` and ``reference`` return a :class:`Grads` (from :func:`r_grads`: quantities named
+    ``R{dz2}`` ... ``R{db1}``) or a :class:`Params` (from :func:`hvp` / :func:`gnvp`: named
+    ``label + W1`` ...).  Returns one :class:`scratch.compare.Check` per field.
+    """
+    dtype = params.W1.dtype
+    got = ours(params, x, y, v)
+    if dtype == np.float64:
+        ref = reference(params, x, y, v)
+    else:
+        y64 = y if np.issubdtype(y.dtype, np.integer) else y.astype(np.float64)
+        ref = reference(params.astype(np.float64), x.astype(np.float64), y64, v.astype(np.float64))
+    N, (D, H, C) = x.shape[0], params.dims
+    if isinstance(got, Grads):
+        names = [f"R{{{f}}}" for f in Grads._fields]
+        shapes = [(N, C), (H, C), (C,), (N, H), (D, H), (H,)]
+    else:
+        names = [label + f for f in Params._fields]
+        shapes = [p.shape for p in params]
+    return [check_quantity(n, g, r, rtol=rtol, dtype=dtype, ref_dtype=np.float64, shape=s)
+            for n, g, r, s in zip(names, got, ref, shapes)]
