@@ -6,6 +6,8 @@ dz2, so the same jvp also gives R{dz1} and R{dz2}.  No derivative is written by 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from oracles import as_result
@@ -76,3 +78,51 @@ def gnvp(params: Params, x: np.ndarray, y: np.ndarray, v: Params) -> Params:
     for a in out:
         assert a.dtype == dtype, f"jax oracle returned {a.dtype}, expected the input dtype {dtype} (is jax_enable_x64 on?)"
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def _dense_fns(D: int, H: int, C: int):
+    """Jitted (hessian, gauss_newton) of the flattened loss for one (D, H, C): compiled once per shape."""
+    cuts = np.cumsum([D * H, H, H * C])[:3].tolist()
+
+    def unflat(theta):
+        W1, b1, W2, b2 = jnp.split(theta, cuts)
+        return W1.reshape(D, H), b1, W2.reshape(H, C), b2
+
+    def hessian(theta, x, Y):
+        return jax.hessian(lambda t: _loss_of_logits(_logits(unflat(t), x), Y))(theta)
+
+    def gauss_newton(theta, x, Y):
+        logits = lambda t: _logits(unflat(t), x)  # noqa: E731
+        z2 = logits(theta)
+        J = jax.jacfwd(lambda t: logits(t).ravel())(theta)  # (N C, P)
+        Hz = jax.hessian(lambda z: _loss_of_logits(z.reshape(z2.shape), Y))(z2.ravel())  # (N C, N C)
+        return J.T @ Hz @ J
+
+    return jax.jit(hessian), jax.jit(gauss_newton)
+
+
+def _flat_problem(params: Params, x: np.ndarray, y: np.ndarray):
+    N, D, H, C, dtype, is_labels = check_inputs(params, x, y)
+    Y = jnp.asarray(np.eye(C, dtype=dtype)[y] if is_labels else y)
+    theta = jnp.asarray(np.concatenate([np.ravel(p) for p in params]))
+    return dtype, jnp.asarray(x), Y, theta, _dense_fns(D, H, C)
+
+
+def dense_hessian(params: Params, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The full (P, P) Hessian of L by ``jax.hessian``, parameters flattened as
+    ``scratch.curvature.flatten`` does (W1, b1, W2, b2, each C order).  Tiny problems only."""
+    dtype, jx, Y, theta, (hessian, _) = _flat_problem(params, x, y)
+    Hm = np.asarray(hessian(theta, jx, Y))
+    assert Hm.dtype == dtype, f"jax returned {Hm.dtype}, expected {dtype}"
+    return Hm
+
+
+def dense_gauss_newton(params: Params, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The full (P, P) Gauss-Newton matrix ``J^T H_z J`` by JAX: ``J`` (N C, P) from
+    ``jax.jacfwd`` of the flattened logits, ``H_z`` (N C, N C) from ``jax.hessian`` of the loss
+    in logit space.  Same flattening as :func:`dense_hessian`."""
+    dtype, jx, Y, theta, (_, gauss_newton) = _flat_problem(params, x, y)
+    G = np.asarray(gauss_newton(theta, jx, Y))
+    assert G.dtype == dtype, f"jax returned {G.dtype}, expected {dtype}"
+    return G
