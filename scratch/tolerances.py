@@ -235,10 +235,10 @@ LANCZOS_RTOL = 1e-10
 #: float64 R{dz1} against the complex step on the confident, saturated cases
 #: (scratch.accuracy.confident_case, |z1| up to 21), elementwise (plain |a - b| / |b|): both
 #: compute sech^2 and tanh'' without cancellation (4u/(1+u)^2 here, 1/cosh^2 there), so they
-#: agree to rounding even where tanh rounds to +-1; worst seen 7.9e-13 over 12 seeds (an entry
-#: where R{da1} tanh' and da1 tanh'' R{z1} cancel 100-fold).  1e-10 leaves two decades; the
-#: frameworks' 1 - a1^2 there is off by a factor (torch: exactly 0, error 1; JAX on CPU: its
-#: tanh stops 7 ulps below 1, errors up to ~100).
+#: agree to rounding even where tanh rounds to +-1; worst seen 1.8e-11 over 12 seeds (an entry
+#: where the two terms of (2'R), R{da1} tanh' and da1 tanh'' R{z1}, cancel), 2e-13 typical.
+#: 1e-10 leaves 5x; the frameworks' 1 - a1^2 there is off by a factor (torch: exactly 0, error
+#: 1; JAX on CPU: its tanh stops 7 ulps below 1, errors up to ~100).
 CURVATURE_SATURATED_FLOAT64_RTOL = 1e-10
 
 #: How far beyond the float32 curvature bound the frameworks' float32 H v must land on those
