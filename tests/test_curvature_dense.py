@@ -129,12 +129,10 @@ def test_h_minus_g_is_the_tanh2_and_cross_terms(seed, shape_name, target):
 @seeds
 def test_one_class_has_no_curvature(seed, target):
     """C = 1: softmax is constant, the loss does not depend on the parameters, H = G = 0 exactly
-    (the residual dz2 and H_z both vanish); JAX's dense Hessian there is rounding noise (~1e-17)."""
+    (the residual dz2 and H_z both vanish).  (JAX's dense Hessian there is rounding noise, ~1e-17,
+    which is why c1 is not among the shapes compared with JAX.)"""
     c = _case(seed, "c1", target)
     assert np.all(dense(hvp, *c[:3]) == 0) and np.all(dense(gnvp, *c[:3]) == 0)
-    Hj, Gj = _jax_dense(seed, "c1", target)
-    assert np.max(np.abs(Hj)) <= 1e3 * np.finfo(np.float64).eps * float(np.sum(np.abs(c.y)))
-    assert np.max(np.abs(Gj)) <= 1e3 * np.finfo(np.float64).eps * float(np.sum(np.abs(c.y)))
 
 
 @pytest.mark.parametrize("shape_name", ["n1", "small", "c10", "seed"])
