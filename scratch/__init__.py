@@ -6,7 +6,8 @@
 The public API: :class:`Params`, :class:`Grads`, :func:`init_params`, :func:`forward`,
 :func:`loss`, :func:`loss_and_grads` (``route="fused" | "staged"``), :func:`dz2_fused`,
 :func:`dz2_staged`, the softmax helpers, and the allocation-free fast path
-:class:`Workspace` (``loss_and_grads(..., workspace=ws)``) with :func:`sgd_step`.  See :mod:`scratch.network` for the derivation.
+:class:`Workspace` (``loss_and_grads(..., workspace=ws)``) with :func:`sgd_step`; the second
+order (:mod:`scratch.curvature`): :func:`hvp`, :func:`gnvp`, :func:`hessian_terms`, :func:`r_grads`.  See :mod:`scratch.network` for the derivation.
 """
 
 from .network import (
@@ -26,6 +27,7 @@ from .network import (
     predict,
     tanh_derivative,
 )
+from .curvature import gnvp, hessian_terms, hvp, r_grads, random_direction, tanh_second_derivative
 from .softmax import log_softmax, logsumexp, softmax, softmax_jacobian, softmax_vjp
 from .workspace import Workspace, sgd_step
 
@@ -40,6 +42,9 @@ __all__ = [
     "dz2_fused",
     "dz2_staged",
     "forward",
+    "gnvp",
+    "hessian_terms",
+    "hvp",
     "init_params",
     "log_softmax",
     "logsumexp",
@@ -47,9 +52,12 @@ __all__ = [
     "loss_and_grads",
     "one_hot",
     "predict",
+    "r_grads",
+    "random_direction",
     "sgd_step",
     "softmax",
     "softmax_jacobian",
     "softmax_vjp",
     "tanh_derivative",
+    "tanh_second_derivative",
 ]

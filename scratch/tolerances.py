@@ -175,3 +175,77 @@ def sum_atol(n_terms: int) -> float:
     magnitudes: ``n_terms * eps64`` (Higham's gamma_{n-1} bound, rounded up).  For identities
     like "rows of dz2 sum to 0" or "softmax rows sum to 1", where the exact answer is known."""
     return n_terms * EPS64
+
+
+# --------------------------------------------------------------------------------------------
+# Second order (issue 12): scratch.curvature's hvp / gnvp
+# --------------------------------------------------------------------------------------------
+
+#: float32 H v and G v against the float64 truth, in units of the first-order bound
+#: :func:`float32_rtol`.  Reason: the R-pass is the gradient's chain twice (the forward R-pass
+#: (1R)-(3R), then the backward one (4'R)-(1'R)), so twice the roundings; and H v adds three
+#: terms (G v, the cross term, the tanh'' term) that may cancel.  Measured over the sweep (10
+#: shapes x 4 target kinds x 7 seeds, N(0, 1) directions): with the tests' directions worst 0.33
+#: (H v) and 0.44 (G v); with another draw of directions 1.49 (shape h1, seed 4, unnormalised
+#: targets: R{db1} with H = 1 is one number, -0.648 + 0.264 + 0.404 = 0.0203, a 32-fold
+#: cancellation of the three terms); the confident, saturated cases of scratch.accuracy <= 0.49.
+#: 4 leaves 2.7x room over the worst seen.
+CURVATURE_FLOAT32_FACTOR = 4.0
+
+
+def curvature_rtol(dtype: Any, shape: tuple[int, int, int, int]) -> float:
+    """The tolerance for a ``dtype`` H v or G v against the float64 truth for ``shape``.
+
+    float64: :data:`FLOAT64_ORACLE_RTOL` (1e-10; worst seen over the sweep 1.0e-14 against JAX,
+    7.3e-15 torch.func, 9.2e-15 the complex step for H v; 8.5e-15 / 7.5e-15 for G v).  float32: ``CURVATURE_FLOAT32_FACTOR * float32_rtol(shape)``.
+    """
+    dt = np.dtype(dtype)
+    if dt == np.float64:
+        return FLOAT64_ORACLE_RTOL
+    if dt == np.float32:
+        return CURVATURE_FLOAT32_FACTOR * float32_rtol(*shape)
+    raise TypeError(f"no tolerance for dtype {dt}")
+
+
+#: float64, gnvp's staged route (the C x C blocks through d²L/dyhat² and the softmax's Hessian,
+#: 1 - a1^2 for tanh') against its fused route: the same product two ways.  The staged blocks
+#: hold y / yhat^2 terms that cancel to (s/N) J (eq. (4'')), so a few more ulps than the
+#: first-order ROUTE_RTOL; worst seen 1.3e-14 over the sweep (tall, one-hot).  1e-12 as for the
+#: first order: still 1e9 times below a formula error.
+CURVATURE_ROUTE_RTOL = 1e-12
+
+#: Symmetry of a dense Hessian assembled from P Hessian-vector products: max|H - H^T| / max|H|.
+#: Each column is computed independently, so the two sides differ by rounding only (a few ulps
+#: of the largest entry; worst seen 3.1e-16 on the tiny shapes): :data:`IDENTITY_RTOL`'s reasoning applies.
+SYMMETRY_RTOL = IDENTITY_RTOL
+
+
+def eigenvalue_atol(P: int) -> float:
+    """How negative the smallest eigenvalue of a PSD matrix of size P may come out of
+    ``numpy.linalg.eigvalsh``, relative to its largest: ``P * eps64``.  Reason: the computed
+    eigenvalues are exact for a matrix within ~P eps ||G|| (backward stability of the symmetric
+    QR algorithm), so zero eigenvalues come out as +-P eps ||G|| (worst seen -3.2e-16 relative,
+    P <= 51, against a bound of 1.1e-14).  A wrong G (missing s_n with negative weights, a sign) gives O(1)."""
+    return P * EPS64
+
+
+#: Lanczos (scipy.sparse.linalg.eigsh on hvp/gnvp) against the dense spectrum (numpy eigvalsh of
+#: the assembled matrix), relative to the largest |eigenvalue|: eigsh runs to machine precision
+#: (tol=0), and both are backward stable; worst seen 4.1e-15 on the tiny shapes.  1e-10.
+LANCZOS_RTOL = 1e-10
+
+#: float64 R{dz1} against the complex step on the confident, saturated cases
+#: (scratch.accuracy.confident_case, |z1| up to 21), elementwise (plain |a - b| / |b|): both
+#: compute sech^2 and tanh'' without cancellation (4u/(1+u)^2 here, 1/cosh^2 there), so they
+#: agree to rounding even where tanh rounds to +-1; worst seen 1.8e-11 over 12 seeds (an entry
+#: where the two terms of (2'R), R{da1} tanh' and da1 tanh'' R{z1}, cancel), 2e-13 typical.
+#: 1e-10 leaves 5x; the frameworks' 1 - a1^2 there is off by a factor (torch: exactly 0, error
+#: 1; JAX on CPU: its tanh stops 7 ulps below 1, errors up to ~100).
+CURVATURE_SATURATED_FLOAT64_RTOL = 1e-10
+
+#: How far beyond the float32 curvature bound the frameworks' float32 H v must land on those
+#: confident cases for the demonstration to stand: torch and JAX compute the softmax's second
+#: derivative from yhat with yhat_m rounded to 1, where r_m - yhat . r cancels (measured
+#: 5.9e4-6.4e4 times the bound; scratch's argmax-shifted (4'R): 0.08-0.36).  100 still means
+#: "two decades worse than the bound".
+FRAMEWORK_CURVATURE_MIN_EXCESS = 100.0
