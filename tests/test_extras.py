@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: The packages of the extras (torch, jax, plot, cli): absent after ``pip install -e .``.
 OPTIONAL = ("torch", "jax", "jaxlib", "optax", "matplotlib", "tqdm", "rich", "threadpoolctl", "mpmath", "sklearn",
-            "autograd")
+            "autograd", "scipy")
 EXAMPLE = str(ROOT / "scripts" / "examples" / "student_backprop.py")
 
 #: id -> (argv, expected exit status, text the output must contain).  Exit 2 must name an extra.
@@ -48,6 +48,8 @@ RUNS = {
     "cases-export": (["cases", "export", "cases", "--seeds", "0", "--shapes", "small"], 0, "wrote"),
     "conformance": (["conformance", "--seeds", "0", "--shapes", "small"], 0, "the autograd peer needs"),
     "conformance-peer": (["conformance", "--implementations", "sklearn"], 2, "scratch-backprop[peers]"),
+    "curvature": (["curvature", "--no-moons"], 2, "scratch-backprop[curvature]"),
+    "curvature-pitfalls": (["curvature", "--pitfalls"], 0, "pitfall"),
 }
 
 

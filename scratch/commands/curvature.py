@@ -19,14 +19,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..cases import SHAPES, TARGETS, make_case
+from ..cases import SHAPES, SPECIAL_SHAPES, TARGETS, make_case
 from ..curvature import dense, flatten, gnvp, hvp, random_direction, unflatten
+from ..curvature_pitfalls import ORACLES
 from ..network import Params, loss, loss_and_grads
 from ..plots import new_figure, require_matplotlib
 from ..report import print_table, write_json
 from ..tolerances import LANCZOS_RTOL
 from . import UsageError
-from ._options import add_json_option, add_plot_option, parse_shape, positive_int, seed
+from ._options import add_json_option, add_oracles_option, add_plot_option, load_installed, parse_shape, positive_int, seed
 
 #: The trained network: the ``train`` command's defaults (moons, H = 16, 200 full-batch SGD steps).
 MOONS = {"hidden": 16, "steps": 200, "lr": 0.5, "momentum": 0.9, "weight_decay": 1e-3}
@@ -177,6 +178,7 @@ def register(sub: Any) -> None:
                    help="the small shape of the dense check (default small; P <= 2000)")
     p.add_argument("--no-moons", action="store_true", help="skip the trained moons network")
     p.add_argument("--pitfalls", action="store_true", help="print the second-order pitfalls gallery instead")
+    add_oracles_option(p, ORACLES, ORACLES)
     add_json_option(p)
     add_plot_option(p, "the spectra")
     p.set_defaults(func=run)
@@ -184,9 +186,12 @@ def register(sub: Any) -> None:
 
 def run_pitfalls(args: argparse.Namespace) -> int:
     """Print the second-order pitfalls, each against each curvature oracle; exit 1 if one slips past."""
+    import oracles.curvature as oc
+
     from ..curvature_pitfalls import gallery
 
-    rows = gallery()
+    names = load_installed(args.oracles, ORACLES, lambda n: oc.get(n, "hvp"), hint="the numeric oracle needs nothing")
+    rows = gallery(list(names))
     oracles = list(rows[0]["oracles"])
     print_table("second-order pitfalls: each faulty H v vs each curvature oracle (max relative error over W1, b1, W2, b2)",
                 ["pitfall", "fields hit", "run on", *oracles, "caught by"],
@@ -205,6 +210,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``python -m scratch curvature``; return the exit status (0 ok, 1 a check failed)."""
     if args.pitfalls:
         return run_pitfalls(args)
+    for option, (name, _) in (("--shape", args.shape), ("--check-shape", args.check_shape)):
+        if name in SPECIAL_SHAPES:
+            raise UsageError(f"{option} {name}: takes a name of {', '.join(SHAPES)} or N,D,H,C "
+                             "(the sweep-only shapes confident and huge have no place here)")
     check_name, check_shape = args.check_shape
     P_check = check_shape[1] * check_shape[2] + check_shape[2] + check_shape[2] * check_shape[3] + check_shape[3]
     if P_check > 2000:
