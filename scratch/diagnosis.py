@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .cases import SweepCase
+from .cases import SPECIAL_SHAPES, SweepCase
 from .compare import QUANTITIES, check_quantity, same_values
 
 #: At most this many failing cases are re-run through the pitfalls (spread over dtype, target, shape).
@@ -156,7 +156,8 @@ def _where(q: str, results: Sequence[Any]) -> str:
         if len(bad) < len(values):
             parts.append(f"{label} {' '.join(bad)} (passes on {' '.join(v for v in values if v not in bad)})")
     n1 = [r for r in checked if r.case.dims[0] == 1]
-    if n1 and all(r.checks[q].passed for r in n1) and failing:
+    special = all(r.case.shape in SPECIAL_SHAPES for r in failing)  # built with N > 1: says nothing about N
+    if n1 and all(r.checks[q].passed for r in n1) and failing and not special:
         parts.append("N > 1 (passes wherever N = 1)")
     return ("fails only for " + "; ".join(parts)) if parts else "fails on every case kind of the sweep"
 
@@ -193,78 +194,92 @@ def _name_ratio(ks: list[float], Ns: list[int]) -> str:
     return "a multiple of the truth that changes from case to case (" + ", ".join(f"{k:.3g}" for k in ks[:4]) + ")"
 
 
-def _pattern(q: str, r: Any) -> str | None:
-    """A pattern of the error of ``q`` on one failing case (both arrays comparable), or None."""
+def _pattern(q: str, r: Any) -> tuple[str, str, float] | None:
+    """A pattern of the error of ``q`` on one failing case (both arrays comparable):
+    ``(kind, text, value)``, or None.  ``value`` is the |z1| threshold for "saturated"."""
     g, t = np.asarray(r.got[q], np.float64), np.asarray(r.ref[q], np.float64)
-    if g.ndim == 2 and g.shape == t.T.shape and g.shape != t.shape:
-        return None
     if g.shape != t.shape:
         return None
     if g.ndim == 2 and g.shape[0] == g.shape[1] and same_values(g, t.T, MATCH_FACTOR * r.rtol):
-        return f"{q} is the transpose of the truth"
+        return "transpose", f"{q} is the transpose of the truth", 0.0
     scale = max(np.abs(t).max(), np.abs(g).max(), 1e-300)
     bad = np.abs(g - t) > r.rtol * scale
     if not bad.any() or g.ndim == 0:
         return None
-    if g.ndim == 2:
-        cols = np.flatnonzero(bad.any(axis=0))
-        if len(cols) < g.shape[1]:
-            flip = all(same_values(g[:, j], -t[:, j], MATCH_FACTOR * r.rtol) for j in cols)
-            what = "sign flipped" if flip else "wrong"
-            return f"{what} only in column(s) {', '.join(map(str, cols))} of {g.shape[1]}"
-        if q == "dz2" and r.case.y.ndim == 1 and np.array_equal(np.argwhere(bad)[:, 1], r.case.y[np.argwhere(bad)[:, 0]]):
-            return "wrong only at each row's true class"
     if q in ("dz1", "dz2") and g.ndim == 2:
         from .network import forward
 
         fwd = forward(r.case.params, r.case.x)
         if q == "dz1":
             z = np.abs(fwd.z1.astype(np.float64))
-            if z[bad].min() > 4 and (z <= z[bad].min()).any():
-                return f"wrong only at saturated units (|z1| >= {z[bad].min():.3g}; right where |z1| is smaller)"
-        rows = np.flatnonzero(bad.any(axis=1))
+            if z[bad].min() > 4:
+                return "saturated", "", float(z[bad].min())
+        if q == "dz2" and r.case.y.ndim == 1 and np.array_equal(np.argwhere(bad)[:, 1], r.case.y[np.argwhere(bad)[:, 0]]):
+            return "true class", "wrong only at each row's true class", 0.0
         conf = fwd.yhat.max(axis=1) > 1 - 1e-4
-        if conf[rows].all() and not conf.all():
-            return "wrong only on confident rows (max yhat > 1 - 1e-4)"
+        if conf[np.flatnonzero(bad.any(axis=1))].all() and not conf.all():
+            return "confident", "wrong only on confident rows (max yhat > 1 - 1e-4)", 0.0
+    if g.ndim == 2:
+        cols = np.flatnonzero(bad.any(axis=0))
+        if len(cols) < g.shape[1]:
+            flip = all(same_values(g[:, j], -t[:, j], MATCH_FACTOR * r.rtol) for j in cols)
+            return "columns", f"{'sign flipped' if flip else 'wrong'} only in column(s) {', '.join(map(str, cols))} of {g.shape[1]}", 0.0
     if g.ndim == 1 and bad.sum() < g.size:
         idx = np.flatnonzero(bad)
         flip = same_values(g[idx], -t[idx], MATCH_FACTOR * r.rtol)
-        return f"{'sign flipped' if flip else 'wrong'} only at index {', '.join(map(str, idx[:8]))} of {g.size}"
+        return "index", f"{'sign flipped' if flip else 'wrong'} only at index {', '.join(map(str, idx[:8]))} of {g.size}", 0.0
     return None
 
 
-def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> str:
-    """The simple signature of the failures of ``q``."""
+def _common_pattern(q: str, failing: Sequence[Any]) -> str | None:
+    """The pattern every failing case shows (a column or index pattern only when it is the same
+    on every case; saturation with the smallest |z1| where it is wrong), or None."""
+    found = [_pattern(q, r) for r in failing]
+    if not found or any(f is None for f in found):
+        return None
+    kinds = {f[0] for f in found}
+    if kinds == {"saturated"}:
+        return f"wrong only at saturated units (|z1| >= {min(f[2] for f in found):.3g}; right where |z1| is smaller)"
+    texts = {f[1] for f in found}
+    return texts.pop() if len(kinds) == 1 and len(texts) == 1 else None
+
+
+#: Said once for failures confined to the confident, saturated cases.
+CONFIDENT_HINT = ("on confident, saturated rows textbook formulas such as 1 - yhat, 1 - a1^2 or the log of a sum "
+                  "near 1 cancel, in float32 and, beyond |z1| = 18.7, in float64, as torch and JAX do; "
+                  "see python -m scratch accuracy")
+
+
+def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> tuple[str, str]:
+    """The simple signature of the failures of ``q``: ``(what, where)``, where ``where`` says in
+    which part of the sweep it fails (and why, for the confident cases)."""
     first = failing[0].checks[q]
     where = _where(q, results)
+    if all(r.case.shape == "confident" for r in failing):
+        where += f" ({CONFIDENT_HINT})"
+    r = failing[0]
     if first.problem.startswith("shape"):
-        r = failing[0]
         got, want = np.shape(r.got[q]), np.shape(r.ref[q])
-        N, _, H, C = r.case.dims
         if len(got) == 2 and got == want[::-1]:
-            return f"{q} has shape {got}, the transpose of {want}; {where}"
-        if len(want) == 1 and got == (N,):
-            return f"{q} has shape {got}: summed over the units, not over the N samples (axis 1 instead of 0); {where}"
-        return f"{q} has shape {got}, expected {want}; {where}"
+            return f"{q} has shape {got}, the transpose of {want}", where
+        if len(want) == 1 and got == (r.case.dims[0],):
+            return f"{q} has shape {got}: summed over the units, not over the N samples (axis 1 instead of 0)", where
+        return f"{q} has shape {got}, expected {want}", where
     if first.problem.startswith("dtype"):
-        return f"{q}: {first.problem}; {where}"
+        return f"{q}: {first.problem}", where
     if first.problem.startswith("non-finite"):
-        r = failing[0]
         from .network import forward
 
         zmax = float(np.abs(forward(r.case.params, r.case.x).z2).max())
         hint = f" (logits reach |z2| = {zmax:.3g}: exp overflows without the max-shift?)" if zmax > 80 else ""
-        return f"{q} has non-finite values{hint}; {where}"
-    ratios = [(_ratio(np.asarray(r.got[q]), np.asarray(r.ref[q])), r) for r in failing]
-    if all(res <= RATIO_FACTOR * r.rtol for (k, res), r in ratios):
-        return f"{q} is {_name_ratio([k for (k, _), _ in ratios], [r.case.dims[0] for _, r in ratios])}; {where}"
-    patterns = list(dict.fromkeys(p for p in (_pattern(q, r) for r in failing) if p))
-    text = f"{q}: " + ("; ".join(patterns[:2]) if patterns else f"relative error {max(r.checks[q].max_rel for r in failing):.3g}")
-    if all(r.case.shape == "confident" for r in failing):
-        text += (" (confident, saturated rows: textbook formulas such as 1 - yhat, 1 - a1^2 or the log of a sum "
-                 "near 1 cancel here, in float32 and, beyond |z1| = 18.7, in float64, as torch and JAX do; "
-                 "see python -m scratch accuracy)")
-    return f"{text}; {where}"
+        return f"{q} has non-finite values{hint}", where
+    ratios = [(_ratio(np.asarray(c.got[q]), np.asarray(c.ref[q])), c) for c in failing]
+    if all(res <= RATIO_FACTOR * c.rtol for (k, res), c in ratios):
+        return f"{q} is {_name_ratio([k for (k, _), _ in ratios], [c.case.dims[0] for _, c in ratios])}", where
+    pattern = _common_pattern(q, failing)
+    if pattern and pattern.startswith(q):
+        return pattern, where
+    return f"{q}: {pattern or f'relative error up to {max(c.checks[q].max_rel for c in failing):.3g}'}", where
 
 
 def _relevance(name: str, sample: Sequence[Any]) -> int:
@@ -351,9 +366,14 @@ def diagnose(results: Sequence[Any]) -> list[Finding]:
                                 f"{tried}{extra}. {bug} -> {right}. "
                                 f"See: python -m scratch pitfalls --show {name}", name))
         left = [q for q in left if q not in qs]
+    groups: dict[str, list[tuple[str, str]]] = {}  # where -> (quantity, what): one line per part of the sweep
     for q in left:
-        fails_q = [r for r in sample if q in r.failed()]
-        findings.append(Finding((q,), "signature", f"no known pitfall matches {q}; {_signature(q, fails_q, results)}"))
+        what, where = _signature(q, [r for r in sample if q in r.failed()], results)
+        groups.setdefault(where, []).append((q, what))
+    for where, items in groups.items():
+        qs = tuple(q for q, _ in items)
+        findings.append(Finding(qs, "signature", f"no known pitfall matches {', '.join(qs)}. "
+                                + "; ".join(what for _, what in items) + f"; {where}"))
     return findings
 
 
