@@ -130,14 +130,27 @@ def build(args: argparse.Namespace) -> tuple[Dataset, Params, SGDConfig]:
     return data, params, config
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``python -m scratch train``; return the exit status (0 ok, 1 a check failed)."""
-    data, params, config = build(args)
-    if args.plot:
-        require_matplotlib(UsageError)
-    trainers = {name: get_trainer(name) for name in args.frameworks}
+def parity(data: Dataset, params: Params, config: SGDConfig, frameworks: list[str], *, show: bool = False) -> dict[str, Any]:
+    """Train with every framework from the same theta_0 and batch order, and compare the runs.
+
+    Parameters
+    ----------
+    data : the data set, ``x`` (N, D), ``y`` (N,).
+    params : theta_0 (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)).
+    config : the SGD run.
+    frameworks : names of :data:`TRAINERS`.
+    show : a tqdm bar per framework.
+
+    Returns
+    -------
+    dict with ``results`` (framework -> TrainResult), ``one_ulp_sensitivity`` (how far a 1-ulp
+    change of theta_0 moves NumPy's end point), ``tolerance``, ``final_loss`` and
+    ``final_accuracy`` (framework -> float), ``pairs`` ("a-b" -> (largest relative parameter
+    difference, largest elementwise relative loss difference)) and ``failed`` (the pairs beyond
+    the tolerance).
+    """
+    trainers = {name: get_trainer(name) for name in frameworks}
     batches = batch_schedule(data.x.shape[0], config.batch_size, config.steps, config.seed)
-    show = sys.stderr.isatty() and not args.quiet
     results: dict[str, TrainResult] = {}
     for name, fn in trainers.items():
         with progress(name, config.steps, show) as cb:
@@ -152,8 +165,20 @@ def run(args: argparse.Namespace) -> int:
     final_acc = {n: accuracy(r.params, data.x, data.y) for n, r in results.items()}
     pairs = {f"{a}-{b}": (max_param_diff(results[a].params, results[b].params),
                           elementwise_relative_error(results[a].loss, results[b].loss))
-             for a, b in itertools.combinations(args.frameworks, 2)}
+             for a, b in itertools.combinations(frameworks, 2)}
     failed = [k for k, (dp, dl) in pairs.items() if not (dp <= tol and dl <= tol)]
+    return {"results": results, "one_ulp_sensitivity": sensitivity, "tolerance": tol, "final_loss": final_loss,
+            "final_accuracy": final_acc, "pairs": pairs, "failed": failed}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch train``; return the exit status (0 ok, 1 a check failed)."""
+    data, params, config = build(args)
+    if args.plot:
+        require_matplotlib(UsageError)
+    par = parity(data, params, config, args.frameworks, show=sys.stderr.isatty() and not args.quiet)
+    results, sensitivity, tol = par["results"], par["one_ulp_sensitivity"], par["tolerance"]
+    final_loss, final_acc, pairs, failed = par["final_loss"], par["final_accuracy"], par["pairs"], par["failed"]
     N, D, C = data.dims
     what = (f"{data.name} N={N} D={D} C={C}, H={args.hidden}, {config.steps} steps, lr={config.lr:g}, "
             f"momentum={config.momentum:g}, weight decay={config.weight_decay:g}, "
