@@ -94,9 +94,11 @@ CLAIMS: tuple[Claim, ...] = (
     ), ("R::test_each_stage_matches_autograd", "P::test_dz2_is_the_staged_vjp", "R::test_staged_equals_fused")),
     Claim("3. The general expression, for C = 10", (
         "With $g_i = d\\hat y_i = -y_i/(N \\hat y_i)$ and $s_n = \\sum_c y_{nc}$:",
-        Eq(r"\frac{\partial L}{\partial z_{nj}} = \sum_{i=1}^{10} g_i\,\hat y_{ni}(\delta_{ij} - \hat y_{nj})"
-           r" = g_j \hat y_{nj} - \hat y_{nj}\sum_{i=1}^{10} g_i \hat y_{ni}"
-           r" = \frac{1}{N}\Big(\hat y_{nj}\,(y_{n1} + \dots + y_{n,10}) - y_{nj}\Big), \quad j = 1, \dots, 10 ."),
+        Eq(r"\begin{array}{rl} \displaystyle \frac{\partial L}{\partial z_{nj}} &"
+           r" \displaystyle = \sum_{i=1}^{10} g_i\,\hat y_{ni}(\delta_{ij} - \hat y_{nj})"
+           r" = g_j \hat y_{nj} - \hat y_{nj}\sum_{i=1}^{10} g_i \hat y_{ni} \\"
+           r" & \displaystyle = \frac{1}{N}\Big(\hat y_{nj}\,(y_{n1} + \dots + y_{n,10}) - y_{nj}\Big),"
+           r" \quad j = 1, \dots, 10 . \end{array}"),
         "The $1/\\hat y_i$ of (5') cancels the $\\hat y_i$ factor of $J$: that is the whole trick.  Checked for "
         "C = 10 on the shape `c10` (32, 8, 16, 10) against torch and JAX, by complex step, and through the full "
         "10 × 10 Jacobian.",
@@ -139,9 +141,10 @@ CLAIMS: tuple[Claim, ...] = (
     ), ("P::test_loss_is_non_negative", "P::test_loss_is_at_least_the_target_entropy")),
     Claim("9. Checked without any framework", (
         "`oracles/numeric.py` computes every gradient by complex step and by central differences:",
-        Eq(r"\frac{\partial L}{\partial \theta_k} \approx \frac{\operatorname{Im} L(\theta + i h e_k)}{h},"
-           r"\quad h = 10^{-20}; \qquad \frac{L(\theta + h e_k) - L(\theta - h e_k)}{2h},"
-           r"\quad h = \varepsilon^{1/3} \max(1, |\theta_k|)."),
+        Eq(r"\begin{array}{rll} \displaystyle \frac{\partial L}{\partial \theta_k} & \displaystyle \approx"
+           r" \frac{\operatorname{Im} L(\theta + i h e_k)}{h}, & h = 10^{-20} \text{ (complex step)} \\"
+           r" & \displaystyle \approx \frac{L(\theta + h e_k) - L(\theta - h e_k)}{2h}, &"
+           r" h = \varepsilon^{1/3} \max(1, |\theta_k|) \text{ (central)} \end{array}"),
         "The complex step subtracts nothing, so it has no cancellation and agrees with the hand-derived gradients "
         "to a few ulps (tolerance 1e-13; central differences 1e-7).  A 0.1 % error in any one quantity fails "
         "exactly that quantity.  For big networks a directional check compares $\\langle \\nabla L, v \\rangle$ "

@@ -143,8 +143,8 @@ def heatmap_figure(err: np.ndarray, *, title: str, row_label: str, col_label: st
     ax = fig.add_subplot()
     shown = np.where(np.isfinite(err), np.clip(err, bottom, top), np.nan)
     cmap = ListedColormap(np.vstack([np.linspace([0.97, 0.97, 0.97, 1], [0.99, 0.85, 0.55, 1], 64),
-                                     np.linspace([0.99, 0.85, 0.55, 1], [0.55, 0.0, 0.1, 1], 192)]))
-    cmap.set_bad("#1a1a1a")  # non-finite: black
+                                     np.linspace([0.99, 0.85, 0.55, 1], [0.55, 0.0, 0.1, 1], 192)])
+                          ).with_extremes(bad="#1a1a1a")  # non-finite: black
     im = ax.imshow(np.ma.masked_invalid(shown), norm=LogNorm(bottom, top), cmap=cmap, aspect="auto",
                    interpolation="nearest")
     for r, c in marks:

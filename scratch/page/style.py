@@ -26,6 +26,10 @@ code, pre, .num { font-family: "DejaVu Sans Mono", "Liberation Mono", Menlo, Con
 code { background: var(--bg-soft); padding: 0.05em 0.3em; border-radius: 3px; }
 code.test { color: #3d4a63; font-size: 0.8em; overflow-wrap: anywhere; }
 math { font-size: 1.12em; font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", "DejaVu Math TeX Gyre", math; }
+mtd[columnalign="left"] { text-align: left; }
+mtd[columnalign="right"] { text-align: right; }
+mtd { padding: 0.15em 0.2em; }
+math[display="block"] mtd { math-style: normal; }
 math[display="block"] { margin: 0.7rem 0; overflow-x: auto; overflow-y: hidden; }
 .eqs { display: grid; grid-template-columns: auto auto 1fr; gap: 0.15rem 1.2rem; align-items: baseline;
        margin: 0.8rem 0 1rem; }
@@ -116,7 +120,11 @@ footer { margin-top: 3rem; color: var(--muted); font-size: 0.85rem; border-top: 
   thead th { white-space: normal; }
   div.code { overflow: visible; }
   div.code pre { white-space: pre-wrap; overflow-wrap: anywhere; }
-  math[display="block"] { overflow: visible; }
+  mtd[columnalign="left"] { text-align: left; }
+mtd[columnalign="right"] { text-align: right; }
+mtd { padding: 0.15em 0.2em; }
+math[display="block"] mtd { math-style: normal; }
+math[display="block"] { overflow: visible; }
   figure img { max-height: 22cm; }
   thead th, .badge, div.code .bug, div.code .right, tr.fail td, .note {
     -webkit-print-color-adjust: exact; print-color-adjust: exact; }
