@@ -60,8 +60,8 @@ def heatmap(report: Any, q: str) -> Html:
         tag("strong", q), f" {tuple(np.shape(r.ref[q]))} on {r.case.describe()}: ",
         f"{n_bad} of {err.size} entries beyond the tolerance {num(c.rtol)}; check: {c.problem}",
         (f"; worst element {q}{where}: got {c.worst_got:.6g}, expected {c.worst_ref:.6g}" if c.worst_got is not None
-         else ""),
-        ". Black: non-finite." if np.isnan(err).any() else "",
+         else ""), ".",
+        " Black: non-finite." if np.isnan(err).any() else "",
         " Outlined: each sample's true class." if q == "dz2" else "",
     ])
     uri = heatmap_figure(grid, title=f"{q}: elementwise |got - ref| / |ref|", row_label=rows or " ",
