@@ -65,6 +65,21 @@ def elementwise_relative_error(a: Any, b: Any, floor: float = 0.0) -> float:
     return float(np.max(r)) if r.size else 0.0
 
 
+def relative_error_map(got: Any, ref: Any) -> np.ndarray:
+    """The elementwise relative error ``|got - ref| / |ref|``, entry by entry (same shape; float64).
+
+    0 where the two are equal (including both 0), inf where ``ref`` is 0 and ``got`` is not,
+    NaN where either entry is not finite.  For looking at *where* a gradient is wrong (a column,
+    each row's true class, saturated units); the pass/fail check is :func:`check_quantity`'s.
+    """
+    a, b = np.asarray(got, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(a == b, 0.0, np.abs(a - b) / np.abs(b))
+    return np.where(np.isfinite(a) & np.isfinite(b), r, np.nan)
+
+
 @dataclass(frozen=True)
 class Check:
     """The outcome for one quantity.  ``problem`` is None when it passed."""

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: The packages of the extras (torch, jax, plot, cli): absent after ``pip install -e .``.
 OPTIONAL = ("torch", "jax", "jaxlib", "optax", "matplotlib", "tqdm", "rich", "threadpoolctl", "mpmath", "sklearn",
-            "autograd", "scipy")
+            "autograd", "scipy", "latex2mathml", "pygments", "playwright")
 EXAMPLE = str(ROOT / "scripts" / "examples" / "student_backprop.py")
 
 #: id -> (argv, expected exit status, text the output must contain).  Exit 2 must name an extra.
@@ -50,6 +50,8 @@ RUNS = {
     "conformance-peer": (["conformance", "--implementations", "sklearn"], 2, "scratch-backprop[peers]"),
     "curvature": (["curvature", "--no-moons"], 2, "scratch-backprop[curvature]"),
     "curvature-pitfalls": (["curvature", "--pitfalls"], 0, "pitfall"),
+    "report": (["report", "--quick", "--out", "r.html"], 2, "report,torch]"),
+    "check-html": (["check", f"{EXAMPLE}:loss_and_grads", "--html", "c.html"], 2, "scratch-backprop["),
 }
 
 

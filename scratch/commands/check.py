@@ -9,7 +9,10 @@ from ..adapter import SIGNATURES, ImplementationError, check_signature, load_fun
 from ..testing import REFERENCES, check_implementation, get_reference
 from ..report import wrote
 from . import UsageError
-from ._options import add_json_option, add_quiet_option, add_sweep_options, show_progress
+from ._options import add_json_option, add_quiet_option, add_sweep_options, output_file, show_progress
+
+#: Modules the ``--html`` page needs (each named with its extra when missing).
+HTML_NEEDS = ("pygments", "matplotlib", "latex2mathml")
 
 
 def register(sub: Any) -> None:
@@ -28,8 +31,26 @@ def register(sub: Any) -> None:
     add_sweep_options(p)
     p.add_argument("--reference", choices=REFERENCES, default="scratch", help="default: scratch")
     add_json_option(p)
+    add_html_option(p)
     add_quiet_option(p)
     p.set_defaults(func=run)
+
+
+def add_html_option(p: argparse.ArgumentParser) -> None:
+    """``--html FILE``: also write the report as one self-contained page (path checked at parse time)."""
+    p.add_argument("--html", type=output_file((".html", ".htm")), metavar="FILE.html",
+                   help="also write the report as a self-contained HTML page, with a heatmap of each failing "
+                        "gradient's elementwise error (needs the report and plot extras)")
+
+
+def require_html(path: Any) -> None:
+    """A missing extra for ``--html`` is a usage error (exit 2) before any work."""
+    if path:
+        from ..page import missing
+
+        problem = missing(HTML_NEEDS)
+        if problem:
+            raise UsageError(f"--html: {problem}")
 
 
 def case_progress(args: argparse.Namespace, desc: str) -> Any:
@@ -62,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     except ImplementationError as exc:
         raise UsageError(str(exc)) from exc
     load_reference(args.reference)
+    require_html(args.html)
     try:
         report = check_implementation(
             fn, seeds=args.seeds, shapes=[s for s in args.shapes], dtypes=args.dtypes, targets=args.targets,
@@ -69,13 +91,19 @@ def run(args: argparse.Namespace) -> int:
             progress=case_progress(args, "check"))
     except (ImplementationError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    return finish(report, args.json)
+    return finish(report, args.json, args.html, argv=["check", args.target, "--html", str(args.html)])
 
 
-def finish(report: Any, json_path: Any) -> int:
-    """Print a conformance report, write it as JSON when asked; the exit status (0 ok, 1 a mismatch)."""
+def finish(report: Any, json_path: Any, html_path: Any = None, *, argv: list[str] | None = None) -> int:
+    """Print a conformance report, write it as JSON and as an HTML page when asked; the exit
+    status (0 ok, 1 a mismatch)."""
     print(report)
     if json_path:
         json_path.write_text(report.to_json() + "\n")
         wrote(json_path)
+    if html_path:
+        from ..page.check_page import render
+
+        html_path.write_text(render(report, argv), encoding="utf-8")
+        wrote(html_path)
     return 0 if report.ok else 1

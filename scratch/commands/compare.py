@@ -65,21 +65,38 @@ def _record(w: dict[str, Any], c: Any) -> None:
     w["failed"] += not c.passed
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``python -m scratch compare``; return the exit status (0 ok, 1 a check failed)."""
-    refs = load_oracles(args.oracles)
-    total = len(args.dtypes) * len(args.shapes) * len(args.targets) * len(args.seeds)
+def compare_sweep(
+    refs: dict[str, Any], seeds: list[int], shapes: list[tuple[str, tuple[int, int, int, int]]],
+    dtypes: list[str], targets: list[str], progress: Any = None,
+) -> dict[str, Any]:
+    """Run ``scratch.loss_and_grads`` and each oracle on every case of the sweep and compare them.
+
+    Parameters
+    ----------
+    refs : oracle name -> ``loss_and_grads`` (from :func:`load_oracles`).
+    seeds, shapes, dtypes, targets : the sweep; ``shapes`` holds ``(label, (N, D, H, C))`` pairs
+        (labels "confident" and "huge" draw those cases, see :func:`scratch.cases.draw`).
+    progress : optional callable, called once per case (e.g. a tqdm bar's ``update``).
+
+    Returns
+    -------
+    dict with ``passed``, ``n_pairs``, ``n_failed``, ``oracles``, ``summary`` (one row per quantity
+    and dtype: ``cases``, ``max_abs``, ``max_rel``, ``worst_ratio``, ``rtol_min``, ``rtol_max``,
+    ``failed``, ``passed``), ``by_oracle`` (the same worst values per quantity, dtype and oracle)
+    and ``cases`` (every case-oracle pair with its checks).
+    """
     cases: list[dict[str, Any]] = []
-    worst: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {"cases": 0, "max_abs": 0.0, "max_rel": 0.0, "worst_ratio": 0.0, "rtol_min": np.inf, "rtol_max": 0.0, "failed": 0}
-    )
-    with progress_bar("compare", total, show_progress(args), unit="case") as bar:
-        for dtype_name, (shape_name, shape), target, seed in itertools.product(
-                args.dtypes, args.shapes, args.targets, args.seeds):
-            rtol = oracle_rtol(DTYPES[dtype_name], shape)
-            case = draw(seed, (shape_name, shape), dtype_name, target)
-            if case is None:  # "confident" exists for labels and one-hot targets only
-                continue
+
+    def fresh() -> dict[str, Any]:
+        return {"cases": 0, "max_abs": 0.0, "max_rel": 0.0, "worst_ratio": 0.0, "rtol_min": np.inf, "rtol_max": 0.0,
+                "failed": 0}
+
+    worst: dict[tuple[str, str], dict[str, Any]] = defaultdict(fresh)
+    per_oracle: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(fresh)
+    for dtype_name, (shape_name, shape), target, seed in itertools.product(dtypes, shapes, targets, seeds):
+        rtol = oracle_rtol(DTYPES[dtype_name], shape)
+        case = draw(seed, (shape_name, shape), dtype_name, target)
+        if case is not None:  # "confident" exists for labels and one-hot targets only
             for oracle_name, ref in refs.items():
                 checks = check_case(loss_and_grads, ref, case.params, case.x, case.y, rtol=rtol)
                 cases.append({"case": case.name, "shape": shape_name, "oracle": oracle_name,
@@ -87,30 +104,45 @@ def run(args: argparse.Namespace) -> int:
                               "checks": [c.as_dict() for c in checks]})
                 for c in checks:
                     _record(worst[(c.quantity, dtype_name)], c)
-            if bar is not None:
-                bar.update(1)
-    summary = []
-    for dtype_name in args.dtypes:
-        for q in QUANTITIES:
-            w = worst[(q, dtype_name)]
-            summary.append({"quantity": q, "dtype": dtype_name, **w, "passed": w["failed"] == 0})
+                    _record(per_oracle[(c.quantity, dtype_name, oracle_name)], c)
+        if progress is not None:
+            progress()
+    summary = [{"quantity": q, "dtype": d, **worst[(q, d)], "passed": worst[(q, d)]["failed"] == 0}
+               for d in dtypes for q in QUANTITIES]
+    by_oracle = [{"quantity": q, "dtype": d, "oracle": o, **per_oracle[(q, d, o)]}
+                 for d in dtypes for o in refs for q in QUANTITIES]
+    n_fail = sum(not c["passed"] for c in cases)
+    return {"passed": n_fail == 0, "n_pairs": len(cases), "n_failed": n_fail, "oracles": list(refs),
+            "summary": summary, "by_oracle": by_oracle, "cases": cases}
+
+
+def summary_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The headers and rows of the printed table of :func:`compare_sweep`'s result."""
     rows = [
         [s["quantity"], s["dtype"], s["cases"], s["max_abs"], s["max_rel"],
          s["rtol_min"] if s["rtol_min"] == s["rtol_max"] else f"{s['rtol_min']:.1e}..{s['rtol_max']:.1e}",
          f"{s['worst_ratio']:.3g}", "PASS" if s["passed"] else f"FAIL ({s['failed']})"]
-        for s in summary
+        for s in result["summary"]
     ]
-    n_fail = sum(not c["passed"] for c in cases)
+    return ["quantity", "dtype", "cases", "max abs err", "max rel err", "tolerance", "worst err/tol", "status"], rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch compare``; return the exit status (0 ok, 1 a check failed)."""
+    refs = load_oracles(args.oracles)
+    total = len(args.dtypes) * len(args.shapes) * len(args.targets) * len(args.seeds)
+    with progress_bar("compare", total, show_progress(args), unit="case") as bar:
+        result = compare_sweep(refs, args.seeds, args.shapes, args.dtypes, args.targets,
+                               progress=None if bar is None else (lambda: bar.update(1)))
+    cases, n_fail = result["cases"], result["n_failed"]
     note = " (float32 is compared with the oracle in float64 on the same rounded inputs)" if "float32" in args.dtypes else ""
     print_table(
         f"scratch vs {', '.join(refs)}: {len(cases)} case-oracle pairs, {n_fail} failed{note}",
-        ["quantity", "dtype", "cases", "max abs err", "max rel err", "tolerance", "worst err/tol", "status"],
-        rows,
+        *summary_table(result),
     )
     for c in [c for c in cases if not c["passed"]][:20]:
         bad = "; ".join(f"{k['quantity']}: {k['problem']}" for k in c["checks"] if not k["passed"])
         print(f"FAIL {c['oracle']} {c['case']}: {bad}")
     if args.json:
-        write_json(args.json, {"passed": n_fail == 0, "n_pairs": len(cases), "n_failed": n_fail,
-                               "oracles": list(refs), "summary": summary, "cases": cases})
+        write_json(args.json, {k: v for k, v in result.items() if k != "by_oracle"})
     return 1 if n_fail else 0

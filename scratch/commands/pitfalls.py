@@ -61,6 +61,13 @@ def hits(quantities: list[str]) -> str:
     return " ".join(quantities) or "-"
 
 
+def missed_pitfalls(rows: list[dict[str, Any]]) -> list[str]:
+    """The names of the gallery's entries (rows of :func:`scratch.pitfalls.gallery`) that some
+    oracle, or for a demonstration ``scratch.compare``, failed to catch."""
+    missed = [r["name"] for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
+    return missed + [r["name"] for r in rows if "demo" in r and not r["caught_by"]]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``python -m scratch pitfalls``; return the exit status (0 ok, 1 a check failed)."""
     if args.show:
@@ -82,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
         if "weak_on" in r:
             print(f"{r['name']}: present but missed by the oracle check on {r['weak_on']}; "
                   "the elementwise error of `python -m scratch accuracy` sees it")
-    missed = [r["name"] for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
-    missed += [r["name"] for r in rows if "demo" in r and not r["caught_by"]]
+    missed = missed_pitfalls(rows)
     absent = [o for o in ORACLES if o not in names] if args.oracles is None else []  # skipped above, with the hint
     for r in rows:
         if "skipped" in r:

@@ -144,18 +144,31 @@ def build(args: argparse.Namespace) -> tuple[Dataset, Params, SGDConfig]:
     return data, params, config
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``python -m scratch train``; return the exit status (0 ok, 1 a check failed)."""
-    data, params, config = build(args)
-    if args.plot:
-        require_matplotlib(UsageError)
-    trainers = load_installed(flat_names(args.frameworks, "--frameworks"), list(TRAINERS), get_trainer,
-                              option="--frameworks")
+def parity(data: Dataset, params: Params, config: SGDConfig, frameworks: list[str], *, show: bool = False) -> dict[str, Any]:
+    """Train with every framework from the same theta_0 and batch order, and compare the runs.
+
+    Parameters
+    ----------
+    data : the data set, ``x`` (N, D), ``y`` (N,).
+    params : theta_0 (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)).
+    config : the SGD run.
+    frameworks : names of :data:`TRAINERS` (installed).
+    show : a tqdm bar per framework.
+
+    Returns
+    -------
+    dict with ``results`` (framework -> TrainResult), ``one_ulp_sensitivity`` (how far a 1-ulp
+    change of theta_0 moves NumPy's end point), ``tolerance``, ``final_loss`` and
+    ``final_accuracy`` (framework -> float), ``pairs`` ("a-b" -> (largest relative parameter
+    difference, largest elementwise relative loss difference)), ``failed`` (the pairs beyond
+    the tolerance) and ``spreads`` (framework -> 90th/10th percentile of its step times).
+    """
+    trainers = {name: get_trainer(name) for name in frameworks}
     batches = batch_schedule(data.x.shape[0], config.batch_size, config.steps, config.seed)
     results: dict[str, TrainResult] = {}
     spreads: dict[str, float] = {}
     for name, fn in trainers.items():
-        with progress(name, config.steps, show_progress(args)) as cb:
+        with progress(name, config.steps, show) as cb:
             results[name] = fn(params, data.x, data.y, config, batches=batches, callback=cb)
         if len(cb.times) > 5:
             spreads[name] = spread(cb.times[1:])  # the first step: JAX compiles, caches warm up
@@ -171,6 +184,21 @@ def run(args: argparse.Namespace) -> int:
                           elementwise_relative_error(results[a].loss, results[b].loss))
              for a, b in itertools.combinations(results, 2)}
     failed = [k for k, (dp, dl) in pairs.items() if not (dp <= tol and dl <= tol)]
+    return {"results": results, "one_ulp_sensitivity": sensitivity, "tolerance": tol, "final_loss": final_loss,
+            "final_accuracy": final_acc, "pairs": pairs, "failed": failed, "spreads": spreads}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``python -m scratch train``; return the exit status (0 ok, 1 a check failed)."""
+    data, params, config = build(args)
+    if args.plot:
+        require_matplotlib(UsageError)
+    trainers = load_installed(flat_names(args.frameworks, "--frameworks"), list(TRAINERS), get_trainer,
+                              option="--frameworks")
+    par = parity(data, params, config, list(trainers), show=show_progress(args))
+    results, sensitivity, tol = par["results"], par["one_ulp_sensitivity"], par["tolerance"]
+    final_loss, final_acc, pairs, failed = par["final_loss"], par["final_accuracy"], par["pairs"], par["failed"]
+    spreads = par["spreads"]
     N, D, C = data.dims
     what = (f"{data.name} N={N} D={D} C={C}, H={args.hidden}, {config.steps} steps, lr={config.lr:g}, "
             f"momentum={config.momentum:g}, weight decay={config.weight_decay:g}, "
