@@ -136,13 +136,30 @@ def bug_lines(name: str) -> tuple[str, str]:
 
 
 def _spread(results: Sequence[Any]) -> list[Any]:
-    """Up to :data:`MAX_CASES` results, one per (dtype, target, shape) first."""
-    seen, first, rest = set(), [], []
+    """Up to :data:`MAX_CASES` results, spread over the sweep: one per shape in turn (round
+    robin), within a shape one per (dtype, target kind) before any repeat."""
+    by_shape: dict[str, list[Any]] = {}
     for r in results:
-        key = (r.case.dtype, r.case.target, r.case.shape)
-        (rest if key in seen else first).append(r)
-        seen.add(key)
-    return (first + rest)[:MAX_CASES]
+        by_shape.setdefault(r.case.shape, []).append(r)
+    for shape, rs in by_shape.items():
+        seen: set[tuple[str, str]] = set()
+        first, again = [], []
+        for r in rs:
+            key = (r.case.dtype, r.case.target)
+            (again if key in seen else first).append(r)
+            seen.add(key)
+        # alternate dtypes early: float64 and float32 failures often differ in kind
+        targets = list(dict.fromkeys(r.case.target for r in first))
+        dtypes = list(dict.fromkeys(r.case.dtype for r in first))
+        first.sort(key=lambda r: (targets.index(r.case.target), dtypes.index(r.case.dtype)))
+        by_shape[shape] = first + again
+    out: list[Any] = []
+    queues = list(by_shape.values())
+    while len(out) < MAX_CASES and any(queues):
+        for q in queues:
+            if q and len(out) < MAX_CASES:
+                out.append(q.pop(0))
+    return out
 
 
 def _where(q: str, results: Sequence[Any]) -> str:
@@ -320,27 +337,16 @@ def diagnose(results: Sequence[Any]) -> list[Finding]:
     if not bad_q:
         return findings
     sample = _spread([r for r in failing if r.failed()])
-    explains: dict[str, list[str]] = {}
+    tried = {q: [r for r in sample if q in r.failed()] for q in bad_q}
+    matched: dict[str, dict[str, list[Any]]] = {}  # pitfall -> quantity -> the tried cases it reproduces
     for p in gradient_pitfalls():
-        hit = []
         for q in bad_q:
-            tried = [r for r in sample if q in r.failed()]
-            ok = bool(tried)
-            for r in tried:
-                out = dict(_pitfall_outputs(p.name, r.case.id, r.case))
-                if not out:
-                    ok = False
-                    break
-                own = check_quantity(q, out[q], r.ref[q], rtol=r.rtol, dtype=np.asarray(out[q]).dtype,
-                                     shape=np.shape(r.ref[q]), ref_dtype=np.asarray(r.ref[q]).dtype)
-                if own.passed or not same_values(r.got[q], out[q], MATCH_FACTOR * r.rtol):
-                    ok = False
-                    break
-            if ok:
-                hit.append(q)
-        if hit:
-            explains[p.name] = hit
+            hits = [r for r in tried[q] if _reproduces(p.name, q, r)]
+            if hits:
+                matched.setdefault(p.name, {})[q] = hits
+    explains = {n: [q for q, hits in m.items() if len(hits) == len(tried[q])] for n, m in matched.items()}
     left = list(bad_q)
+    rest: dict[str, list[Any]] = {}  # quantity -> the failing cases no pitfall explains
     for name in sorted(explains, key=lambda n: (-len(explains[n]), -_relevance(n, sample))):
         qs = [q for q in explains[name] if q in left]
         if not qs:
@@ -350,31 +356,77 @@ def diagnose(results: Sequence[Any]) -> list[Finding]:
                 findings[-1] = Finding(last.quantities, last.kind, last.text + f" (equally consistent with pitfall `{name}` "
                                        f"on these cases)", last.pitfall)
             continue
-        p = PITFALLS[name]
-        bug, right = bug_lines(name)
-        n_tried = len([r for r in sample if set(qs) & set(r.failed())])
-        returned = {q for r in sample for q in r.checks}
-        also = [q for q in p.hits if q not in bad_q and q in returned]
-        extra = f" (the pitfall also changes {', '.join(also)}; yours has those right)" if also else ""
-        ratios = [_ratio(np.asarray(r.got[qs[-1]]), np.asarray(r.ref[qs[-1]])) + (r,) for r in sample if qs[-1] in r.failed()]
-        if ratios and all(res <= RATIO_FACTOR * r.rtol for _, res, r in ratios):
-            extra += f"; {qs[-1]} is " + _name_ratio([k for k, _, _ in ratios], [r.case.dims[0] for _, _, r in ratios])
-        tried = f"the {n_tried} failing case tried" if n_tried == 1 else f"all {n_tried} failing cases tried"
-        extra += f"; {_where(qs[-1], results)}"
-        findings.append(Finding(tuple(qs), "pitfall",
-                                f"{', '.join(qs)} match{'es' if len(qs) == 1 else ''} pitfall `{name}` ({p.title}) on "
-                                f"{tried}{extra}. {bug} -> {right}. "
-                                f"See: python -m scratch pitfalls --show {name}", name))
+        findings.append(_pitfall_finding(name, qs, tried, bad_q, sample, results, None))
         left = [q for q in left if q not in qs]
-    groups: dict[str, list[tuple[str, str]]] = {}  # where -> (quantity, what): one line per part of the sweep
+    # Where no pitfall explains every failing case, one may still explain a part of them (two
+    # mistakes at once: e.g. a bias bug everywhere and a float32 cancellation on confident rows).
+    partial: dict[str, list[str]] = {}
     for q in left:
-        what, where = _signature(q, [r for r in sample if q in r.failed()], results)
+        best = max((n for n in matched if q in matched[n]), default=None,
+                   key=lambda n: (len(matched[n][q]), _relevance(n, sample)))
+        if best is None:
+            rest[q] = tried[q]
+            continue
+        partial.setdefault(best, []).append(q)
+        done = {id(r) for r in matched[best][q]}
+        rest[q] = [r for r in tried[q] if id(r) not in done]
+    for name, qs in partial.items():
+        findings.append(_pitfall_finding(name, qs, tried, bad_q, sample, results, matched[name]))
+    groups: dict[str, list[tuple[str, str]]] = {}  # where -> (quantity, what): one line per part of the sweep
+    for q, cases_q in rest.items():
+        what, where = _signature(q, cases_q, results)
+        if q in {q2 for qs in partial.values() for q2 in qs}:
+            where = f"on the other {len(cases_q)} failing case(s) tried ({_kinds(cases_q)}); {where}"
         groups.setdefault(where, []).append((q, what))
     for where, items in groups.items():
         qs = tuple(q for q, _ in items)
         findings.append(Finding(qs, "signature", f"no known pitfall matches {', '.join(qs)}. "
                                 + "; ".join(what for _, what in items) + f"; {where}"))
     return findings
+
+
+def _reproduces(name: str, q: str, r: Any) -> bool:
+    """Whether pitfall ``name`` gives the implementation's ``q`` on case ``r`` while failing itself."""
+    out = dict(_pitfall_outputs(name, r.case.id, r.case))
+    if not out:
+        return False
+    own = check_quantity(q, out[q], r.ref[q], rtol=r.rtol, dtype=np.asarray(out[q]).dtype,
+                         shape=np.shape(r.ref[q]), ref_dtype=np.asarray(r.ref[q]).dtype)
+    return not own.passed and same_values(r.got[q], out[q], MATCH_FACTOR * r.rtol)
+
+
+def _kinds(cases: Sequence[Any]) -> str:
+    """``shapes small square; float64`` for a list of case results."""
+    parts = []
+    for attr, label in (("shape", "shapes"), ("dtype", "dtypes"), ("target", "targets")):
+        values = list(dict.fromkeys(getattr(r.case, attr) for r in cases))
+        parts.append(f"{label} {' '.join(values)}")
+    return "; ".join(parts)
+
+
+def _pitfall_finding(name: str, qs: list[str], tried: dict[str, list[Any]], bad_q: list[str], sample: Sequence[Any],
+                     results: Sequence[Any], partial: dict[str, list[Any]] | None) -> Finding:
+    """The finding "``qs`` match pitfall ``name``": on every failing case tried, or (``partial``:
+    quantity -> the cases it reproduces) on a part of them."""
+    from .pitfalls import PITFALLS
+
+    p = PITFALLS[name]
+    bug, right = bug_lines(name)
+    returned = {q for r in sample for q in r.checks}
+    also = [q for q in p.hits if q not in bad_q and q in returned]
+    extra = f" (the pitfall also changes {', '.join(also)}; yours has those right)" if also else ""
+    cases = partial[qs[-1]] if partial else tried[qs[-1]]
+    ratios = [_ratio(np.asarray(r.got[qs[-1]]), np.asarray(r.ref[qs[-1]])) + (r,) for r in cases]
+    if ratios and all(res <= RATIO_FACTOR * r.rtol for _, res, r in ratios):
+        extra += f"; {qs[-1]} is " + _name_ratio([k for k, _, _ in ratios], [r.case.dims[0] for _, _, r in ratios])
+    if partial:
+        on = f"{len(cases)} of the {len(tried[qs[-1]])} failing cases tried ({_kinds(cases)})"
+    else:
+        n = len({id(r) for q in qs for r in tried[q]})
+        on = f"the {n} failing case tried" if n == 1 else f"all {n} failing cases tried"
+        extra += f"; {_where(qs[-1], results)}"
+    return Finding(tuple(qs), "pitfall", f"{', '.join(qs)} match{'es' if len(qs) == 1 else ''} pitfall `{name}` "
+                   f"({p.title}) on {on}{extra}. {bug} -> {right}. See: python -m scratch pitfalls --show {name}", name)
 
 
 # --------------------------------------------------------------------------------------------

@@ -96,3 +96,19 @@ def test_zero_biases_are_a_blind_spot_of_cases_with_zero_biases():
 def test_the_full_default_sweep_plus_hard_shapes_has_no_blind_spot():
     shapes = [*st.DEFAULT_SHAPES, "confident", "huge"]
     assert blind_spots(st.cases(seeds=[0], shapes=shapes)) == []
+
+
+def test_two_mistakes_at_once_are_both_named_on_their_part_of_the_sweep():
+    """A bias bug everywhere plus the textbook float32 cancellations on confident rows: each
+    pitfall is named on the cases it explains, the rest gets its signature."""
+    def two_bugs(p, x, y):
+        L, g = U.textbook(p, x, y)
+        N = x.shape[0]
+        return L, {**g, "db1": g["db1"] / N}
+
+    report = st.check_implementation(two_bugs, seeds=[0], shapes=["small", "confident"], dtypes=["float32"],
+                                     targets=["labels"], blind_spots=False)
+    by_pitfall = {d.pitfall: d for d in report.diagnosis if d.pitfall}
+    assert "bias_gradient_by_mean" in by_pitfall and "shapes small" in by_pitfall["bias_gradient_by_mean"].text
+    assert "float32_tanh_derivative_from_a1" in by_pitfall
+    assert "shapes confident" in by_pitfall["float32_tanh_derivative_from_a1"].text

@@ -12,7 +12,7 @@ body {
   margin: 0 auto; max-width: 66rem; padding: 1.5rem 2rem 4rem; color: var(--fg); background: #fff;
   font: 1rem/1.55 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", "Liberation Sans", sans-serif;
 }
-h1 { font-size: 1.9rem; line-height: 1.2; margin: 0.2rem 0 0.6rem; }
+h1 { font-size: 1.9rem; line-height: 1.2; margin: 0.2rem 0 0.6rem; overflow-wrap: anywhere; }
 h2 { font-size: 1.45rem; margin: 2.4rem 0 0.6rem; padding-top: 0.4rem; border-top: 2px solid var(--rule); }
 h3 { font-size: 1.15rem; margin: 1.8rem 0 0.4rem; }
 h4 { font-size: 1rem; margin: 1.2rem 0 0.3rem; }
