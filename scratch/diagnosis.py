@@ -360,22 +360,26 @@ def diagnose(results: Sequence[Any]) -> list[Finding]:
         left = [q for q in left if q not in qs]
     # Where no pitfall explains every failing case, one may still explain a part of them (two
     # mistakes at once: e.g. a bias bug everywhere and a float32 cancellation on confident rows).
-    partial: dict[str, list[str]] = {}
+    partial: dict[str, dict[str, list[Any]]] = {}  # pitfall -> quantity -> the cases it is named on
     for q in left:
-        best = max((n for n in matched if q in matched[n]), default=None,
-                   key=lambda n: (len(matched[n][q]), _relevance(n, sample)))
-        if best is None:
-            rest[q] = tried[q]
-            continue
-        partial.setdefault(best, []).append(q)
-        done = {id(r) for r in matched[best][q]}
-        rest[q] = [r for r in tried[q] if id(r) not in done]
-    for name, qs in partial.items():
-        findings.append(_pitfall_finding(name, qs, tried, bad_q, sample, results, matched[name]))
+        open_cases = list(tried[q])
+        while open_cases:  # greedy cover: the pitfall reproducing most of the open cases first
+            ids = {id(r) for r in open_cases}
+            best = max((n for n in matched if q in matched[n]), default=None,
+                       key=lambda n: (sum(id(r) in ids for r in matched[n][q]), _relevance(n, sample)))
+            covered = [r for r in matched[best][q] if id(r) in ids] if best else []
+            if not covered:
+                break
+            partial.setdefault(best, {})[q] = covered
+            open_cases = [r for r in open_cases if id(r) not in {id(c) for c in covered}]
+        if open_cases:
+            rest[q] = open_cases
+    for name, per_q in partial.items():
+        findings.append(_pitfall_finding(name, list(per_q), tried, bad_q, sample, results, per_q))
     groups: dict[str, list[tuple[str, str]]] = {}  # where -> (quantity, what): one line per part of the sweep
     for q, cases_q in rest.items():
         what, where = _signature(q, cases_q, results)
-        if q in {q2 for qs in partial.values() for q2 in qs}:
+        if any(q in per_q for per_q in partial.values()):
             where = f"on the other {len(cases_q)} failing case(s) tried ({_kinds(cases_q)}); {where}"
         groups.setdefault(where, []).append((q, what))
     for where, items in groups.items():
@@ -420,7 +424,7 @@ def _pitfall_finding(name: str, qs: list[str], tried: dict[str, list[Any]], bad_
     if ratios and all(res <= RATIO_FACTOR * r.rtol for _, res, r in ratios):
         extra += f"; {qs[-1]} is " + _name_ratio([k for k, _, _ in ratios], [r.case.dims[0] for _, _, r in ratios])
     if partial:
-        on = f"{len(cases)} of the {len(tried[qs[-1]])} failing cases tried ({_kinds(cases)})"
+        on = f"{len(cases)} of its failing cases tried, those of {_kinds(cases)}"
     else:
         n = len({id(r) for q in qs for r in tried[q]})
         on = f"the {n} failing case tried" if n == 1 else f"all {n} failing cases tried"
