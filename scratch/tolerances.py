@@ -155,6 +155,13 @@ FRAMEWORK_CANCELLATION_MIN_ERROR = 0.5
 #: A formula with cancellation (1 - tanh^2) is off by 1e16 ulp where |z| > 19.
 WORKSPACE_DZ1_ULP = 6.0
 
+#: a1 = tanh(z1) of the workspace's polynomial path (scratch.fast_tanh), elementwise against
+#: mpmath, in ulps of the true value.  Reason: q = expm1(-2 rho) carries ~1 ulp (the polynomial's
+#: own error is 0.1-0.2 ulp, Horner's rounding the rest), the quotient (1 - u) / (1 + u) adds
+#: one rounding per operand and one for the division: up to ~3 ulp.  Measured: 2.0 ulp (float64),
+#: 2.0 ulp (float32); NumPy's own np.tanh measures 1.0 / 1.3 on the same points.
+FAST_TANH_ULP = 3.0
+
 #: Peak bytes traced by ``tracemalloc`` during one workspace step (after two warm-ups) of the
 #: 1024-64-512-10 case: the issue's bound.  What remains are Python objects (views, the scalar
 #: loss) and NumPy's ufunc buffers of 1024 elements (8 KiB); measured 9.6 KiB with labels,

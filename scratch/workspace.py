@@ -36,12 +36,19 @@ from typing import Any
 
 import numpy as np
 
+from . import fast_tanh
 from .checks import FLOAT_DTYPES, PARAM_NAMES
 from .network import Grads, Params
 
-#: Bytes of one (rows x H) block of the element-wise work: the block's three (rows x H)
-#: arrays (a1, cosh2, dz1) stay in a 2 MiB L2 cache.
+#: Bytes of one (rows x H) block of the element-wise work with ``tanh="numpy"``: the block's
+#: three (rows x H) arrays (a1, cosh2, dz1) stay in a 2 MiB L2 cache.
 BLOCK_BYTES = 256 * 1024
+#: The same with ``tanh="poly"``: its ~40 passes touch five (rows x H) arrays (a1, tanh', and
+#: three scratch arrays), which stay in a 512 KiB L2 cache.
+POLY_BLOCK_BYTES = 64 * 1024
+#: ``tanh="auto"`` takes NumPy's own tanh and cosh below this many (N x H) elements, where the
+#: polynomial's ~40 calls cost more than the two libm loops.
+POLY_MIN_ELEMENTS = 4096
 
 #: NumPy's ufunc buffer size (elements) during a step.  Every broadcasting ufunc call (adding
 #: b1 to the rows of z1, dividing by 1 + T per row) allocates a buffer of this many elements
@@ -69,7 +76,15 @@ class Workspace:
     dtype : float32 or float64
         The parameters' dtype; inputs of another dtype are rejected.
     block_rows : int, optional
-        Rows per block of the (N, H) element-wise work; default ``BLOCK_BYTES // (H * itemsize)``.
+        Rows per block of the (N, H) element-wise work; default ``BLOCK_BYTES // (H * itemsize)``
+        (``POLY_BLOCK_BYTES`` with ``tanh="poly"``).
+    tanh : {"auto", "poly", "numpy"}
+        How eq. (2) and tanh' are evaluated.  ``"numpy"``: ``a1 = np.tanh(z1)`` and
+        ``tanh' = 1 / cosh(z1)**2``; ``"poly"``: both from one polynomial exponential
+        (:mod:`scratch.fast_tanh`, a few ulp from ``np.tanh``, no libm call); ``"auto"``
+        (default): ``"numpy"`` where NumPy vectorises ``cosh`` for the dtype (AVX-512) or the
+        problem is small (N H < ``POLY_MIN_ELEMENTS``), else ``"poly"``.  The choice is
+        :attr:`tanh`, fixed for the workspace's life (the same inputs give the same bits).
 
     Notes
     -----
@@ -86,19 +101,32 @@ class Workspace:
     >>> loss, g = scratch.loss_and_grads(params, x, y, workspace=ws)  # doctest: +SKIP
     """
 
-    def __init__(self, N: int, D: int, H: int, C: int, dtype: Any = np.float64, *, block_rows: int | None = None):
+    def __init__(self, N: int, D: int, H: int, C: int, dtype: Any = np.float64, *, block_rows: int | None = None,
+                 tanh: str = "auto"):
         N, D, H, C = (_positive_int(k, v) for k, v in (("N", N), ("D", D), ("H", H), ("C", C)))
         dt = np.dtype(dtype)
         if dt not in FLOAT_DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {dt}")
-        rows = max(1, BLOCK_BYTES // (H * dt.itemsize)) if block_rows is None else _positive_int("block_rows", block_rows)
+        if tanh not in fast_tanh.METHODS:
+            raise ValueError(f"tanh must be one of {fast_tanh.METHODS}, got {tanh!r}")
+        if tanh == "auto":
+            tanh = "numpy" if N * H < POLY_MIN_ELEMENTS else fast_tanh.default_method(dt)
+        #: "poly" or "numpy": how eq. (2) and tanh' are evaluated (see the class docstring)
+        self.tanh = tanh
+        block_bytes = POLY_BLOCK_BYTES if tanh == "poly" else BLOCK_BYTES
+        rows = max(1, block_bytes // (H * dt.itemsize)) if block_rows is None else _positive_int("block_rows", block_rows)
+        rows = min(rows, N)
         self.N, self.D, self.H, self.C, self.dtype = N, D, H, C, dt
 
         def buf(*shape: int) -> np.ndarray:
             return np.zeros(shape, dtype=dt)  # zeros, not empty: touch every page now
 
-        # (N, H): z1 then a1 = tanh(z1); cosh^2(z1) = 1 / tanh'(z1); da1 then dz1
+        # (N, H): z1 then a1 = tanh(z1); tanh'(z1) ("poly") or cosh^2(z1) = 1 / tanh'(z1) ("numpy");
+        # da1 then dz1
         self.a1, self.cosh2, self.dz1 = buf(N, H), buf(N, H), buf(N, H)
+        # one block's scratch of the polynomial tanh (rows, H)
+        self.poly_scratch = tuple(buf(rows, H) for _ in range(3)) if tanh == "poly" else ()
+        self.poly_constants = fast_tanh.constants(dt)
         # (N, C): logits z2 then shifted z2 - max; exp then yhat; dz2; scratch for targets
         self.logits, self.yhat, self.dz2, self.scratch_nc = buf(N, C), buf(N, C), buf(N, C), buf(N, C)
         self.targets = buf(N, C)  # a C-contiguous copy of non-contiguous float targets
@@ -135,7 +163,8 @@ class Workspace:
 
     def __repr__(self) -> str:
         N, D, H, C = self.dims
-        return f"Workspace(N={N}, D={D}, H={H}, C={C}, dtype={self.dtype.name}, {self.nbytes / 2**20:.1f} MiB)"
+        return (f"Workspace(N={N}, D={D}, H={H}, C={C}, dtype={self.dtype.name}, tanh={self.tanh!r}, "
+                f"{self.nbytes / 2**20:.1f} MiB)")
 
     def check_matches(self, params: Params, x: np.ndarray, y: np.ndarray) -> None:
         """Raise ``ValueError`` unless ``(params, x, y)`` has this workspace's (N, D, H, C) and dtype."""
@@ -186,11 +215,16 @@ class Workspace:
         # ---- forward, eqs. (1)-(3); the (N, H) element-wise work block by block, each block
         # ---- multiplied by W2 while it is still in cache
         np.matmul(x, W1, out=self.a1)  # (1) z1 = x W1 ... (one well-shaped GEMM for the whole batch)
+        poly, consts = self.tanh == "poly", self.poly_constants
         for z1, cosh2, _, z2_rows, _ in self.blocks:
             np.add(z1, b1, out=z1)  # (1) ... + b1                           (rows, H)
-            np.cosh(z1, out=cosh2)  # cosh(z1)
-            np.tanh(z1, out=z1)  # (2) a1 = tanh(z1), now in self.a1
-            np.multiply(cosh2, cosh2, out=cosh2)  # cosh^2(z1) = 1 / tanh'(z1)
+            if poly:  # (2) a1 = tanh(z1) and tanh'(z1) = sech^2(z1), in place (scratch.fast_tanh)
+                n = z1.shape[0]
+                fast_tanh.tanh_sech2(z1, cosh2, *(b[:n] for b in self.poly_scratch), consts)
+            else:
+                np.cosh(z1, out=cosh2)  # cosh(z1)
+                np.tanh(z1, out=z1)  # (2) a1 = tanh(z1), now in self.a1
+                np.multiply(cosh2, cosh2, out=cosh2)  # cosh^2(z1) = 1 / tanh'(z1)
             np.matmul(z1, W2, out=z2_rows)  # (3) z2 = a1 W2 ...
         # ---- the softmax parts (scratch.softmax.softmax_parts)
         z2, e = self.logits, self.yhat
@@ -249,7 +283,10 @@ class Workspace:
         for i, (a1, cosh2, dz1, _, dz2_rows) in enumerate(self.blocks):
             np.matmul(a1.T, dz2_rows, out=self.dW2_part if i else self.dW2)  # (3') dW2 = a1^T dz2 (H, C) ...
             np.matmul(dz2_rows, W2T, out=dz1)  # (3'') da1 = dz2 W2^T                   (rows, H)
-            np.divide(dz1, cosh2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1) = da1 / cosh^2(z1)
+            if poly:
+                np.multiply(dz1, cosh2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1)
+            else:
+                np.divide(dz1, cosh2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1) = da1 / cosh^2(z1)
             np.add.reduce(dz1, axis=0, out=self.db1_part if i else self.db1)  # (1') db1 = sum_n dz1 (H,) ...
             if i:  # ... both summed over the blocks of rows
                 np.add(self.dW2, self.dW2_part, out=self.dW2)

@@ -12,7 +12,8 @@ import pytest
 import scratch
 from scratch.cases import DTYPES, SHAPES, TARGETS, make_case
 from scratch.compare import QUANTITIES, check_case, elementwise_relative_error, format_failures
-from scratch.tolerances import ROUTE_RTOL, WORKSPACE_DZ1_ULP, WORKSPACE_STEP_PEAK_BYTES, oracle_rtol
+from scratch import fast_tanh
+from scratch.tolerances import FAST_TANH_ULP, ROUTE_RTOL, WORKSPACE_DZ1_ULP, WORKSPACE_STEP_PEAK_BYTES, oracle_rtol
 
 #: Shapes that cover N = 1, H = 1, C = 1, C = 10 and several row blocks.
 WS_SHAPES = ["seed", "n1", "h1", "c1", "square", "c10", "large"]
@@ -30,27 +31,33 @@ def with_workspace(params, x, y, **kwargs):
     return scratch.loss_and_grads(params, x, y, workspace=ws)
 
 
+#: Both evaluations of eq. (2) and tanh' (scratch.fast_tanh), whatever "auto" picks here.
+TANH_METHODS = ["numpy", "poly"]
+
+
+@pytest.mark.parametrize("tanh", TANH_METHODS)
 @pytest.mark.parametrize("block_rows", list(BLOCKS.values()), ids=list(BLOCKS))
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype_name", list(DTYPES))
 @pytest.mark.parametrize("shape_name", WS_SHAPES)
-def test_matches_plain_route(shape_name, dtype_name, target, block_rows):
+def test_matches_plain_route(shape_name, dtype_name, target, block_rows, tanh):
     """float64: equal to the plain fused route on the same arrays to ROUTE_RTOL (1e-12).
     float32: against the plain route in float64 on the same rounded arrays (the truth), at the
     oracle tolerance, i.e. as accurate as the plain float32 route is required to be."""
     shape = SHAPES[shape_name]
     c = make_case(4, shape, DTYPES[dtype_name], target)
     rtol = ROUTE_RTOL if dtype_name == "float64" else oracle_rtol(np.float32, shape)
-    checks = check_case(lambda *a: with_workspace(*a, block_rows=block_rows), scratch.loss_and_grads,
+    checks = check_case(lambda *a: with_workspace(*a, block_rows=block_rows, tanh=tanh), scratch.loss_and_grads,
                         c.params, c.x, c.y, rtol=rtol)
     assert not format_failures(checks), f"{c.name}:\n{format_failures(checks)}"
 
 
+@pytest.mark.parametrize("tanh", TANH_METHODS)
 @pytest.mark.parametrize("block_rows", [1, 5, 32, 1000])
-def test_row_blocks_do_not_change_the_result(block_rows):
+def test_row_blocks_do_not_change_the_result(block_rows, tanh):
     """The (N, H) work runs in blocks of rows; any block size (with a remainder) gives the plain result."""
     c = make_case(2, (37, 5, 11, 4), np.float64, "soft")
-    checks = check_case(lambda *a: with_workspace(*a, block_rows=block_rows), scratch.loss_and_grads,
+    checks = check_case(lambda *a: with_workspace(*a, block_rows=block_rows, tanh=tanh), scratch.loss_and_grads,
                         c.params, c.x, c.y, rtol=ROUTE_RTOL)
     assert not format_failures(checks)
 
@@ -149,28 +156,57 @@ def test_public_entry_is_allocation_free_too(target):
     assert peak < WORKSPACE_STEP_PEAK_BYTES, f"peak {peak} bytes"
 
 
+def _ulps(got: np.ndarray, truth: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """|got - truth| in units in the last place of the (normal) true values."""
+    return np.abs(got.astype(np.float64) - truth) / np.spacing(np.abs(truth).astype(dt))
+
+
+@pytest.mark.parametrize("tanh", TANH_METHODS)
 @pytest.mark.parametrize("dtype_name", list(DTYPES))
-def test_tanh_and_its_derivative_are_accurate(dtype_name):
-    """a1 is np.tanh(z1) bit for bit; dz1 = da1 / cosh(z1)**2 is within WORKSPACE_DZ1_ULP ulp of
-    mpmath's da1 * sech(z1)**2 over |z| in [1e-12, past overflow of cosh**2], both signs; where
-    the truth is below the smallest normal number dz1 is that small too (0 past overflow, no NaN).
-    Here z1 = x exactly (D = H = 1, W1 = 1, b1 = 0) and da1 = dz2[:, 0] exactly (W2 = [1, 0])."""
+def test_tanh_and_its_derivative_are_accurate(dtype_name, tanh):
+    """a1 is np.tanh(z1) bit for bit ("numpy") or within FAST_TANH_ULP ulp of mpmath's tanh
+    ("poly"); dz1 = da1 tanh'(z1) is within WORKSPACE_DZ1_ULP ulp of mpmath's da1 * sech(z1)**2
+    over |z| in [1e-12, past underflow of sech**2], both signs, including the polynomial's range
+    reduction boundaries (|z| = j ln2 / 4) and its clamp; where the truth is below the smallest
+    normal number dz1 is that small too (no NaN, no inf).  Here z1 = x exactly (D = H = 1,
+    W1 = 1, b1 = 0) and da1 = dz2[:, 0] exactly (W2 = [1, 0])."""
     dt = DTYPES[dtype_name]
     top = 60.0 if dt == np.float32 else 400.0
-    z = np.concatenate([np.logspace(-12, np.log10(top), 300), np.linspace(0.01, 5.0, 200)]).astype(dt)
+    edges = np.log(2) / 4 * np.arange(1, 9)  # where k = rint(2|z|/ln2) steps
+    z = np.concatenate([np.logspace(-12, np.log10(top), 300), np.linspace(0.01, 5.0, 200),
+                        (edges[:, None] * (1 + np.array([-1e-9, 0, 1e-9]))).ravel(), [0.0]]).astype(dt)
     z = np.concatenate([z, -z])
     params = scratch.Params(np.ones((1, 1), dt), np.zeros(1, dt), np.array([[1.0, 0.0]], dt), np.zeros(2, dt))
-    ws = scratch.Workspace(z.size, 1, 1, 2, dtype=dt)
+    ws = scratch.Workspace(z.size, 1, 1, 2, dtype=dt, tanh=tanh)
     _, g = scratch.loss_and_grads(params, z[:, None], np.zeros(z.size, dtype=np.int64), workspace=ws)
-    assert np.array_equal(ws.a1[:, 0], np.tanh(z))
-    da1, dz1 = g.dz2[:, 0], g.dz1[:, 0]
+    a1, da1, dz1 = ws.a1[:, 0], g.dz2[:, 0], g.dz1[:, 0]
     with mpmath.workdps(40):
         truth = np.array([float(mpmath.mpf(float(d)) * mpmath.sech(mpmath.mpf(float(v))) ** 2) for d, v in zip(da1, z)])
+        tanh_truth = np.array([float(mpmath.tanh(mpmath.mpf(float(v)))) for v in z])
+    if tanh == "numpy":
+        assert np.array_equal(a1, np.tanh(z))
+    else:
+        nz = tanh_truth != 0
+        assert a1[~nz].tolist() == [0.0, 0.0] and np.all(np.abs(a1) <= 1)
+        worst = _ulps(a1[nz], tanh_truth[nz], dt).max()
+        assert worst <= FAST_TANH_ULP, f"tanh: {worst:.2f} ulp"
     normal = np.abs(truth) >= np.finfo(dt).tiny
-    assert np.all(np.isfinite(dz1)) and (~normal).sum() > 0, "the range must reach past overflow"
+    assert np.all(np.isfinite(dz1)) and (~normal).sum() > 0, "the range must reach past underflow"
     assert np.all(np.abs(dz1[~normal]) < np.finfo(dt).tiny)
-    ulps = np.abs(dz1.astype(np.float64) - truth)[normal] / np.spacing(np.abs(truth[normal]).astype(dt))
+    ulps = _ulps(dz1[normal], truth[normal], dt)
     assert ulps.max() <= WORKSPACE_DZ1_ULP, f"{ulps.max():.2f} ulp"
+
+
+@pytest.mark.parametrize("dtype_name", list(DTYPES))
+def test_auto_tanh_is_fixed_per_workspace(dtype_name):
+    """"auto" takes NumPy's tanh below POLY_MIN_ELEMENTS (N H) and otherwise whatever
+    fast_tanh.default_method says for this NumPy and CPU; the choice is recorded on the workspace."""
+    dt = DTYPES[dtype_name]
+    assert scratch.Workspace(1, 2, 500, 2, dtype=dt).tanh == "numpy"
+    assert scratch.Workspace(1024, 64, 512, 10, dtype=dt).tanh == fast_tanh.default_method(dt)
+    assert fast_tanh.default_method(dt) in ("numpy", "poly")
+    with pytest.raises(ValueError, match="tanh must be one of"):
+        scratch.Workspace(4, 2, 3, 2, tanh="libm")
 
 
 @pytest.mark.parametrize("dtype_name", list(DTYPES))
