@@ -9,6 +9,8 @@ broadcast silently, cast silently or modified.
 
 from __future__ import annotations
 
+import cmath
+import math
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,8 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 COMPLEX_DTYPES = (np.dtype(np.complex128),)
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+_F32, _F64 = FLOAT_DTYPES  # NumPy's native-order builtin dtypes are singletons: ``is`` is a fast test
 
 
 def _describe(a: Any) -> str:
@@ -59,8 +63,8 @@ def check_array(name: str, a: Any, *, allow_complex: bool = False) -> np.ndarray
     """
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {_describe(a)}")
-    ok = FLOAT_DTYPES + (COMPLEX_DTYPES if allow_complex else ())
-    if a.dtype not in ok:
+    dt = a.dtype
+    if dt is not _F64 and dt is not _F32 and dt not in FLOAT_DTYPES + (COMPLEX_DTYPES if allow_complex else ()):
         raise TypeError(unsupported_dtype(name, a, allow_complex))
     if a.size == 0:
         raise ValueError(f"{name} must not be empty, got {_describe(a)}")
@@ -79,7 +83,9 @@ def all_finite(a: np.ndarray) -> bool:
     of (N, D)-sized temporaries.  (:func:`check_inputs` silences the overflow warning that
     such a sum may raise, once for all its arrays.)
     """
-    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.all(np.isfinite(a)))
+    total = np.add.reduce(a, axis=None)
+    finite = cmath.isfinite(total) if a.dtype.kind == "c" else math.isfinite(total)
+    return finite or bool(np.all(np.isfinite(a)))
 
 
 def check_params(params: Any, *, allow_complex: bool = False) -> tuple[int, int, int, np.dtype]:
@@ -92,8 +98,7 @@ def check_params(params: Any, *, allow_complex: bool = False) -> tuple[int, int,
             raise TypeError(
                 f"params must have fields W1, b1, W2, b2 (a scratch.Params), got {type(params).__name__}"
             )
-    arrays = {f: check_array(f"params.{f}", getattr(params, f), allow_complex=allow_complex) for f in PARAM_NAMES}
-    W1, b1, W2, b2 = (arrays[f] for f in PARAM_NAMES)
+    W1, b1, W2, b2 = (check_array(f"params.{f}", getattr(params, f), allow_complex=allow_complex) for f in PARAM_NAMES)
     if W1.ndim != 2:
         raise ValueError(f"params.W1 must be 2-D (D, H), got shape {W1.shape}")
     D, H = W1.shape
@@ -113,9 +118,9 @@ def check_params(params: Any, *, allow_complex: bool = False) -> tuple[int, int,
     if b2.shape != (C,):
         raise ValueError(f"params.W2 {W2.shape} and params.b2 {b2.shape} disagree on C: W2 has C = {C} columns, "
                          f"b2 has {b2.shape[0]} entries")
-    dtypes = {f: arrays[f].dtype for f in PARAM_NAMES}
-    if len(set(dtypes.values())) != 1:
-        got = ", ".join(f"{f}={d}" for f, d in dtypes.items())
+    dt = W1.dtype
+    if b1.dtype != dt or W2.dtype != dt or b2.dtype != dt:
+        got = ", ".join(f"{f}={a.dtype}" for f, a in zip(PARAM_NAMES, (W1, b1, W2, b2)))
         raise TypeError(f"params must share one dtype (no mixed float32/float64), got {got}")
     return D, H, C, W1.dtype
 
@@ -136,8 +141,9 @@ def check_targets(y: Any, N: int, C: int, dtype: np.dtype) -> bool:
     if y.dtype.kind in "iu":
         if y.shape != (N,):
             raise ValueError(f"y (integer labels) must have shape (N,) = ({N},) to match x, got {y.shape}")
-        lo, hi = int(y.min()), int(y.max())
-        if lo < 0 or hi >= C:
+        # one pass: seen as unsigned integers of the same width, negative labels are huge
+        unsigned = y if y.dtype.kind == "u" else y.view(y.dtype.str.replace("i", "u"))
+        if int(np.maximum.reduce(unsigned, axis=None)) >= C:
             bad = y[(y < 0) | (y >= C)]
             raise ValueError(f"y labels must lie in [0, C) = [0, {C}), got value(s) {bad[:5].tolist()}")
         return True

@@ -117,6 +117,8 @@ class Workspace:
         rows = max(1, block_bytes // (H * dt.itemsize)) if block_rows is None else _positive_int("block_rows", block_rows)
         rows = min(rows, N)
         self.N, self.D, self.H, self.C, self.dtype = N, D, H, C, dt
+        # a broadcasting ufunc's buffer holds min(bufsize, its elements): only big steps need UFUNC_BUFSIZE
+        self._set_bufsize = N * max(H, C) > UFUNC_BUFSIZE
 
         def buf(*shape: int) -> np.ndarray:
             return np.zeros(shape, dtype=dt)  # zeros, not empty: touch every page now
@@ -202,6 +204,11 @@ class Workspace:
             ``db1`` (H,): views of this workspace, overwritten by the next call.
         """
         self.check_matches(params, x, y)
+        if not self._set_bufsize:  # small: NumPy's buffers are no bigger than the arrays
+            if self.tanh == "poly":  # nothing overflows
+                return self._step(params, x, y, is_labels)
+            with np.errstate(over="ignore"):  # cosh(z1)**2 = inf where tanh'(z1) underflows: intended
+                return self._step(params, x, y, is_labels)
         previous = np.setbufsize(UFUNC_BUFSIZE)
         try:
             with np.errstate(over="ignore"):  # cosh(z1)**2 = inf where tanh'(z1) underflows: intended
