@@ -8,8 +8,10 @@ single calls with ``time.perf_counter`` and reports the median and quartiles.
 
 Implementations (one training step = forward + backward, no parameter update):
 
-``workspace``  ``scratch.loss_and_grads(params, x, y, workspace=ws)`` (validated public call)
+``workspace``  ``scratch.loss_and_grads(params, x, y, workspace=ws)`` (validated public call;
+               ``ws.tanh`` is what ``"auto"`` picked: NumPy's tanh or the polynomial)
 ``kernel``     ``ws.loss_and_grads(params, x, y, is_labels=True)`` (the same without validation)
+``numba``      the public call with ``Workspace(..., tanh="numba")`` (only where numba is installed)
 ``plain``      ``scratch.loss_and_grads(params, x, y)`` (the fused route, fresh temporaries)
 ``torch``      eager autograd: ``F.cross_entropy(tanh(x W1 + b1) W2 + b2, y).backward()``
 ``jax``        ``jax.jit(jax.value_and_grad(loss))`` and ``block_until_ready``
@@ -22,6 +24,7 @@ product in the same worker (:func:`blas_rate`).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -38,7 +41,8 @@ from .cases import DTYPES, make_case
 SIZES: tuple[tuple[int, int, int, int], ...] = ((1, 2, 500, 2), (200, 2, 500, 2), (1024, 64, 512, 10), (4096, 784, 1024, 10))
 
 #: Implementation -> the worker (subprocess) that measures it.
-IMPLEMENTATIONS = {"workspace": "scratch", "kernel": "scratch", "plain": "scratch", "torch": "torch", "jax": "jax"}
+IMPLEMENTATIONS = {"workspace": "scratch", "kernel": "scratch", "plain": "scratch", "numba": "scratch", "torch": "torch",
+                   "jax": "jax"}
 #: The workers, in order of first appearance.
 WORKERS = tuple(dict.fromkeys(IMPLEMENTATIONS.values()))
 
@@ -112,11 +116,15 @@ def _scratch_steps(shape: tuple[int, int, int, int], dtype: np.dtype) -> dict[st
 
     c = make_case(0, shape, dtype, "labels")
     ws = scratch.Workspace(*shape, dtype=dtype)
-    return {
+    steps = {
         "workspace": lambda: scratch.loss_and_grads(c.params, c.x, c.y, workspace=ws),
         "kernel": lambda: ws.loss_and_grads(c.params, c.x, c.y, is_labels=True),
         "plain": lambda: scratch.loss_and_grads(c.params, c.x, c.y),
     }
+    if importlib.util.find_spec("numba") is not None:
+        ws_numba = scratch.Workspace(*shape, dtype=dtype, tanh="numba")
+        steps["numba"] = lambda: scratch.loss_and_grads(c.params, c.x, c.y, workspace=ws_numba)
+    return steps
 
 
 def _torch_steps(shape: tuple[int, int, int, int], dtype: np.dtype) -> dict[str, Callable[[], Any]]:
@@ -184,7 +192,12 @@ def environment(worker: str) -> dict[str, Any]:
 
         info["framework"] = f"jax {jax.__version__} (jaxlib {jaxlib.__version__}): XLA:CPU, its own GEMM (Eigen/oneDNN)"
     else:
-        info["framework"] = f"numpy {np.__version__}"
+        from .fast_tanh import default_method
+        from .workspace import POLY_MIN_ELEMENTS
+
+        picked = {d: default_method(d) for d in ("float64", "float32")}
+        info["framework"] = (f"numpy {np.__version__}; Workspace(tanh='auto') picks {picked['float64']!r} (float64), "
+                             f"{picked['float32']!r} (float32) at N H >= {POLY_MIN_ELEMENTS}, 'numpy' below")
     return info
 
 

@@ -42,9 +42,10 @@ from typing import Any
 
 import numpy as np
 
-#: ``method`` values of :class:`scratch.Workspace`: ``"poly"`` (this module), ``"numpy"``
-#: (``np.tanh`` and ``np.cosh``), ``"auto"`` (:func:`default_method`).
-METHODS = ("auto", "poly", "numpy")
+#: ``tanh`` values of :class:`scratch.Workspace`: ``"poly"`` (this module), ``"numpy"``
+#: (``np.tanh`` and ``np.cosh``), ``"numba"`` (this module's math compiled,
+#: :mod:`scratch.numba_kernels`, optional), ``"auto"`` (:func:`default_method`).
+METHODS = ("auto", "poly", "numpy", "numba")
 
 
 @dataclass(frozen=True)

@@ -111,9 +111,16 @@ class Workspace:
             raise ValueError(f"tanh must be one of {fast_tanh.METHODS}, got {tanh!r}")
         if tanh == "auto":
             tanh = "numpy" if N * H < POLY_MIN_ELEMENTS else fast_tanh.default_method(dt)
+        if tanh == "numba":
+            from oracles import require
+
+            from . import numba_kernels
+
+            require("numba", "fast", who="Workspace(tanh='numba')")
+            self._numba_forward, self._numba_backward = numba_kernels.kernels(dt)
         #: "poly" or "numpy": how eq. (2) and tanh' are evaluated (see the class docstring)
         self.tanh = tanh
-        block_bytes = POLY_BLOCK_BYTES if tanh == "poly" else BLOCK_BYTES
+        block_bytes = BLOCK_BYTES if tanh == "numpy" else POLY_BLOCK_BYTES
         rows = max(1, block_bytes // (H * dt.itemsize)) if block_rows is None else _positive_int("block_rows", block_rows)
         rows = min(rows, N)
         self.N, self.D, self.H, self.C, self.dtype = N, D, H, C, dt
@@ -127,7 +134,7 @@ class Workspace:
         # da1 then dz1
         self.a1, self.cosh2, self.dz1 = buf(N, H), buf(N, H), buf(N, H)
         # one block's scratch of the polynomial tanh (rows, H)
-        self.poly_scratch = tuple(buf(rows, H) for _ in range(3)) if tanh == "poly" else ()
+        self.poly_scratch = tuple(buf(rows, H) for _ in range({"poly": 3, "numba": 1}.get(tanh, 0)))
         self.poly_constants = fast_tanh.constants(dt)
         # (N, C): logits z2 then shifted z2 - max; exp then yhat; dz2; scratch for targets
         self.logits, self.yhat, self.dz2, self.scratch_nc = buf(N, C), buf(N, C), buf(N, C), buf(N, C)
@@ -222,8 +229,12 @@ class Workspace:
         # ---- forward, eqs. (1)-(3); the (N, H) element-wise work block by block, each block
         # ---- multiplied by W2 while it is still in cache
         np.matmul(x, W1, out=self.a1)  # (1) z1 = x W1 ... (one well-shaped GEMM for the whole batch)
-        poly, consts = self.tanh == "poly", self.poly_constants
+        poly, compiled, consts = self.tanh == "poly", self.tanh == "numba", self.poly_constants
         for z1, cosh2, _, z2_rows, _ in self.blocks:
+            if compiled:  # (1) ... + b1, (2) a1 = tanh(z1) and tanh'(z1): scratch.numba_kernels
+                self._numba_forward(z1, b1, cosh2, self.poly_scratch[0][: z1.shape[0]])
+                np.matmul(z1, W2, out=z2_rows)  # (3) z2 = a1 W2 ...
+                continue
             np.add(z1, b1, out=z1)  # (1) ... + b1                           (rows, H)
             if poly:  # (2) a1 = tanh(z1) and tanh'(z1) = sech^2(z1), in place (scratch.fast_tanh)
                 n = z1.shape[0]
@@ -287,9 +298,16 @@ class Workspace:
         # ---- backward, eqs. (3'), (3''), (2'), (1'); dW2 and dz1 block by block
         W2T = self.W2T
         np.copyto(W2T, W2.T)  # a C-contiguous W2^T: OpenBLAS's small-GEMM path is 2x slower on a transposed view
+        if compiled:
+            self.db1.fill(0.0)
         for i, (a1, cosh2, dz1, _, dz2_rows) in enumerate(self.blocks):
             np.matmul(a1.T, dz2_rows, out=self.dW2_part if i else self.dW2)  # (3') dW2 = a1^T dz2 (H, C) ...
             np.matmul(dz2_rows, W2T, out=dz1)  # (3'') da1 = dz2 W2^T                   (rows, H)
+            if compiled:  # (2') dz1 = da1 * tanh'(z1); (1') db1 += sum_n dz1
+                self._numba_backward(dz1, cosh2, self.db1)
+                if i:
+                    np.add(self.dW2, self.dW2_part, out=self.dW2)
+                continue
             if poly:
                 np.multiply(dz1, cosh2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1)
             else:

@@ -32,7 +32,7 @@ def with_workspace(params, x, y, **kwargs):
 
 
 #: Both evaluations of eq. (2) and tanh' (scratch.fast_tanh), whatever "auto" picks here.
-TANH_METHODS = ["numpy", "poly"]
+TANH_METHODS = ["numpy", "poly", "numba"]
 
 
 @pytest.mark.parametrize("tanh", TANH_METHODS)

@@ -91,6 +91,9 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
             for fw, goal in GOALS.items():
                 pt[f"workspace/{fw}"] = pt["workspace"] / pt[fw] if pt.get(fw) else None
                 pt[f"goal_{fw}"] = None if pt.get(fw) is None else pt[f"workspace/{fw}"] <= goal
+                pt[f"numba/{fw}"] = pt["numba"] / pt[fw] if pt.get(fw) and pt.get("numba") else None
+            pt["workspace/floor"] = pt["workspace"] / pt["floor"]
+            pt["numba/floor"] = pt["numba"] / pt["floor"] if pt.get("numba") else None
             points.append(pt)
     return {"points": points, "blas_rate": rate, "repeats": args.repeats, "warmup": args.warmup, "rounds": args.rounds,
             "environment": {w: r["environment"] for w, r in runs.items()}, "disturbed": disturbed}
@@ -139,13 +142,19 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:  # before the measurements, not after them
         require_matplotlib(UsageError)
     report = collect(args)
-    headers = ["dtype", "N,D,H,C", *IMPLEMENTATIONS, "GEMM floor", *(f"ws/{fw} (goal <= {g})" for fw, g in GOALS.items())]
+    headers = ["dtype", "N,D,H,C", *IMPLEMENTATIONS, "GEMM floor", *(f"ws/{fw} (goal <= {g})" for fw, g in GOALS.items()),
+               "ws/floor", "numba/jax", "numba/floor"]
     rows = []
+
+    def fmt_ratio(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3g}"
+
     for p in report["points"]:
         ratio = {fw: "-" if p[f"workspace/{fw}"] is None else
                  f"{p[f'workspace/{fw}']:.2f} {'met' if p[f'goal_{fw}'] else 'missed'}" for fw in GOALS}
         rows.append([p["dtype"], ",".join(map(str, p["shape"])), *(fmt_time(p[i]) for i in IMPLEMENTATIONS),
-                     fmt_time(p["floor"]), *ratio.values()])
+                     fmt_time(p["floor"]), *ratio.values(), fmt_ratio(p["workspace/floor"]),
+                     fmt_ratio(p.get("numba/jax")), fmt_ratio(p["numba/floor"])])
     rates = ", ".join(f"{d} {r / 1e9:.0f} GFLOP/s" for d, r in report["blas_rate"].items())
     print_table(f"median time per training step over {args.repeats * args.rounds} steps; "
                 f"BLAS rate {rates}", headers, rows)
