@@ -15,7 +15,6 @@ wider interval).  db1 is summed row by row (NumPy sums pairwise): the same to ~1
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -24,68 +23,84 @@ import numpy as np
 from .fast_tanh import constants
 
 
-@lru_cache(maxsize=None)
-def kernels(dtype: Any) -> tuple[Callable[..., None], Callable[..., None]]:
-    """``(forward, backward)`` compiled for float32 or float64 (compiled on first use, ~1 s each).
-
-    ``forward(z, b1, g, m)``: ``z`` (rows, H) holds ``x W1`` on entry and ``a1 = tanh(x W1 + b1)``
-    on return; ``g`` receives ``tanh'``; ``m`` is scratch of the same shape and dtype.
-    ``backward(dz1, g, db1)``: ``dz1 *= g`` (da1 in, dz1 out) and ``db1 += column sums of dz1``.
-    """
+def _njit(fn: Callable[..., None]) -> Callable[..., None]:
+    """Compiled with numba where it is installed (cached on disk: compiled once per machine)."""
     import numba
 
+    return numba.njit(nogil=True, fastmath=False, boundscheck=False, error_model="numpy", cache=True)(fn)
+
+
+def _forward(z: np.ndarray, b1: np.ndarray, g: np.ndarray, m: np.ndarray, bits: np.ndarray, cst: np.ndarray,
+             shift: int) -> None:
+    clamp, inv, h1, h2, magic = cst[0], cst[1], cst[2], cst[3], cst[4]
+    zero, half, four, sixteen = cst[5], cst[6], cst[7], cst[8]
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10 = cst[9], cst[10], cst[11], cst[12], cst[13], cst[14], cst[15], \
+        cst[16], cst[17], cst[18], cst[19]
+    rows, H = z.shape
+    for r in range(rows):  # (1) z1 = x W1 + b1
+        for h in range(H):
+            z[r, h] += b1[h]
+    n = z.size  # flat views of the C-contiguous blocks: loops that LLVM vectorises
+    zf, gf, mf, bf = z.reshape(n), g.reshape(n), m.reshape(n), bits.reshape(n)
+    for i in range(n):  # range reduction: 2|z| = k ln2 + 2 rho
+        t = min(abs(zf[i]), clamp)
+        k = np.floor(t * inv + half)
+        gf[i] = (t - k * h1) - k * h2  # rho
+        mf[i] = magic - k  # low bits: bias + 2 - k
+    for i in range(n):  # s = 2^(2-k), from its bits (bits is m seen as unsigned integers)
+        bf[i] = bf[i] << shift
+    for i in range(n):  # (2) a1 = tanh(z1), tanh'(z1) = sech^2(z1), as in scratch.fast_tanh
+        rho = gf[i]
+        p = c10 * rho + c9
+        p = p * rho + c8
+        p = p * rho + c7
+        p = p * rho + c6
+        p = p * rho + c5
+        p = p * rho + c4
+        p = p * rho + c3
+        p = p * rho + c2
+        p = p * rho + c1
+        p = p * rho + c0
+        s = mf[i]
+        sq = s * (p * rho)  # s q, q = expm1(-2 rho)
+        u4 = s + sq  # 4u
+        den = u4 + four  # 4 (1 + u)
+        th = ((four - s) - sq) / den  # tanh|z| = (1 - u) / (1 + u)
+        zf[i] = -th if zf[i] < zero else th  # copysign (tanh(-0) = +0 here)
+        gf[i] = sixteen * u4 / (den * den)  # 4u / (1 + u)^2
+
+
+def _backward(dz1: np.ndarray, g: np.ndarray, db1: np.ndarray) -> None:
+    rows, H = dz1.shape
+    for r in range(rows):  # (2') dz1 = da1 tanh'(z1); (1') db1 += sum_n dz1
+        for h in range(H):
+            d = dz1[r, h] * g[r, h]
+            dz1[r, h] = d
+            db1[h] += d
+
+
+@lru_cache(maxsize=None)
+def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
+    return _njit(_forward), _njit(_backward)
+
+
+def kernels(dtype: Any) -> tuple[Callable[..., None], Callable[..., None]]:
+    """``(forward, backward)`` for float32 or float64 (numba compiles each dtype on first use and
+    caches it on disk).
+
+    ``forward(z, b1, g, m)``: ``z`` (rows, H) holds ``x W1`` on entry and ``a1 = tanh(x W1 + b1)``
+    on return; ``g`` receives ``tanh'``; ``m`` is scratch of the same shape and dtype (all
+    C-contiguous).  ``backward(dz1, g, db1)``: ``dz1 *= g`` (da1 in, dz1 out) and
+    ``db1 += column sums of dz1``.
+    """
     dt = np.dtype(dtype)
     c = constants(dt)
-    f = dt.type
-    clamp, inv, h1, h2, magic = f(c.clamp), f(c.inv_half_ln2), f(c.h1), f(c.h2), f(c.magic)
-    zero, half, four, sixteen = f(0.0), f(0.5), f(4.0), f(16.0)
-    cs = tuple(f(v) for v in c.coefficients) + (f(0.0),) * (11 - len(c.coefficients))  # degree 10, zero-padded
-    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10 = cs
+    coefficients = tuple(c.coefficients) + (0.0,) * (11 - len(c.coefficients))  # degree 10, zero-padded
+    cst = np.array([c.clamp, c.inv_half_ln2, c.h1, c.h2, c.magic, 0.0, 0.5, 4.0, 16.0, *coefficients], dtype=dt)
+    fwd, bwd = _compiled()
     uint, shift = c.uint, c.mantissa_bits
 
-    @numba.njit(nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
     def forward(z: np.ndarray, b1: np.ndarray, g: np.ndarray, m: np.ndarray) -> None:
-        rows, H = z.shape
-        for r in range(rows):  # (1) z1 = x W1 + b1
-            for h in range(H):
-                z[r, h] += b1[h]
-        n = z.size  # flat views of the C-contiguous blocks: loops that LLVM vectorises
-        zf, gf, mf = z.reshape(n), g.reshape(n), m.reshape(n)
-        bits = mf.view(uint)
-        for i in range(n):  # range reduction: 2|z| = k ln2 + 2 rho
-            t = min(abs(zf[i]), clamp)
-            k = np.floor(t * inv + half)
-            gf[i] = (t - k * h1) - k * h2  # rho
-            mf[i] = magic - k  # low bits: bias + 2 - k
-        for i in range(n):  # s = 2^(2-k), from its bits
-            bits[i] = bits[i] << shift
-        for i in range(n):  # (2) a1 = tanh(z1), tanh'(z1) = sech^2(z1), as in scratch.fast_tanh
-            rho = gf[i]
-            p = c10 * rho + c9
-            p = p * rho + c8
-            p = p * rho + c7
-            p = p * rho + c6
-            p = p * rho + c5
-            p = p * rho + c4
-            p = p * rho + c3
-            p = p * rho + c2
-            p = p * rho + c1
-            p = p * rho + c0
-            s = mf[i]
-            sq = s * (p * rho)  # s q, q = expm1(-2 rho)
-            u4 = s + sq  # 4u
-            den = u4 + four  # 4 (1 + u)
-            th = ((four - s) - sq) / den  # tanh|z| = (1 - u) / (1 + u)
-            zf[i] = -th if zf[i] < zero else th  # copysign (tanh(-0) = +0 here)
-            gf[i] = sixteen * u4 / (den * den)  # 4u / (1 + u)^2
+        fwd(z, b1, g, m, m.view(uint), cst, shift)
 
-    @numba.njit(nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
-    def backward(dz1: np.ndarray, g: np.ndarray, db1: np.ndarray) -> None:
-        rows, H = dz1.shape
-        for r in range(rows):  # (2') dz1 = da1 tanh'(z1); (1') db1 += sum_n dz1
-            for h in range(H):
-                d = dz1[r, h] * g[r, h]
-                dz1[r, h] = d
-                db1[h] += d
-
-    return forward, backward
+    return forward, bwd
