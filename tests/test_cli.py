@@ -208,3 +208,25 @@ def test_compare_progress_bar_on_a_terminal_only(quiet, monkeypatch, capsys):
 def test_no_progress_bar_when_piped(capsys):
     assert main(["compare", *QUICK["compare"]]) == 0  # capsys: stderr is not a terminal
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("command, option, words, flat", [
+    ("compare", "--oracles", ["torch,jax"], ["torch", "jax"]),
+    ("compare", "--oracles", ["torch", "jax,numeric"], ["torch", "jax", "numeric"]),
+    ("pitfalls", "--oracles", ["numeric,torch"], ["numeric", "torch"]),
+    ("curvature", "--oracles", ["jax,numeric"], ["jax", "numeric"]),
+    ("conformance", "--implementations", ["scratch,numeric"], ["scratch", "numeric"]),
+    ("train", "--frameworks", ["numpy,jax"], [["numpy", "jax"]]),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_name_lists_take_commas_as_train_frameworks_does(command, option, words, flat):
+    """``train --frameworks numpy,jax`` worked, ``compare --oracles torch,jax`` was 'invalid choice'."""
+    args = build_parser().parse_args([command, option, *words])
+    assert getattr(args, option[2:]) == flat
+
+
+@pytest.mark.parametrize("argv, message", [(["compare", "--oracles", "torch,torch"], "argument --oracles: torch listed twice"),
+                                           (["compare", "--oracles", "torch,tf"], "argument --oracles: unknown name(s) 'tf'"),
+                                           (["conformance", "--implementations", "nope"], "argument --implementations: unknown")])
+def test_name_list_errors_name_the_option(argv, message, capsys):
+    rc, err = exit_status(argv, capsys)
+    assert rc == 2 and message in err and f"usage: python -m scratch {argv[0]}" in err

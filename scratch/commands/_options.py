@@ -165,10 +165,34 @@ def add_sweep_options(
 
 
 def add_oracles_option(p: argparse.ArgumentParser, choices: Sequence[str], default: Sequence[str]) -> None:
-    """``--oracles NAME ...``.  Left out, ``args.oracles`` is None: the command runs the installed
-    ones of ``default`` (see :func:`load_installed`); named, every one must be installed."""
-    p.add_argument("--oracles", nargs="+", choices=list(choices), default=None, metavar="ORACLE",
-                   help=f"some of {' '.join(choices)}; default: those of {' '.join(default)} that are installed")
+    """``--oracles NAME ...`` (space- or comma-separated, see :func:`add_flat_names_option`).
+    Left out, ``args.oracles`` is None: the command runs the installed ones of ``default`` (see
+    :func:`load_installed`); named, every one must be installed."""
+    add_flat_names_option(p, "--oracles", choices, metavar="ORACLE",
+                          help=f"some of {' '.join(choices)} (space- or comma-separated); "
+                          f"default: those of {' '.join(default)} that are installed")
+
+
+class _FlatNames(argparse.Action):
+    """Flatten the words of a :func:`name_list` option (``a b`` = ``a,b``) into one list; a name
+    given twice is an error naming the option."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        names = [n for group in values for n in group]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise argparse.ArgumentError(self, f"{', '.join(twice)} listed twice")
+        setattr(namespace, self.dest, names)
+
+
+def add_flat_names_option(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], *, help: str,
+                          metavar: str = "NAME") -> None:
+    """A list option ``flag`` of names from ``choices``, space- or comma-separated (``--oracles
+    torch jax`` = ``--oracles torch,jax``, as ``train --frameworks numpy,jax``), read as a flat
+    list (None when left out)."""
+    p.add_argument(flag, type=name_list(choices), nargs="+", default=None, metavar=metavar, action=_FlatNames,
+                   help=help)
 
 
 def name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:

@@ -8,7 +8,15 @@ from typing import Any
 from ..compare import QUANTITIES
 from ..conformance import DEFAULT_IMPLEMENTATIONS, IMPLEMENTATIONS, get_implementation, matrix, short_diagnosis
 from ..report import plain_table, write_json
-from ._options import add_json_option, add_quiet_option, add_sweep_options, load_installed, progress_bar, show_progress
+from ._options import (
+    add_flat_names_option,
+    add_json_option,
+    add_quiet_option,
+    add_sweep_options,
+    load_installed,
+    progress_bar,
+    show_progress,
+)
 
 
 def register(sub: Any) -> None:
@@ -21,9 +29,9 @@ def register(sub: Any) -> None:
         "each quantity's worst err/tolerance or FAIL, and the diagnosis.  Exit 0 always unless bad usage (2): "
         "departures of peers are findings, not errors.",
     )
-    p.add_argument("--implementations", nargs="+", choices=IMPLEMENTATIONS, default=None, metavar="NAME",
-                   help=f"{' '.join(IMPLEMENTATIONS)}; default: {' '.join(DEFAULT_IMPLEMENTATIONS)} "
-                   "(those whose library is installed)")
+    add_flat_names_option(p, "--implementations", IMPLEMENTATIONS,
+                          help=f"{' '.join(IMPLEMENTATIONS)} (space- or comma-separated); default: "
+                          f"{' '.join(DEFAULT_IMPLEMENTATIONS)} (those whose library is installed)")
     add_sweep_options(p, seeds=[0, 1], shapes=None)
     p.set_defaults(shapes=None)
     add_json_option(p, "the matrix")
