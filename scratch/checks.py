@@ -162,6 +162,50 @@ def check_targets(y: Any, N: int, C: int, dtype: np.dtype) -> bool:
     return False
 
 
+def quick_inputs(params: Any, x: Any, y: Any) -> tuple[int, int, int, int, np.dtype, bool] | None:
+    """The common, valid call checked in few Python operations: what :func:`check_inputs`
+    returns, or None whenever anything is unusual (then the full checks decide, and word the error).
+
+    Accepts only exact ``numpy.ndarray`` arguments of one native float32/float64 dtype with
+    consistent non-empty shapes, a finite sum of all of W1, b1, W2, b2, x (a NaN or infinity
+    anywhere makes it non-finite; a finite sum proves every entry finite), and labels whose
+    largest value seen as unsigned integers is below C (negative labels are huge there) or
+    float targets with a finite sum and a non-negative minimum.  A sum that overflows only sends
+    the call to the full checks.  (The caller silences the overflow warning such a sum may raise.)
+    """
+    try:
+        W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
+    except AttributeError:
+        return None
+    nd = np.ndarray
+    if not (type(W1) is nd and type(b1) is nd and type(W2) is nd and type(b2) is nd and type(x) is nd and type(y) is nd):
+        return None
+    dt = W1.dtype
+    if (dt is not _F64 and dt is not _F32) or b1.dtype is not dt or W2.dtype is not dt or b2.dtype is not dt \
+            or x.dtype is not dt:
+        return None
+    s1, s2, sx = W1.shape, W2.shape, x.shape
+    if len(s1) != 2 or len(s2) != 2 or len(sx) != 2:
+        return None
+    (D, H), C, N = s1, s2[1], sx[0]
+    if s2[0] != H or b1.shape != (H,) or b2.shape != (C,) or sx[1] != D or not (N and D and H and C):
+        return None
+    add = np.add.reduce
+    if not math.isfinite(float(add(W1, None)) + float(add(b1, None)) + float(add(W2, None)) + float(add(b2, None))
+                         + float(add(x, None))):
+        return None
+    yd = y.dtype
+    if yd is dt:
+        if y.shape != (N, C) or not math.isfinite(add(y, None)) or np.minimum.reduce(y, None) < 0:
+            return None
+        return N, D, H, C, dt, False
+    if yd.kind in "iu" and y.shape == (N,):
+        if np.maximum.reduce(y if yd.kind == "u" else y.view(yd.str.replace("i", "u")), None) >= C:
+            return None
+        return N, D, H, C, dt, True
+    return None
+
+
 @np.errstate(over="ignore", invalid="ignore")  # sums in all_finite may overflow: handled there
 def check_inputs(params: Any, x: Any, y: Any = None, *, allow_complex: bool = False) -> tuple[int, int, int, int, np.dtype, bool]:
     """Validate ``(params, x, y)`` together; return ``(N, D, H, C, dtype, is_labels)``.
@@ -169,6 +213,10 @@ def check_inputs(params: Any, x: Any, y: Any = None, *, allow_complex: bool = Fa
     ``x`` must be a finite float array of shape (N, D), N >= 1, with the parameters' dtype.
     ``y`` may be None (forward pass only); ``is_labels`` is then False.
     """
+    if y is not None and not allow_complex:
+        quick = quick_inputs(params, x, y)  # the common valid call, cheaply; else the full checks
+        if quick is not None:
+            return quick
     D, H, C, dtype = check_params(params, allow_complex=allow_complex)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"x must be a numpy.ndarray of shape (N, D={D}), got {_describe(x)}")

@@ -143,3 +143,21 @@ def test_finite_values_whose_sum_overflows_are_accepted():
     p = scratch.Params(np.zeros((2, 3)), np.zeros(3), np.zeros((3, 2)), np.zeros(2))
     L, _ = scratch.loss_and_grads(p, big, np.array([0, 1]))
     assert L == pytest.approx(np.log(2))
+
+
+@pytest.mark.parametrize("args", [b[1] for b in BAD], ids=[b[0] for b in BAD])
+def test_the_quick_path_declines_every_bad_input(args):
+    """scratch.checks.quick_inputs (the cheap path for the common valid call) accepts none of the
+    bad inputs: each goes on to the full checks, which word its error."""
+    assert scratch.checks.quick_inputs(*args) is None
+
+
+@pytest.mark.parametrize("target", ["labels", "onehot", "soft", "unnormalized"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape_name", ["seed", "n1", "h1", "c1", "small", "large"])
+def test_the_quick_path_agrees_with_the_full_checks(shape_name, dtype, target):
+    """On valid inputs the quick path answers, and answers what the full checks answer."""
+    c = make_case(1, SHAPES[shape_name], dtype, target)
+    quick = scratch.checks.quick_inputs(c.params, c.x, c.y)
+    full = scratch.checks.check_inputs(c.params, c.x, c.y, allow_complex=True)  # allow_complex: the full path
+    assert quick is not None and quick == full
