@@ -292,7 +292,11 @@ def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> tuple[
         return f"{q} has non-finite values{hint}", where
     ratios = [(_ratio(np.asarray(c.got[q]), np.asarray(c.ref[q])), c) for c in failing]
     if all(res <= RATIO_FACTOR * c.rtol for (k, res), c in ratios):
-        return f"{q} is {_name_ratio([k for (k, _), _ in ratios], [c.case.dims[0] for _, c in ratios])}", where
+        named = _name_ratio([k for (k, _), _ in ratios], [c.case.dims[0] for _, c in ratios])
+        # A scalar (the loss) is always some multiple of the truth: a ratio that changes from
+        # case to case says nothing about it, so it gets its relative error instead.
+        if not (named.startswith("a multiple") and all(np.size(c.ref[q]) == 1 for c in failing)):
+            return f"{q} is {named}", where
     pattern = _common_pattern(q, failing)
     if pattern and pattern.startswith(q):
         return pattern, where

@@ -106,6 +106,11 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list) -> Non
         items.append(ConformanceItem.from_parent(session, name=f"scratch-conformance[{case.id}]", case=case,
                                                  repeat=case.dtype not in seen))
         seen.add(case.dtype)
+    # The items are added after collection, so the terminal's "collected N items" (and "M
+    # selected" under -k) would leave them out; count them in (a guarded private counter).
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if isinstance(getattr(reporter, "_numcollected", None), int):
+        reporter._numcollected += len(_STATE["cases"])
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: Any, config: Any) -> None:

@@ -345,8 +345,10 @@ class Report:
     def _header(self) -> str:
         n, nf = len(self.results), len(self.failures())
         sweep_text = ", ".join(f"{k} {' '.join(map(str, v))}" for k, v in self.sweep.items())
+        spots = (f"; {len(self.blind_spots)} known mistake(s) this sweep cannot reveal (blind spots below)"
+                 if self.blind_spots else "")
         return (f"{self.implementation} against {self.reference} on {n} case(s) [{sweep_text}]: "
-                + ("all passed" if not nf else f"{nf} failed"))
+                + ("all passed" if not nf else f"{nf} failed") + spots)
 
     def summary(self) -> str:
         """The printable summary: a header, a table per quantity and dtype, failures, diagnosis, blind spots."""

@@ -112,3 +112,31 @@ def test_two_mistakes_at_once_are_both_named_on_their_part_of_the_sweep():
     assert "bias_gradient_by_mean" in by_pitfall and "shapes small" in by_pitfall["bias_gradient_by_mean"].text
     assert "float32_tanh_derivative_from_a1" in by_pitfall
     assert "shapes confident" in by_pitfall["float32_tanh_derivative_from_a1"].text
+
+
+def test_a_wrong_loss_gets_a_named_ratio_or_its_relative_error():
+    """A scalar is always some multiple of the truth: only a ratio that names something is said."""
+    def loss_plus_one(p, x, y):
+        L, g = U.textbook(p, x, y)
+        return L + x.dtype.type(1), g
+
+    def loss_doubled(p, x, y):
+        L, g = U.textbook(p, x, y)
+        return 2 * L, g
+
+    sweep = dict(seeds=[0, 1], shapes=["small"], dtypes=["float64"], targets=["labels"], blind_spots=False)
+    text = "\n".join(map(str, st.check_implementation(loss_plus_one, **sweep).diagnosis))
+    assert "loss: relative error up to" in text and "multiple of the truth" not in text, text
+    text = "\n".join(map(str, st.check_implementation(loss_doubled, **sweep).diagnosis))
+    assert "loss is twice the truth" in text, text
+
+
+def test_a_restricted_sweep_says_so_in_its_first_line():
+    def mean_db1(p, x, y):
+        L, g = U.textbook(p, x, y)
+        return L, {**g, "db1": g["db1"] / x.shape[0]}
+
+    report = st.check_implementation(mean_db1, seeds=[0], shapes=["n1"], dtypes=["float64"], targets=["labels"])
+    first = str(report).splitlines()[0]
+    assert report.ok and "all passed; " in first and "cannot reveal (blind spots below)" in first, first
+    assert "bias_gradient_by_mean" in {b.pitfall for b in report.blind_spots}
