@@ -24,7 +24,6 @@ product in the same worker (:func:`blas_rate`).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -84,6 +83,10 @@ def summarize(times: Sequence[float]) -> dict[str, Any]:
 #: A point whose 90th-percentile step time exceeds its 10th percentile this many times was
 #: measured on a disturbed machine (the command warns).
 DISTURBED_SPREAD = 5.0
+#: An implementation whose median step is this many times the fastest one's at the same point
+#: was slowed uniformly (a thread pool fighting other work: torch at 92 ms for a 0.3 ms step),
+#: which the spread cannot see (the command warns).
+IMPLAUSIBLE_FACTOR = 20.0
 
 
 def spread(times: Sequence[float]) -> float:
@@ -121,9 +124,11 @@ def _scratch_steps(shape: tuple[int, int, int, int], dtype: np.dtype) -> dict[st
         "kernel": lambda: ws.loss_and_grads(c.params, c.x, c.y, is_labels=True),
         "plain": lambda: scratch.loss_and_grads(c.params, c.x, c.y),
     }
-    if importlib.util.find_spec("numba") is not None:
+    try:
         ws_numba = scratch.Workspace(*shape, dtype=dtype, tanh="numba")
-        steps["numba"] = lambda: scratch.loss_and_grads(c.params, c.x, c.y, workspace=ws_numba)
+    except ImportError:  # numba missing (or unimportable): the row stays empty
+        return steps
+    steps["numba"] = lambda: scratch.loss_and_grads(c.params, c.x, c.y, workspace=ws_numba)
     return steps
 
 

@@ -124,3 +124,22 @@ def test_bench_warns_when_the_measurement_is_disturbed(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "WARNING: torch float64 3,2,5,2" in out and "unreliable" in out
     assert "WARNING: workspace" not in out and "threads=2" in out
+
+
+def test_bench_warns_when_one_framework_is_uniformly_slow(monkeypatch, capsys):
+    """A steady 92 ms torch step where the others take 0.1 ms (an oversubscribed thread pool on a
+    busy machine) has no spread to see; it is flagged as implausible instead of read as a ratio."""
+    env = {"env": {"OMP_NUM_THREADS": None}, "threadpools": [{"internal_api": "openblas", "num_threads": 2}],
+           "framework": "x"}
+
+    def fake(worker, sizes, dtypes, repeats, warmup):
+        impls = [i for i, w in IMPLEMENTATIONS.items() if w == worker]
+        return {"results": [{"impl": i, "shape": list(sizes[0]), "dtype": dtypes[0],
+                             "times": [9.2e-2] * 10 if i == "torch" else [1e-4] * 10} for i in impls],
+                "blas_rate": {dtypes[0]: 1e9} if worker == "scratch" else {}, "environment": env}
+
+    monkeypatch.setattr(bench_command, "spawn_worker", fake)
+    assert main(["bench", "--shapes", TINY, "--dtypes", "float64", "--frameworks", "scratch,torch"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: torch float64 3,2,5,2" in out and "fastest implementation" in out
+    assert "WARNING: workspace" not in out

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: The packages of the extras (torch, jax, plot, cli): absent after ``pip install -e .``.
 OPTIONAL = ("torch", "jax", "jaxlib", "optax", "matplotlib", "tqdm", "rich", "threadpoolctl", "mpmath", "sklearn",
-            "autograd", "scipy", "latex2mathml", "pygments", "playwright")
+            "autograd", "scipy", "latex2mathml", "pygments", "playwright", "numba")
 EXAMPLE = str(ROOT / "scripts" / "examples" / "student_backprop.py")
 
 #: id -> (argv, expected exit status, text the output must contain).  Exit 2 must name an extra.

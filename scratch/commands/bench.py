@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from ..bench import DISTURBED_SPREAD, IMPLEMENTATIONS, SIZES, WORKERS, WorkerFailed, gemm_flops, spawn_worker, spread, summarize
+from ..bench import DISTURBED_SPREAD, IMPLAUSIBLE_FACTOR, IMPLEMENTATIONS, SIZES, WORKERS, WorkerFailed, gemm_flops, spawn_worker, spread, summarize
 from ..plots import new_figure, require_matplotlib, save_figure
 from ..report import print_table, write_json
 from . import UsageError
-from ._options import add_dtypes_option, add_json_option, add_plot_option, add_shapes_option, positive_int
+from ._options import add_dtypes_option, add_flat_names_option, add_json_option, add_plot_option, add_shapes_option, positive_int
 
 #: Goal of the issue: the workspace step at most this fraction of each framework's step.
 GOALS = {"jax": 1.0, "torch": 0.5}
@@ -33,8 +33,8 @@ def register(sub: Any) -> None:
     p.add_argument("--rounds", type=positive_int, default=1,
                    help="run every framework's worker this many times, interleaved, and pool the samples "
                         "(evens out a busy machine); default 1")
-    p.add_argument("--frameworks", nargs="+", choices=WORKERS, default=None, metavar="FRAMEWORK",
-                   help=f"some of {' '.join(WORKERS)}; default: those installed")
+    add_flat_names_option(p, "--frameworks", WORKERS, metavar="FRAMEWORK",
+                          help=f"some of {' '.join(WORKERS)} (space- or comma-separated); default: those installed")
     add_json_option(p, "every measurement")
     add_plot_option(p, "time per step against GEMM FLOPs")
     p.set_defaults(func=run)
@@ -93,6 +93,11 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 pt[f"goal_{fw}"] = None if pt.get(fw) is None else pt[f"workspace/{fw}"] <= goal
                 pt[f"numba/{fw}"] = pt["numba"] / pt[fw] if pt.get(fw) and pt.get("numba") else None
             pt["workspace/floor"] = pt["workspace"] / pt["floor"]
+            measured = {i: pt[i] for i in IMPLEMENTATIONS if pt.get(i)}
+            fastest = min(measured.values())
+            for impl, t in measured.items():
+                if t > IMPLAUSIBLE_FACTOR * fastest:
+                    disturbed.setdefault(f"{impl} {dtype} {','.join(map(str, shape))}", t / fastest)
             pt["numba/floor"] = pt["numba"] / pt["floor"] if pt.get("numba") else None
             points.append(pt)
     return {"points": points, "blas_rate": rate, "repeats": args.repeats, "warmup": args.warmup, "rounds": args.rounds,
@@ -161,8 +166,9 @@ def run(args: argparse.Namespace) -> int:
     for line in describe_environment(report["environment"]):
         print(line)
     for point, factor in report["disturbed"].items():
-        print(f"WARNING: {point}: the step time varied {factor:.0f}x between repeats (90th/10th percentile): "
-              "the machine was busy, so these times and ratios are unreliable; rerun on a quiet machine or with --rounds 3")
+        print(f"WARNING: {point}: the step time varied {factor:.0f}x between repeats (90th/10th percentile), or was "
+              f"more than {IMPLAUSIBLE_FACTOR:.0f}x the fastest implementation's: the machine was busy (or a thread pool "
+              "oversubscribed), so these times and ratios are unreliable; rerun on a quiet machine or with --rounds 3")
     if args.json:
         write_json(args.json, report)
     if args.plot:
