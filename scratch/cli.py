@@ -51,7 +51,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; return the exit status.
 
     An unknown option is reported by the command's own parser (its usage line), and a
-    :class:`~scratch.commands.UsageError` raised by a command exits 2 with its message.
+    :class:`~scratch.commands.UsageError` raised by a command exits 2 with its message.  A reader
+    that closes the pipe early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a
+    shell tool would), not a ``BrokenPipeError`` traceback.
     """
     parser = build_parser(prog)
     args, extra = parser.parse_known_args(argv)
@@ -63,6 +65,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except UsageError as exc:
         print(f"{command.prog}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

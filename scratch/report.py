@@ -39,8 +39,14 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
     for r in cells:
         table.add_row(*r)
     console = Console(width=max(120, sum(len(h) for h in headers) * 2))
+    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]  # rich exits 1 ("a check failed")
     console.print(title, style="bold", highlight=False)  # above the table: not wrapped to its width
     console.print(table)
+
+
+def _broken_pipe() -> None:
+    """The reader closed the pipe: let ``scratch.cli.main`` end the command (141, no traceback)."""
+    raise BrokenPipeError
 
 
 def json_ready(o: Any) -> Any:

@@ -230,3 +230,13 @@ def test_name_lists_take_commas_as_train_frameworks_does(command, option, words,
 def test_name_list_errors_name_the_option(argv, message, capsys):
     rc, err = exit_status(argv, capsys)
     assert rc == 2 and message in err and f"usage: python -m scratch {argv[0]}" in err
+
+
+def test_a_reader_closing_the_pipe_early_gets_no_traceback():
+    """``python -m scratch pitfalls | head -1``: the reader is gone before the command writes; the
+    command ends quietly with 141 (128 + SIGPIPE), no BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "scratch", "pitfalls", "--oracles", "numeric"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader leaves at once (the command is still importing NumPy)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141 and "Traceback" not in err, err
