@@ -82,6 +82,21 @@ def test_every_equation_converts_to_mathml():
             assert "<merror" not in out and "$" not in re.sub(r"<math.*?</math>", "", out)
 
 
+@pytest.mark.parametrize("latex, want, unwanted", [
+    (r"\operatorname{log1p}(T)", "<mi>log1p</mi>", "<mi>l</mi>"),  # one upright name, not five italic letters
+    (r"\operatorname{diag}(y)", "<mi>diag</mi><mo", "<mo>diag</mo>"),  # no operator gap before "("
+    (r"\mathrm{KL}(y)", "<mi>KL</mi>", 'mathvariant="normal"'),
+    (r"\tanh'(z)", "<mi>tanh</mi><mo", "<msup><mi>tanh</mi>"),  # the prime is not raised twice
+    (r"W \sim N", "<mo>&#x0223C;</mo>", "&#x0007E;"),  # the relation, not an identifier "~"
+    (r"|z|/2", '<mo stretchy="false" lspace="0" rspace="0">&#x0007C;</mo>', "<mo>&#x0002F;</mo>"),
+    (r"\operatorname{Im} L", '<mi>Im</mi><mspace width="0.1667em"/><mi>L</mi>', None),
+    (r"z_{\max}", "<mrow><mi>max</mi></mrow>", "mspace"),
+])
+def test_mathml_fixes_of_what_chromium_showed(latex, want, unwanted):
+    out = html.math(latex)
+    assert want in out and (unwanted is None or unwanted not in out)
+
+
 def test_relative_error_map():
     got = np.array([[1.0, 2.0, 0.0], [np.nan, 1.5, 3.0]])
     ref = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, -3.0]])

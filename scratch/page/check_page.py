@@ -58,7 +58,7 @@ def heatmap(report: Any, q: str) -> Html:
     n_bad = int(np.sum(~(err <= c.rtol)))
     caption = join([
         tag("strong", q), f" {tuple(np.shape(r.ref[q]))} on {r.case.describe()}: ",
-        f"{n_bad} of {err.size} entries beyond the tolerance {num(c.rtol)}; check: {c.problem}",
+        f"{n_bad} of {err.size} entries beyond the tolerance {num(c.rtol)} (the blue line on the colour bar); check: {c.problem}",
         (f"; worst element {q}{where}: got {c.worst_got:.6g}, expected {c.worst_ref:.6g}" if c.worst_got is not None
          else ""), ".",
         " Black: non-finite." if np.isnan(err).any() else "",
@@ -122,9 +122,13 @@ def diagnosis_section(report: Any) -> Section:
 
     parts = []
     for f in report.diagnosis:
-        block = [para(f.text)]
+        text = f.text
         if f.pitfall:
             bug, right = bug_lines(f.pitfall)
+            # the terminal's text ends with the BUG and RIGHT lines: here they are shown highlighted below
+            text = text.replace(f" {bug} -> {right}. See: python -m scratch pitfalls --show {f.pitfall}", "")
+        block = [para(text)]
+        if f.pitfall:
             src = f"{bug}\n# {right}"
             block.append(code(src, marks=bug_right_marks(src)))
             block.append(para(f"See `python -m scratch pitfalls --show {f.pitfall}` for the whole story."))
@@ -139,7 +143,7 @@ def heatmaps_section(report: Any) -> Section:
     qs = [q for q in QUANTITIES if q != "loss" and any(q in r.checks and not r.checks[q].passed for r in report.results)]
     intro = para("Each failing gradient's elementwise relative error $|g - r| / |r|$ on the case where its check "
                  "failed worst, drawn in the gradient's own shape (log colour scale; the tolerance marked on the "
-                 "bar).  An error in one column, in each row's true class or in saturated units shows as a stripe "
+                 "bar as a blue line).  An error in one column, in each row's true class or in saturated units shows as a stripe "
                  "or a pattern; an error everywhere as an even colour.")
     return Section("Where the failing gradients are wrong", join([intro, tag("div", join(heatmap(report, q) for q in qs),
                                                                             class_="heatmaps")]), id="heatmaps")
@@ -174,7 +178,8 @@ def render(report: Any, argv: list[str] | None = None) -> Html:
     ])
     sections = [summary_section(report)]
     if not report.ok:
-        sections += [failures_section(report), diagnosis_section(report), heatmaps_section(report)]
+        # what is wrong and where first; the list of failing cases after
+        sections += [diagnosis_section(report), heatmaps_section(report), failures_section(report)]
     sections.append(blind_spots_section(report))
     info = provenance(argv)
     sections.append(Section("Provenance", tag("dl", join(join([tag("dt", k), tag("dd", v)]) for k, v in info.items()),

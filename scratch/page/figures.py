@@ -9,6 +9,7 @@ computed elsewhere.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import math
 import tempfile
@@ -45,7 +46,8 @@ def saved_uri(draw: Callable[[str], Any]) -> str:
     and return the file as a ``data:`` URI."""
     import matplotlib
 
-    with tempfile.TemporaryDirectory() as tmp, matplotlib.rc_context(SVG_RC):
+    with tempfile.TemporaryDirectory() as tmp, matplotlib.rc_context(SVG_RC), \
+            contextlib.redirect_stdout(io.StringIO()):  # the writers say "wrote <temporary path>"
         path = Path(tmp) / "figure.svg"
         draw(str(path))
         return data_uri(path.read_bytes(), "image/svg+xml")
@@ -138,7 +140,7 @@ def heatmap_figure(err: np.ndarray, *, title: str, row_label: str, col_label: st
     top = max(float(finite.max()) if finite.size else 1.0, rtol * 10, 1e-12)
     bottom = max(min(float(finite[finite > 0].min()) if np.any(finite > 0) else top / 1e6, rtol / 100), 1e-17)
     w = 5.0
-    h = float(np.clip(4.2 * R / K, 1.0, 4.2)) + 1.0  # the picture's own proportions, within a screen
+    h = float(np.clip(4.2 * R / K, 1.4, 4.2)) + 1.0  # the picture's own proportions, within a screen
     fig = new_figure((w, h))
     ax = fig.add_subplot()
     shown = np.where(np.isfinite(err), np.clip(err, bottom, top), np.nan)
@@ -157,7 +159,7 @@ def heatmap_figure(err: np.ndarray, *, title: str, row_label: str, col_label: st
     if R == 1:
         ax.set_yticks([])
     cb = fig.colorbar(im, ax=ax, shrink=0.9, pad=0.02)
-    cb.set_label("relative error (blue line: tolerance)", fontsize=8)
+    cb.set_label("relative error", fontsize=8)  # the blue line (the tolerance) is told in the caption
     if bottom <= rtol <= top:
         cb.ax.axhline(rtol, color="tab:blue", lw=2)
     return svg_uri(fig)

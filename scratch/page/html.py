@@ -75,12 +75,54 @@ def num(v: Any, digits: int = 2) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+#: ``\operatorname{...}`` with anything but letters (latex2mathml splits ``log1p`` into italic letters).
+_OPERATORNAME = re.compile(r"\\operatorname\{([^{}]*[^A-Za-z{}][^{}]*)\}")
+#: Fixes of latex2mathml's output, each seen in chromium: (pattern, replacement).
+_MATHML_FIXES = (
+    # function names as operators (<mo>diag</mo>, <mo>max</mo>) get operator spacing: "diag (y)".
+    (re.compile(r"<mo>([A-Za-z]{2,})</mo>"), r"<mi>\1</mi>"),
+    # \mathrm{log1p}, \mathrm{KL}: one upright identifier, not a row of single letters.
+    (re.compile(r'<mrow>((?:<mn>[^<]+</mn>)*<mi mathvariant="normal">[^<]</mi>'
+                r'(?:<mi mathvariant="normal">[^<]</mi>|<mn>[^<]+</mn>)+)</mrow>'),
+     lambda m: f"<mi>{''.join(re.findall(r'>([^<]+)<', m.group(1)))}</mi>"),
+    # a prime as a superscript is raised twice ("tanh ′"): write it after its base.
+    (re.compile(r"<msup>(<mi>[^<]+</mi>)<mi>(&#x0203[234];)</mi></msup>"),
+     r'<mrow>\1<mo lspace="0" rspace="0">\2</mo></mrow>'),
+    # \sim comes out as an identifier "~"; it is the relation ∼.
+    (re.compile(r"<mi>&#x0007E;</mi>"), "<mo>&#x0223C;</mo>"),
+    # |x|, ‖x‖ and a/b are tight in TeX; chromium spaces them like infix operators ("| z |", "a / b").
+    (re.compile(r'<mo( fence="false")? stretchy="false">(&#x0007C;|&#x02016;)</mo>'),
+     r'<mo\1 stretchy="false" lspace="0" rspace="0">\2</mo>'),
+    (re.compile(r"<mo>&#x0002F;</mo>"), '<mo lspace="0" rspace="0">&#x0002F;</mo>'),
+)
+
+
+#: Function names that get a thin space from a neighbouring symbol, as in TeX (``\\max x``, ``\\varepsilon \\max``),
+#: but none before their own parenthesis (``diag(y)``).
+_FUNCTIONS = re.compile(r"<mi>(sin|cos|tan|tanh|sech|atanh|exp|log|log1p|max|min|diag|softmax|erfc|Im|Re)</mi>")
+_ORD_END = re.compile(r"</(mi|mn|msub|msup|msubsup|mover|munder|mfrac|msqrt)>$")
+_ORD_START = re.compile(r'<(mi|mn|msub|msup|msubsup|mover|munder|mfrac|msqrt|mrow)[ >]|<mo[^>]*>(&#x0007C;|&#x02016;)<')
+_THIN = '<mspace width="0.1667em"/>'
+
+
+def _function_spacing(out: str) -> str:
+    def space(m: re.Match[str]) -> str:
+        before = _THIN if _ORD_END.search(m.string[max(0, m.start() - 12):m.start()]) else ""
+        after = _THIN if _ORD_START.match(m.string, m.end()) else ""
+        return before + m.group(0) + after
+
+    return _FUNCTIONS.sub(space, out)
+
+
 def math(latex: str, display: bool = False) -> Html:
     """LaTeX as a MathML ``<math>`` element (converted now, rendered natively by the browser),
     with the LaTeX kept in ``alttext``."""
     from latex2mathml.converter import convert
 
-    out = convert(latex, display="block" if display else "inline")
+    out = convert(_OPERATORNAME.sub(r"\\mathrm{\1}", latex), display="block" if display else "inline")
+    for pattern, repl in _MATHML_FIXES:
+        out = pattern.sub(repl, out)
+    out = _function_spacing(out)
     return Html(out.replace("<math ", f'<math alttext="{esc(latex)}" ', 1))
 
 
@@ -261,7 +303,9 @@ def page(title: str, lead: Any, sections: Sequence[Section], *, footer: Any = ""
         Html(f"<style>{CSS}\n{pygments_css()}</style>"),
     ])
     body = join([
-        tag("header", join([tag("h1", title), tag("div", lead, class_="lead")])),
+        # a long module path breaks after / and : rather than inside a name
+        tag("header", join([tag("h1", Html(esc(title).replace("/", "/<wbr>").replace(":", ":<wbr>"))),
+                            tag("div", lead, class_="lead")])),
         toc(sections),
         tag("main", join(s.render() for s in sections)),
         tag("footer", footer),

@@ -120,11 +120,7 @@ footer { margin-top: 3rem; color: var(--muted); font-size: 0.85rem; border-top: 
   thead th { white-space: normal; }
   div.code { overflow: visible; }
   div.code pre { white-space: pre-wrap; overflow-wrap: anywhere; }
-  mtd[columnalign="left"] { text-align: left; }
-mtd[columnalign="right"] { text-align: right; }
-mtd { padding: 0.15em 0.2em; }
-math[display="block"] mtd { math-style: normal; }
-math[display="block"] { overflow: visible; }
+  math[display="block"] { overflow: visible; }
   figure img { max-height: 22cm; }
   thead th, .badge, div.code .bug, div.code .right, tr.fail td, .note {
     -webkit-print-color-adjust: exact; print-color-adjust: exact; }
