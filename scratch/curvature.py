@@ -231,7 +231,7 @@ def logit_curvature_staged(yhat: np.ndarray, y: np.ndarray, is_labels: bool) -> 
     with :math:`\partial^2 L / \partial \hat y_i^2 = y_i / (N \hat y_i^2)` (5''),
     :math:`\partial L / \partial \hat y_i = -y_i / (N \hat y_i)` (5') and the softmax's Hessian
     :math:`\partial^2 \hat y_i / \partial z_j \partial z_k = \hat y_i (\delta_{ij} - \hat y_j)
-    (\delta_{ik} - \hat y_k) - \hat y_i \hat y_j (\delta_{jk} - \hat y_k)`.  The first term is
+    (\delta_{ik} - \hat y_k) - \hat y_i \hat y_j (\delta_{jk} - \hat y_k)` (4S).  The first term is
     :math:`\frac1N \sum_i y_i (e_i - \hat y)(e_i - \hat y)^\top`, the second its negative plus
     :math:`\frac{s}{N} J`: everything that depends on *which* class is the target cancels, and
     :math:`H_z = \frac{s}{N} J` is left.  These are the C x C partials that the gradient
@@ -266,7 +266,7 @@ def logit_curvature_staged(yhat: np.ndarray, y: np.ndarray, is_labels: bool) -> 
     J = softmax_jacobian(yhat)  # (4)  J[n, i, j] = dyhat_i / dz_j                   (N, C, C)
     eye = np.eye(C, dtype=yhat.dtype)
     E = eye[None, :, :] - yhat[:, None, :]  # E[n, i, j] = delta_ij - yhat_j        (N, C, C)
-    # d2yhat_i / dz_j dz_k = yhat_i (E_ij E_ik - yhat_j E_jk)                       (N, C, C, C)
+    # (4S) d2yhat_i / dz_j dz_k = yhat_i (E_ij E_ik - yhat_j E_jk)                  (N, C, C, C)
     S = yhat[:, :, None, None] * (E[:, :, :, None] * E[:, :, None, :]
                                   - (yhat[:, :, None] * E)[:, None, :, :])
     outer = np.einsum("nij,ni,nik->njk", J, d2yhat, J)  # J^T diag(d2L/dyhat2) J
@@ -403,7 +403,8 @@ def gnvp(params: Params, x: np.ndarray, y: np.ndarray, v: Params, *, route: str 
 
 
 def hessian_terms(params: Params, x: np.ndarray, y: np.ndarray, v: Params) -> HessianTerms:
-    r"""``H v`` in its three parts: the Gauss-Newton product, the cross term and the tanh'' term.
+    r"""``H v`` in its three parts: the Gauss-Newton product (8G), the cross term (8X) and the tanh''
+    term (8T) of ``docs/curvature.md`` section 3.
 
     .. math::
 
@@ -428,11 +429,11 @@ def hessian_terms(params: Params, x: np.ndarray, y: np.ndarray, v: Params) -> He
     fwd = _forward(params, x)
     tg = tanh_derivative(fwd.z1)
     Rz1, Ra1, Rz2 = r_forward(params, x, v, fwd, tg)  # (1R)-(3R)
-    gn = backward(params, x, fwd, logit_curvature_product(fwd, y, is_labels, Rz2), tanh_grad=tg).params_grads()
+    gn = backward(params, x, fwd, logit_curvature_product(fwd, y, is_labels, Rz2), tanh_grad=tg).params_grads()  # (8G)
     dz2 = dz2_fused(fwd, y, is_labels)  # (4') the residual
     cross_dz1 = (dz2 @ v.W2.T) * tg  # (3''R), (2'R): dz2 V2^T through tanh'
-    cross = Params(x.T @ cross_dz1, cross_dz1.sum(axis=0), Ra1.T @ dz2, np.zeros_like(params.b2))  # (1'R), (3'R)
-    t_dz1 = (dz2 @ params.W2.T) * tanh_second_derivative(fwd.z1) * Rz1  # (2'R): da1 * tanh'' * R{z1}
+    cross = Params(x.T @ cross_dz1, cross_dz1.sum(axis=0), Ra1.T @ dz2, np.zeros_like(params.b2))  # (8X): (1'R), (3'R)
+    t_dz1 = (dz2 @ params.W2.T) * tanh_second_derivative(fwd.z1) * Rz1  # (8T), (2'R): da1 * tanh'' * R{z1}
     tanh2 = Params(x.T @ t_dz1, t_dz1.sum(axis=0), np.zeros_like(params.W2), np.zeros_like(params.b2))
     return HessianTerms(gn, cross, tanh2)
 

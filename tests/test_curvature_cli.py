@@ -52,6 +52,17 @@ def test_cli_runs_writes_plot_and_json(tmp_path, capsys):
     assert "PASS" in out and "H top" in out and "moons trained" in out
 
 
+def test_one_class_network_has_a_zero_spectrum(capsys):
+    """C = 1: H = G = 0 exactly; ARPACK refuses a zero operator, so the command reports zeros
+    instead of a traceback, in the dense check and on the network."""
+    check = dense_check(SHAPES["c1"], 2, 0, "labels")
+    assert check["passed"] and check["error"] == 0 and np.all(check["H"]["dense"] == 0)
+    c = make_case(0, SHAPES["c1"], np.float64, "labels")
+    assert np.all(lanczos(hvp, *c[:3], 2) == 0) and np.all(lanczos(gnvp, *c[:3], 2, which="SA") == 0)
+    assert main(["curvature", "--shape", "c1", "--check-shape", "c1", "--no-moons", "--k", "2"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_cli_exits_1_when_lanczos_disagrees(monkeypatch, tmp_path):
     import scratch.commands.curvature as cmd
 
