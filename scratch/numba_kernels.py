@@ -15,6 +15,7 @@ wider interval).  db1 is summed row by row (NumPy sums pairwise): the same to ~1
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -23,51 +24,55 @@ import numpy as np
 from .fast_tanh import constants
 
 
-def _njit(fn: Callable[..., None]) -> Callable[..., None]:
-    """Compiled with numba where it is installed (cached on disk: compiled once per machine)."""
+def _njit(fn: Callable[..., None], **flags: Any) -> Callable[..., None]:
+    """Compiled with numba where it is installed (cached on disk: compiled once per machine).
+    ``error_model="numpy"``: no ZeroDivisionError check, which would keep LLVM from vectorising."""
     import numba
 
-    return numba.njit(nogil=True, fastmath=False, boundscheck=False, error_model="numpy", cache=True)(fn)
+    return numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True, **flags)(fn)
 
 
 def _forward(z: np.ndarray, b1: np.ndarray, g: np.ndarray, m: np.ndarray, bits: np.ndarray, cst: np.ndarray,
              shift: int) -> None:
     clamp, inv, h1, h2, magic = cst[0], cst[1], cst[2], cst[3], cst[4]
-    zero, half, four, sixteen = cst[5], cst[6], cst[7], cst[8]
+    one, half, four, sixteen = cst[5], cst[6], cst[7], cst[8]
     c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10 = cst[9], cst[10], cst[11], cst[12], cst[13], cst[14], cst[15], \
         cst[16], cst[17], cst[18], cst[19]
     rows, H = z.shape
-    for r in range(rows):  # (1) z1 = x W1 + b1
-        for h in range(H):
-            z[r, h] += b1[h]
-    n = z.size  # flat views of the C-contiguous blocks: loops that LLVM vectorises
-    zf, gf, mf, bf = z.reshape(n), g.reshape(n), m.reshape(n), bits.reshape(n)
-    for i in range(n):  # range reduction: 2|z| = k ln2 + 2 rho
-        t = min(abs(zf[i]), clamp)
-        k = np.floor(t * inv + half)
-        gf[i] = (t - k * h1) - k * h2  # rho
-        mf[i] = magic - k  # low bits: bias + 2 - k
-    for i in range(n):  # s = 2^(2-k), from its bits (bits is m seen as unsigned integers)
-        bf[i] = bf[i] << shift
-    for i in range(n):  # (2) a1 = tanh(z1), tanh'(z1) = sech^2(z1), as in scratch.fast_tanh
-        rho = gf[i]
-        p = c10 * rho + c9
-        p = p * rho + c8
-        p = p * rho + c7
-        p = p * rho + c6
-        p = p * rho + c5
-        p = p * rho + c4
-        p = p * rho + c3
-        p = p * rho + c2
-        p = p * rho + c1
-        p = p * rho + c0
-        s = mf[i]
-        sq = s * (p * rho)  # s q, q = expm1(-2 rho)
-        u4 = s + sq  # 4u
-        den = u4 + four  # 4 (1 + u)
-        th = ((four - s) - sq) / den  # tanh|z| = (1 - u) / (1 + u)
-        zf[i] = -th if zf[i] < zero else th  # copysign (tanh(-0) = +0 here)
-        gf[i] = sixteen * u4 / (den * den)  # 4u / (1 + u)^2
+    chunk = m.shape[0]  # rows per pass: the chunk's z, g and m stay in cache between the three loops
+    for r0 in range(0, rows, chunk):
+        r1 = min(r0 + chunk, rows)
+        for r in range(r0, r1):  # (1) z1 = x W1 + b1; range reduction: 2|z| = k ln2 + 2 rho
+            for h in range(H):
+                v = z[r, h] + b1[h]
+                z[r, h] = v
+                t = min(abs(v), clamp)
+                k = np.floor(t * inv + half)
+                g[r, h] = (t - k * h1) - k * h2  # rho
+                m[r - r0, h] = magic - k  # low bits: bias + 2 - k
+        n = (r1 - r0) * H  # flat views of the C-contiguous chunk: loops that LLVM vectorises
+        zf, gf = z[r0:r1].reshape(n), g[r0:r1].reshape(n)
+        mf, bf = m[: r1 - r0].reshape(n), bits[: r1 - r0].reshape(n)
+        for i in range(n):  # s = 2^(2-k), from its bits (bits is m seen as unsigned integers)
+            bf[i] = bf[i] << shift
+        for i in range(n):  # (2) a1 = tanh(z1), tanh'(z1) = sech^2(z1), as in scratch.fast_tanh
+            rho = gf[i]
+            p = c10 * rho + c9
+            p = p * rho + c8
+            p = p * rho + c7
+            p = p * rho + c6
+            p = p * rho + c5
+            p = p * rho + c4
+            p = p * rho + c3
+            p = p * rho + c2
+            p = p * rho + c1
+            p = p * rho + c0
+            s = mf[i]
+            sq = s * (p * rho)  # s q, q = expm1(-2 rho)
+            u4 = s + sq  # 4u
+            recip = one / (u4 + four)  # 1 / (4 (1 + u)): the one division (a division costs ~10 multiplies)
+            zf[i] = math.copysign(((four - s) - sq) * recip, zf[i])  # tanh(z): tanh|z| = (1 - u) / (1 + u)
+            gf[i] = (sixteen * u4) * (recip * recip)  # tanh'(z) = 4u / (1 + u)^2
 
 
 def _backward(dz1: np.ndarray, g: np.ndarray, db1: np.ndarray) -> None:
@@ -81,7 +86,8 @@ def _backward(dz1: np.ndarray, g: np.ndarray, db1: np.ndarray) -> None:
 
 @lru_cache(maxsize=None)
 def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
-    return _njit(_forward), _njit(_backward)
+    # contract: a * b + c may be one fused multiply-add (one rounding instead of two; 1.5x faster here)
+    return _njit(_forward, fastmath={"contract"}), _njit(_backward)
 
 
 def kernels(dtype: Any) -> tuple[Callable[..., None], Callable[..., None]]:
@@ -89,14 +95,15 @@ def kernels(dtype: Any) -> tuple[Callable[..., None], Callable[..., None]]:
     caches it on disk).
 
     ``forward(z, b1, g, m)``: ``z`` (rows, H) holds ``x W1`` on entry and ``a1 = tanh(x W1 + b1)``
-    on return; ``g`` receives ``tanh'``; ``m`` is scratch of the same shape and dtype (all
+    on return; ``g`` (rows, H) receives ``tanh'``; ``m`` (chunk, H) is scratch of the dtype: the
+    rows are processed ``chunk`` at a time, each chunk in cache through the three loops (all
     C-contiguous).  ``backward(dz1, g, db1)``: ``dz1 *= g`` (da1 in, dz1 out) and
     ``db1 += column sums of dz1``.
     """
     dt = np.dtype(dtype)
     c = constants(dt)
     coefficients = tuple(c.coefficients) + (0.0,) * (11 - len(c.coefficients))  # degree 10, zero-padded
-    cst = np.array([c.clamp, c.inv_half_ln2, c.h1, c.h2, c.magic, 0.0, 0.5, 4.0, 16.0, *coefficients], dtype=dt)
+    cst = np.array([c.clamp, c.inv_half_ln2, c.h1, c.h2, c.magic, 1.0, 0.5, 4.0, 16.0, *coefficients], dtype=dt)
     fwd, bwd = _compiled()
     uint, shift = c.uint, c.mantissa_bits
 

@@ -273,3 +273,18 @@ def test_workspace_only_for_the_fused_route(small_case):
     ws = scratch.Workspace(*SHAPES["small"])
     with pytest.raises(ValueError, match="route='fused' only"):
         scratch.loss_and_grads(small_case.params, small_case.x, small_case.y, route="staged", workspace=ws)
+
+
+@pytest.mark.parametrize("dtype_name", list(DTYPES))
+def test_compiled_chunks_do_not_change_the_result(monkeypatch, dtype_name):
+    """tanh="numba" walks its rows a chunk at a time (NUMBA_CHUNK_BYTES); chunks of 3 rows with a
+    remainder (37 = 12 x 3 + 1) give the plain route's result."""
+    dt = DTYPES[dtype_name]
+    monkeypatch.setattr(scratch.workspace, "NUMBA_CHUNK_BYTES", 3 * 11 * dt.itemsize)
+    c = make_case(2, (37, 5, 11, 4), dt, "soft")
+    ws = scratch.Workspace(37, 5, 11, 4, dtype=dt, tanh="numba")
+    assert ws.poly_scratch[0].shape == (3, 11)
+    rtol = ROUTE_RTOL if dtype_name == "float64" else oracle_rtol(np.float32, (37, 5, 11, 4))
+    checks = check_case(lambda *a: scratch.loss_and_grads(*a, workspace=ws), scratch.loss_and_grads,
+                        c.params, c.x, c.y, rtol=rtol)
+    assert not format_failures(checks)
