@@ -139,7 +139,11 @@ class Workspace:
         # da1 then dz1
         self.a1, self.cosh2, self.dz1 = buf(N, H), buf(N, H), buf(N, H)
         # one block's scratch of the polynomial tanh (rows, H)
-        self.poly_scratch = {"poly": tuple(buf(rows, H) for _ in range(3)), "numba": (buf(chunk, H),)}.get(tanh, ())
+        self.poly_scratch: tuple[np.ndarray, ...] = ()
+        if tanh == "poly":
+            self.poly_scratch = tuple(buf(rows, H) for _ in range(3))
+        elif tanh == "numba":
+            self.poly_scratch = (buf(chunk, H),)
         self.poly_constants = fast_tanh.constants(dt)
         # (N, C): logits z2 then shifted z2 - max; exp then yhat; dz2; scratch for targets
         self.logits, self.yhat, self.dz2, self.scratch_nc = buf(N, C), buf(N, C), buf(N, C), buf(N, C)

@@ -289,3 +289,11 @@ def test_compiled_chunks_do_not_change_the_result(monkeypatch, dtype_name):
     checks = check_case(lambda *a: scratch.loss_and_grads(*a, workspace=ws), scratch.loss_and_grads,
                         c.params, c.x, c.y, rtol=rtol)
     assert not format_failures(checks)
+
+
+@pytest.mark.parametrize("tanh, scratch_shapes", [("numpy", []), ("poly", [(64, 32)] * 3), ("numba", [(64, 32)])])
+def test_each_method_holds_only_its_own_scratch(tanh, scratch_shapes):
+    """The polynomial's three block-sized scratch arrays exist only for "poly", the compiled loop's
+    one chunk only for "numba"; "numpy" holds none (nbytes counts what is held)."""
+    ws = scratch.Workspace(64, 3, 32, 2, tanh=tanh)
+    assert [a.shape for a in ws.poly_scratch] == scratch_shapes
