@@ -7,22 +7,29 @@ transposed views (no copies).  The math is that of ``route="fused"`` in
 :mod:`scratch.network` (read that module for the derivation); what differs is how it is
 evaluated, each change an exact identity computed without cancellation:
 
-* tanh'(z1) (eq. 2') is :math:`\operatorname{sech}^2 z_1 = 1/\cosh^2 z_1`, so eq. (2') becomes
-  ``dz1 = da1 / cosh(z1)**2``.  The core writes the same number as :math:`4u/(1+u)^2` with
-  :math:`u = e^{-2|z_1|}` (multiply numerator and denominator by :math:`e^{2|z|}/4`).  Neither
-  subtracts; here it takes ``cosh`` (one vectorised pass), a square and the division that
-  replaces the core's product, where the core's form takes seven passes over (N, H) before its
-  product.  Where ``cosh**2`` overflows (|z1| > 355 in float64, > 44.7 in float32) the true
-  tanh' is below the smallest normal number and ``da1 / inf`` gives 0.  Accuracy of dz1 against
-  ``mpmath``: see ``tests/test_workspace.py`` and ``WORKSPACE_DZ1_ULP``.
-  ``a1 = np.tanh(z1)`` is the core's, bit for bit (NumPy's vectorised tanh; an ``exp``-based
-  tanh would need ``expm1`` near 0, which NumPy does not vectorise, so it is no faster).
+* eq. (2) and tanh'(z1) (eq. 2') are evaluated one of three ways (``Workspace(tanh=...)``):
+
+  - ``"numpy"``: ``a1 = np.tanh(z1)`` (the core's, bit for bit) and tanh' as
+    :math:`\operatorname{sech}^2 z_1 = 1/\cosh^2 z_1`, so eq. (2') becomes
+    ``dz1 = da1 / cosh(z1)**2``.  The core writes the same number as :math:`4u/(1+u)^2` with
+    :math:`u = e^{-2|z_1|}`; neither subtracts.  Where ``cosh**2`` overflows (|z1| > 355 in
+    float64, > 44.7 in float32) the true tanh' is below the smallest normal number and
+    ``da1 / inf`` gives 0.  Fast where NumPy vectorises ``tanh`` and ``cosh`` (AVX-512).
+  - ``"poly"``: both from one polynomial exponential in NumPy arithmetic
+    (:mod:`scratch.fast_tanh`, the derivation there), ``dz1 = da1 * tanh'``: no libm call, for
+    CPUs where NumPy's ``tanh``/``cosh`` are scalar loops.  a1 is a few ulp from ``np.tanh``.
+  - ``"numba"``: the same math compiled (:mod:`scratch.numba_kernels`, optional).
+
+  Accuracy of a1 and dz1 against ``mpmath``: ``tests/test_workspace.py``, ``FAST_TANH_ULP``
+  and ``WORKSPACE_DZ1_ULP``.
 * ``z1 = x W1`` is one GEMM for the whole batch; then the (N, H) element-wise work runs over
   blocks of rows sized to stay in the L2 cache (:data:`BLOCK_BYTES`), and each block's skinny
   products with W2 (``z2 = a1 W2``; ``dW2 += a1^T dz2``, ``da1 = dz2 W2^T``) run on that block.
-  Rows are independent, so only the summation order of dW2 and db1 (summed per block) changes.  (Measured on 2 cores:
-  blocking these skinny products is 15-20% faster at 1024-64-512-10 and 4096-784-1024-10
-  than whole-batch products; blocking ``x W1`` too is slower where W1 is large.)
+  Rows are independent, so only the summation order of dW2 and db1 (summed per block) changes.
+  (Measured on 2 AVX-512 cores: blocking these skinny products is 15-20% faster at
+  1024-64-512-10 and 4096-784-1024-10 than whole-batch products; blocking ``x W1`` too is
+  slower where W1 is large.  On 2 AVX2 cores whole-batch products were faster: the ``"numba"``
+  path runs one block of N rows, in cache-sized chunks inside its compiled loop.)
 * Fancy indexing (which allocates) is replaced by ``take``/``put`` on flat indices
   ``n * C + col`` (in range by construction: ``mode="clip"`` skips a checking copy).
 
@@ -41,7 +48,7 @@ from .checks import FLOAT_DTYPES, PARAM_NAMES
 from .network import Grads, Params
 
 #: Bytes of one (rows x H) block of the element-wise work with ``tanh="numpy"``: the block's
-#: three (rows x H) arrays (a1, cosh2, dz1) stay in a 2 MiB L2 cache.
+#: three (rows x H) arrays (a1, dtanh, dz1) stay in a 2 MiB L2 cache.
 BLOCK_BYTES = 256 * 1024
 #: The same with ``tanh="poly"``: its ~40 passes are each one NumPy call, whose ~1 us overhead
 #: favours big blocks (measured on 2 AVX2 cores: 1 MiB beat 64 and 256 KiB by 5-15%).
@@ -82,17 +89,18 @@ class Workspace:
     block_rows : int, optional
         Rows per block of the (N, H) element-wise work; default ``BLOCK_BYTES // (H * itemsize)``
         (``POLY_BLOCK_BYTES`` with ``tanh="poly"``, all N rows with ``tanh="numba"``).
-    tanh : {"auto", "poly", "numpy"}
+    tanh : {"auto", "poly", "numpy", "numba"}
         How eq. (2) and tanh' are evaluated.  ``"numpy"``: ``a1 = np.tanh(z1)`` and
         ``tanh' = 1 / cosh(z1)**2``; ``"poly"``: both from one polynomial exponential
-        (:mod:`scratch.fast_tanh`, a few ulp from ``np.tanh``, no libm call); ``"auto"``
+        (:mod:`scratch.fast_tanh`, a few ulp from ``np.tanh``, no libm call); ``"numba"``: the same
+        math compiled (:mod:`scratch.numba_kernels`; needs numba, the ``fast`` extra); ``"auto"``
         (default): ``"numpy"`` where NumPy vectorises ``cosh`` for the dtype (AVX-512) or the
         problem is small (N H < ``POLY_MIN_ELEMENTS``), else ``"poly"``.  The choice is
         :attr:`tanh`, fixed for the workspace's life (the same inputs give the same bits).
 
     Notes
     -----
-    Buffers (all C-contiguous, allocated and touched once here): ``a1``, ``cosh2``, ``dz1``
+    Buffers (all C-contiguous, allocated and touched once here): ``a1``, ``dtanh``, ``dz1``
     (N, H); ``logits``, ``yhat``, ``dz2``, ``scratch_nc``, ``targets`` (N, C); per-row vectors
     (N,); the parameter gradients ``dW1`` (D, H), ``db1`` (H,), ``dW2`` (H, C), ``db2`` (C,)
     and per-block partial sums.  About ``8 * (3 N H + 5 N C + D H + 3 H C)`` bytes in float64
@@ -122,7 +130,7 @@ class Workspace:
 
             require("numba", "fast", who="Workspace(tanh='numba')")
             self._numba_forward, self._numba_backward = numba_kernels.kernels(dt)
-        #: "poly" or "numpy": how eq. (2) and tanh' are evaluated (see the class docstring)
+        #: "numpy", "poly" or "numba": how eq. (2) and tanh' are evaluated (see the class docstring)
         self.tanh = tanh
         block_bytes = {"numpy": BLOCK_BYTES, "poly": POLY_BLOCK_BYTES, "numba": N * H * dt.itemsize}[tanh]
         rows = max(1, block_bytes // (H * dt.itemsize)) if block_rows is None else _positive_int("block_rows", block_rows)
@@ -135,9 +143,9 @@ class Workspace:
         def buf(*shape: int) -> np.ndarray:
             return np.zeros(shape, dtype=dt)  # zeros, not empty: touch every page now
 
-        # (N, H): z1 then a1 = tanh(z1); tanh'(z1) ("poly") or cosh^2(z1) = 1 / tanh'(z1) ("numpy");
-        # da1 then dz1
-        self.a1, self.cosh2, self.dz1 = buf(N, H), buf(N, H), buf(N, H)
+        # (N, H): z1 then a1 = tanh(z1); dtanh: tanh'(z1) ("poly", "numba") or its reciprocal
+        # cosh^2(z1) ("numpy"); da1 then dz1
+        self.a1, self.dtanh, self.dz1 = buf(N, H), buf(N, H), buf(N, H)
         # one block's scratch of the polynomial tanh (rows, H)
         self.poly_scratch: tuple[np.ndarray, ...] = ()
         if tanh == "poly":
@@ -163,9 +171,9 @@ class Workspace:
         self.dW1, self.db1, self.dW2, self.db2 = buf(D, H), buf(H), buf(H, C), buf(C)
         self.dW2_part, self.db1_part = buf(H, C), buf(H)  # one block's share of dW2, db1
         self.W2T = buf(C, H)  # W2^T, copied at each step
-        # blocks of rows: views (a1, cosh2, dz1, logits, dz2) of the same rows
+        # blocks of rows: views (a1, dtanh, dz1, logits, dz2) of the same rows
         self.blocks = [
-            (self.a1[sl], self.cosh2[sl], self.dz1[sl], self.logits[sl], self.dz2[sl])
+            (self.a1[sl], self.dtanh[sl], self.dz1[sl], self.logits[sl], self.dz2[sl])
             for sl in (slice(r, min(r + rows, N)) for r in range(0, N, rows))
         ]
 
@@ -221,7 +229,7 @@ class Workspace:
         """
         self.check_matches(params, x, y)
         if not self._set_bufsize:  # small: NumPy's buffers are no bigger than the arrays
-            if self.tanh == "poly":  # nothing overflows
+            if self.tanh != "numpy":  # nothing overflows without cosh
                 return self._step(params, x, y, is_labels)
             with np.errstate(over="ignore"):  # cosh(z1)**2 = inf where tanh'(z1) underflows: intended
                 return self._step(params, x, y, is_labels)
@@ -239,19 +247,19 @@ class Workspace:
         # ---- multiplied by W2 while it is still in cache
         np.matmul(x, W1, out=self.a1)  # (1) z1 = x W1 ... (one well-shaped GEMM for the whole batch)
         poly, compiled, consts = self.tanh == "poly", self.tanh == "numba", self.poly_constants
-        for z1, cosh2, _, z2_rows, _ in self.blocks:
+        for z1, dtanh, _, z2_rows, _ in self.blocks:
             if compiled:  # (1) ... + b1, (2) a1 = tanh(z1) and tanh'(z1): scratch.numba_kernels
-                self._numba_forward(z1, b1, cosh2, self.poly_scratch[0])
+                self._numba_forward(z1, b1, dtanh, self.poly_scratch[0])
                 np.matmul(z1, W2, out=z2_rows)  # (3) z2 = a1 W2 ...
                 continue
             np.add(z1, b1, out=z1)  # (1) ... + b1                           (rows, H)
             if poly:  # (2) a1 = tanh(z1) and tanh'(z1) = sech^2(z1), in place (scratch.fast_tanh)
                 n = z1.shape[0]
-                fast_tanh.tanh_sech2(z1, cosh2, *(b[:n] for b in self.poly_scratch), consts)
+                fast_tanh.tanh_sech2(z1, dtanh, *(b[:n] for b in self.poly_scratch), consts)
             else:
-                np.cosh(z1, out=cosh2)  # cosh(z1)
+                np.cosh(z1, out=dtanh)  # cosh(z1)
                 np.tanh(z1, out=z1)  # (2) a1 = tanh(z1), now in self.a1
-                np.multiply(cosh2, cosh2, out=cosh2)  # cosh^2(z1) = 1 / tanh'(z1)
+                np.multiply(dtanh, dtanh, out=dtanh)  # cosh^2(z1) = 1 / tanh'(z1)
             np.matmul(z1, W2, out=z2_rows)  # (3) z2 = a1 W2 ...
         # ---- the softmax parts (scratch.softmax.softmax_parts)
         z2, e = self.logits, self.yhat
@@ -309,18 +317,18 @@ class Workspace:
         np.copyto(W2T, W2.T)  # a C-contiguous W2^T: OpenBLAS's small-GEMM path is 2x slower on a transposed view
         if compiled:
             self.db1.fill(0.0)
-        for i, (a1, cosh2, dz1, _, dz2_rows) in enumerate(self.blocks):
+        for i, (a1, dtanh, dz1, _, dz2_rows) in enumerate(self.blocks):
             np.matmul(a1.T, dz2_rows, out=self.dW2_part if i else self.dW2)  # (3') dW2 = a1^T dz2 (H, C) ...
             np.matmul(dz2_rows, W2T, out=dz1)  # (3'') da1 = dz2 W2^T                   (rows, H)
             if compiled:  # (2') dz1 = da1 * tanh'(z1); (1') db1 += sum_n dz1
-                self._numba_backward(dz1, cosh2, self.db1)
+                self._numba_backward(dz1, dtanh, self.db1)
                 if i:
                     np.add(self.dW2, self.dW2_part, out=self.dW2)
                 continue
             if poly:
-                np.multiply(dz1, cosh2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1)
+                np.multiply(dz1, dtanh, out=dz1)  # (2')  dz1 = da1 * tanh'(z1)
             else:
-                np.divide(dz1, cosh2, out=dz1)  # (2')  dz1 = da1 * tanh'(z1) = da1 / cosh^2(z1)
+                np.divide(dz1, dtanh, out=dz1)  # (2')  dz1 = da1 * tanh'(z1) = da1 / cosh^2(z1)
             np.add.reduce(dz1, axis=0, out=self.db1_part if i else self.db1)  # (1') db1 = sum_n dz1 (H,) ...
             if i:  # ... both summed over the blocks of rows
                 np.add(self.dW2, self.dW2_part, out=self.dW2)
