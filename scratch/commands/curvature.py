@@ -95,7 +95,7 @@ def spectrum(label: str, params: Params, x: np.ndarray, y: np.ndarray, k: int, d
     against one gradient (median wall time of repeated calls)."""
     P = sum(p.size for p in params)
     L, g = loss_and_grads(params, x, y)
-    out: dict[str, Any] = {"label": label, "N": x.shape[0], "dims": list(params.dims), "P": P, "loss": float(L),
+    out: dict[str, Any] = {"label": label, "N": x.shape[0], "dims": list(params.dims), "P": P, "loss": float(L) + 0.0,
                            "grad_norm": float(np.linalg.norm(flatten(g.params_grads())))}
     out["H_top"] = lanczos(hvp, params, x, y, k)
     out["H_bottom"] = lanczos(hvp, params, x, y, k, which="SA")
