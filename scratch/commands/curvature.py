@@ -95,6 +95,7 @@ def spectrum(label: str, params: Params, x: np.ndarray, y: np.ndarray, k: int, d
     against one gradient (median wall time of repeated calls)."""
     P = sum(p.size for p in params)
     L, g = loss_and_grads(params, x, y)
+    # + 0.0 turns -0.0 (C = 1: the mean of -log 1) into 0.0, which prints as "0"
     out: dict[str, Any] = {"label": label, "N": x.shape[0], "dims": list(params.dims), "P": P, "loss": float(L) + 0.0,
                            "grad_norm": float(np.linalg.norm(flatten(g.params_grads())))}
     out["H_top"] = lanczos(hvp, params, x, y, k)
