@@ -3,10 +3,14 @@ r"""The workspace's element-wise (N, H) work as compiled loops (optional: ``pip 
 The same math as :mod:`scratch.fast_tanh`, term for term (the range reduction, the polynomial
 and the quotients of its docstring), but evaluated one element at a time in a loop that numba
 compiles and LLVM vectorises, instead of forty NumPy passes over the block: eq. (1)'s bias,
-eq. (2) ``a1 = tanh(z1)`` and ``tanh'(z1)`` in one loop, and in the backward pass eq. (2')
-``dz1 = da1 tanh'(z1)`` with eq. (1') ``db1 += sum_n dz1`` in another.  The matrix products
-stay in NumPy's BLAS, the (N, C) softmax in NumPy.  Used by ``scratch.Workspace(...,
-tanh="numba")``; the NumPy paths are kept and are the default.
+eq. (2) ``a1 = tanh(z1)`` and ``tanh'(z1)`` in three loops over each cache-sized chunk of rows
+(range reduction; the exponent bits; the polynomial and both quotients, with one division per
+element and fused multiply-adds), and in the backward pass eq. (2') ``dz1 = da1 tanh'(z1)``
+with eq. (1') ``db1 += sum_n dz1`` in one loop.  The matrix products stay in NumPy's BLAS
+(fusing the skinny ones into these loops was measured 2-3x slower), the (N, C) softmax in
+NumPy.  Used by ``scratch.Workspace(..., tanh="numba")``; the NumPy paths are kept and are the
+default.  With fused multiply-adds and one reciprocal, a1 and dz1 differ from
+:mod:`scratch.fast_tanh`'s in the last bits (both within the same ulp bounds against mpmath).
 
 ``k = floor(2|z|/ln2 + 1/2)`` here (``rint`` in :mod:`scratch.fast_tanh`): the two differ only at
 exact ties, where either integer keeps ``|rho| <= ln2/4`` (the polynomial was fitted on a slightly
@@ -34,6 +38,7 @@ def _njit(fn: Callable[..., None], **flags: Any) -> Callable[..., None]:
 
 def _forward(z: np.ndarray, b1: np.ndarray, g: np.ndarray, m: np.ndarray, bits: np.ndarray, cst: np.ndarray,
              shift: int) -> None:
+    """See :func:`kernels`; ``bits`` is ``m`` seen as unsigned integers, ``cst`` the dtype's constants."""
     clamp, inv, h1, h2, magic = cst[0], cst[1], cst[2], cst[3], cst[4]
     one, half, four, sixteen = cst[5], cst[6], cst[7], cst[8]
     c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10 = cst[9], cst[10], cst[11], cst[12], cst[13], cst[14], cst[15], \
@@ -76,6 +81,7 @@ def _forward(z: np.ndarray, b1: np.ndarray, g: np.ndarray, m: np.ndarray, bits: 
 
 
 def _backward(dz1: np.ndarray, g: np.ndarray, db1: np.ndarray) -> None:
+    """See :func:`kernels`."""
     rows, H = dz1.shape
     for r in range(rows):  # (2') dz1 = da1 tanh'(z1); (1') db1 += sum_n dz1
         for h in range(H):
