@@ -141,9 +141,7 @@ def check_targets(y: Any, N: int, C: int, dtype: np.dtype) -> bool:
     if y.dtype.kind in "iu":
         if y.shape != (N,):
             raise ValueError(f"y (integer labels) must have shape (N,) = ({N},) to match x, got {y.shape}")
-        # one pass: seen as unsigned integers of the same width, negative labels are huge
-        unsigned = y if y.dtype.kind == "u" else y.view(y.dtype.str.replace("i", "u"))
-        if int(np.maximum.reduce(unsigned, axis=None)) >= C:
+        if _largest_label(y) >= C:
             bad = y[(y < 0) | (y >= C)]
             raise ValueError(f"y labels must lie in [0, C) = [0, {C}), got value(s) {bad[:5].tolist()}")
         return True
@@ -160,6 +158,13 @@ def check_targets(y: Any, N: int, C: int, dtype: np.dtype) -> bool:
     if y.min() < 0:
         raise ValueError(f"y (float targets) must be non-negative, got minimum {float(y.min()):g}")
     return False
+
+
+def _largest_label(y: np.ndarray) -> int:
+    """The largest of integer labels ``y`` seen as unsigned integers of the same width, in one
+    pass: a negative label is huge there, so ``_largest_label(y) < C`` proves ``0 <= y < C``."""
+    unsigned = y if y.dtype.kind == "u" else y.view(y.dtype.str.replace("i", "u"))
+    return int(np.maximum.reduce(unsigned, axis=None))
 
 
 def quick_inputs(params: Any, x: Any, y: Any) -> tuple[int, int, int, int, np.dtype, bool] | None:
@@ -200,7 +205,7 @@ def quick_inputs(params: Any, x: Any, y: Any) -> tuple[int, int, int, int, np.dt
             return None
         return N, D, H, C, dt, False
     if yd.kind in "iu" and y.shape == (N,):
-        if np.maximum.reduce(y if yd.kind == "u" else y.view(yd.str.replace("i", "u")), None) >= C:
+        if _largest_label(y) >= C:
             return None
         return N, D, H, C, dt, True
     return None
