@@ -38,6 +38,7 @@ Accuracy against mpmath (``tests/test_workspace.py``): ``tanh`` within ``FAST_TA
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,7 @@ def constants(dtype: Any) -> Constants:
     return _CONSTANTS[np.dtype(dtype)]
 
 
+@lru_cache(maxsize=None)
 def numpy_is_vectorised(dtype: Any) -> bool:
     """Whether this NumPy runs ``cosh`` for ``dtype`` in a SIMD loop (then ``np.tanh`` and ``np.cosh``
     beat the polynomial; measured on AVX-512 machines), from ``numpy.lib.introspect.opt_func_info``."""
@@ -100,7 +102,7 @@ def numpy_is_vectorised(dtype: Any) -> bool:
         from numpy.lib.introspect import opt_func_info
     except ImportError:  # NumPy < 2.0
         return False
-    sig = "dd" if np.dtype(dtype) == np.float64 else "ff"
+    sig = "dd" if np.dtype(dtype) == np.float64 else "ff"  # asked once per dtype (lru_cache): ~90 us
     current = opt_func_info(func_name="^cosh$").get("cosh", {}).get(sig, {}).get("current", "baseline")
     return not str(current).startswith("baseline")
 
