@@ -102,7 +102,7 @@ def numpy_is_vectorised(dtype: Any) -> bool:
         from numpy.lib.introspect import opt_func_info
     except ImportError:  # NumPy < 2.0
         return False
-    sig = "dd" if np.dtype(dtype) == np.float64 else "ff"  # asked once per dtype (lru_cache): ~90 us
+    sig = "dd" if np.dtype(dtype) == np.float64 else "ff"  # asked once per dtype (lru_cache): ~15 us a call
     current = opt_func_info(func_name="^cosh$").get("cosh", {}).get(sig, {}).get("current", "baseline")
     return not str(current).startswith("baseline")
 
