@@ -54,10 +54,6 @@ BLOCK_BYTES = 256 * 1024
 #: The same with ``tanh="poly"``: its ~40 passes are each one NumPy call, whose ~1 us overhead
 #: favours big blocks (measured on 2 AVX2 cores: 1 MiB beat 64 and 256 KiB by 5-15%).
 POLY_BLOCK_BYTES = 1024 * 1024
-#: Bytes of one chunk of rows inside the compiled forward loop (``tanh="numba"``): its three
-#: arrays stay in cache through the loop's three passes.  That path's blocks are the whole batch
-#: (one call of each skinny product: faster than per-block products on AVX2 machines).
-NUMBA_CHUNK_BYTES = 64 * 1024
 #: ``tanh="auto"`` takes NumPy's own tanh and cosh below this many (N x H) elements, where the
 #: polynomial's ~40 calls cost more than the two libm loops.
 POLY_MIN_ELEMENTS = 4096
@@ -127,16 +123,15 @@ class Workspace:
         if tanh == "numba":
             from oracles import require
 
+            require("numba", "fast", who="Workspace(tanh='numba')")  # before the import: it needs numba
             from . import numba_kernels
 
-            require("numba", "fast", who="Workspace(tanh='numba')")
             self._numba_forward, self._numba_backward = numba_kernels.kernels(dt)
         #: "numpy", "poly" or "numba": how eq. (2) and tanh' are evaluated (see the class docstring)
         self.tanh = tanh
         block_bytes = {"numpy": BLOCK_BYTES, "poly": POLY_BLOCK_BYTES, "numba": N * H * dt.itemsize}[tanh]
         rows = max(1, block_bytes // (H * dt.itemsize)) if block_rows is None else _positive_int("block_rows", block_rows)
         rows = min(rows, N)
-        chunk = min(rows, max(1, NUMBA_CHUNK_BYTES // (H * dt.itemsize)))
         self.N, self.D, self.H, self.C, self.dtype = N, D, H, C, dt
         # a broadcasting ufunc's buffer holds min(bufsize, its elements): only big steps need UFUNC_BUFSIZE
         self._set_bufsize = N * max(H, C) > UFUNC_BUFSIZE
@@ -151,8 +146,6 @@ class Workspace:
         self.poly_scratch: tuple[np.ndarray, ...] = ()
         if tanh == "poly":
             self.poly_scratch = tuple(buf(rows, H) for _ in range(3))
-        elif tanh == "numba":
-            self.poly_scratch = (buf(chunk, H),)
         self.poly_constants = fast_tanh.constants(dt)
         # (N, C): logits z2 then shifted z2 - max; exp then yhat; dz2; scratch for targets
         self.logits, self.yhat, self.dz2, self.scratch_nc = buf(N, C), buf(N, C), buf(N, C), buf(N, C)
@@ -250,7 +243,7 @@ class Workspace:
         poly, compiled, consts = self.tanh == "poly", self.tanh == "numba", self.poly_constants
         for z1, dtanh, _, z2_rows, _ in self.blocks:
             if compiled:  # (1) ... + b1, (2) a1 = tanh(z1) and tanh'(z1): scratch.numba_kernels
-                self._numba_forward(z1, b1, dtanh, self.poly_scratch[0])
+                self._numba_forward(z1, b1, dtanh)
                 np.matmul(z1, W2, out=z2_rows)  # (3) z2 = a1 W2 ...
                 continue
             np.add(z1, b1, out=z1)  # (1) ... + b1                           (rows, H)

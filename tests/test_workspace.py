@@ -277,23 +277,22 @@ def test_workspace_only_for_the_fused_route(small_case):
 
 
 @pytest.mark.parametrize("dtype_name", list(DTYPES))
-def test_compiled_chunks_do_not_change_the_result(monkeypatch, dtype_name):
-    """tanh="numba" walks its rows a chunk at a time (NUMBA_CHUNK_BYTES); chunks of 3 rows with a
-    remainder (37 = 12 x 3 + 1) give the plain route's result."""
+def test_compiled_blocks_do_not_change_the_result(dtype_name):
+    """tanh="numba" runs one block of all N rows by default; blocks of 3 rows with a remainder
+    (37 = 12 x 3 + 1: per-block dW2 and db1 summed across blocks) give the plain route's result."""
     dt = DTYPES[dtype_name]
-    monkeypatch.setattr(scratch.workspace, "NUMBA_CHUNK_BYTES", 3 * 11 * dt.itemsize)
     c = make_case(2, (37, 5, 11, 4), dt, "soft")
-    ws = scratch.Workspace(37, 5, 11, 4, dtype=dt, tanh="numba")
-    assert ws.poly_scratch[0].shape == (3, 11)
+    ws = scratch.Workspace(37, 5, 11, 4, dtype=dt, tanh="numba", block_rows=3)
+    assert len(ws.blocks) == 13 and ws.blocks[-1][0].shape == (1, 11)
     rtol = ROUTE_RTOL if dtype_name == "float64" else oracle_rtol(np.float32, (37, 5, 11, 4))
     checks = check_case(lambda *a: scratch.loss_and_grads(*a, workspace=ws), scratch.loss_and_grads,
                         c.params, c.x, c.y, rtol=rtol)
     assert not format_failures(checks)
 
 
-@pytest.mark.parametrize("tanh, scratch_shapes", [("numpy", []), ("poly", [(64, 32)] * 3), ("numba", [(64, 32)])])
+@pytest.mark.parametrize("tanh, scratch_shapes", [("numpy", []), ("poly", [(64, 32)] * 3), ("numba", [])])
 def test_each_method_holds_only_its_own_scratch(tanh, scratch_shapes):
-    """The polynomial's three block-sized scratch arrays exist only for "poly", the compiled loop's
-    one chunk only for "numba"; "numpy" holds none (nbytes counts what is held)."""
+    """The polynomial's three block-sized scratch arrays exist only for "poly"; "numpy" and the
+    compiled one-pass loop ("numba") hold none (nbytes counts what is held)."""
     ws = scratch.Workspace(64, 3, 32, 2, tanh=tanh)
     assert [a.shape for a in ws.poly_scratch] == scratch_shapes
