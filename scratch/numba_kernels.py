@@ -21,8 +21,7 @@ This module imports numba: :class:`scratch.Workspace` imports it only for ``tanh
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numba
 import numpy as np
@@ -32,10 +31,12 @@ from numba.extending import intrinsic
 from .fast_tanh import constants
 
 
-def _njit(fn: Callable[..., None], **flags: Any) -> Callable[..., None]:
-    """Compiled with numba where it is installed (cached on disk: compiled once per machine).
-    ``error_model="numpy"``: no ZeroDivisionError check, which would keep LLVM from vectorising."""
-    return numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True, **flags)(fn)
+_FLAGS = dict(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+"""numba.njit's flags: compiled on first use and cached on disk (once per machine);
+``error_model="numpy"``: no ZeroDivisionError check, which would keep LLVM from vectorising."""
+#: a * b + c may be one fused multiply-add (one rounding instead of two; 1.5x faster here).
+#: Never "reassoc" on the tanh: it would undo the Cody-Waite order ``(t - k h1) - k h2``.
+_CONTRACT = {"contract"}
 
 
 @intrinsic
@@ -56,7 +57,45 @@ def _shifted_bits(typingctx: Any, x: Any, shift: Any) -> Any:
     return x(x, shift), codegen
 
 
-def _forward(z: np.ndarray, b1: np.ndarray, g: np.ndarray, cst: np.ndarray, shift: int) -> None:
+@numba.njit(fastmath={"contract", "reassoc"}, **_FLAGS)
+def _row_times_columns(a: np.ndarray, BT: np.ndarray, out: np.ndarray) -> None:
+    """``out[c] = a . BT[c]``: one row of ``a B`` with ``B^T`` given (C-contiguous), the sums
+    reassociated so that LLVM vectorises them (the order of a BLAS dot product is unspecified too)."""
+    for c in range(BT.shape[0]):
+        acc = a[0] - a[0]  # zero of a's dtype (float32 stays float32), a is finite
+        for h in range(a.shape[0]):
+            acc += a[h] * BT[c, h]
+        out[c] = acc
+
+
+@numba.njit(fastmath=_CONTRACT, **_FLAGS)
+def _add_row_products(row: np.ndarray, coefficients: np.ndarray, B: np.ndarray, first: bool) -> None:
+    """``row (=|+=) coefficients B``: ``sum_k coefficients[k] B[k]``, one pass over the row per k
+    (the row stays in L1).  ``first``: overwrite instead of accumulate."""
+    start = 0
+    if first:
+        ck = coefficients[0]
+        for h in range(row.shape[0]):
+            row[h] = ck * B[0, h]
+        start = 1
+    for k in range(start, B.shape[0]):
+        ck = coefficients[k]
+        for h in range(row.shape[0]):
+            row[h] += ck * B[k, h]
+
+
+@numba.njit(fastmath=_CONTRACT, **_FLAGS)
+def _add_outer(out: np.ndarray, coefficients: np.ndarray, row: np.ndarray) -> None:
+    """``out += outer(coefficients, row)``: one sample's share of ``dW^T = sum_n c_n^T row_n``."""
+    for k in range(out.shape[0]):
+        ck = coefficients[k]
+        for h in range(row.shape[0]):
+            out[k, h] += ck * row[h]
+
+
+@numba.njit(fastmath=_CONTRACT, **_FLAGS)
+def _forward(x: np.ndarray, W1: np.ndarray, b1: np.ndarray, z: np.ndarray, g: np.ndarray, W2T: np.ndarray,
+             z2: np.ndarray, cst: np.ndarray, shift: Any, fuse_x: bool, fuse_w2: bool) -> None:
     """See :func:`kernels`; ``cst`` holds the dtype's constants, ``shift`` its mantissa bits."""
     clamp, inv, h1, h2, magic = cst[0], cst[1], cst[2], cst[3], cst[4]
     one, half, four, sixteen = cst[5], cst[6], cst[7], cst[8]
@@ -64,6 +103,8 @@ def _forward(z: np.ndarray, b1: np.ndarray, g: np.ndarray, cst: np.ndarray, shif
         cst[16], cst[17], cst[18], cst[19]
     rows, H = z.shape
     for r in range(rows):
+        if fuse_x:  # (1) z1 = x W1 ... for a small D: D passes over the row, in L1
+            _add_row_products(z[r], x[r], W1, True)
         for h in range(H):  # one pass: z and g are read and written once, by a loop LLVM vectorises
             v = z[r, h] + b1[h]  # (1) z1 = x W1 + b1
             t = min(abs(v), clamp)  # range reduction: 2|z| = k ln2 + 2 rho
@@ -85,40 +126,62 @@ def _forward(z: np.ndarray, b1: np.ndarray, g: np.ndarray, cst: np.ndarray, shif
             recip = one / (u4 + four)  # 1 / (4 (1 + u)): the one division (a division costs ~10 multiplies)
             z[r, h] = math.copysign(((four - s) - sq) * recip, v)  # (2) a1 = tanh(z1): tanh|z| = (1 - u) / (1 + u)
             g[r, h] = (sixteen * u4) * (recip * recip)  # tanh'(z1) = 4u / (1 + u)^2
+        if fuse_w2:  # (3) z2 = a1 W2 ... for a small C, while the row of a1 is in L1
+            _row_times_columns(z[r], W2T, z2[r])
 
 
-def _backward(dz1: np.ndarray, g: np.ndarray, db1: np.ndarray) -> None:
+@numba.njit(fastmath=_CONTRACT, **_FLAGS)
+def _backward(x: np.ndarray, dz2: np.ndarray, W2T: np.ndarray, a1: np.ndarray, g: np.ndarray, dz1: np.ndarray,
+              db1: np.ndarray, dW2T: np.ndarray, dW1: np.ndarray, fuse_x: bool, fuse_w2: bool) -> None:
     """See :func:`kernels`."""
     rows, H = dz1.shape
-    for r in range(rows):  # (2') dz1 = da1 tanh'(z1); (1') db1 += sum_n dz1
-        for h in range(H):
+    db1[:] = 0.0
+    if fuse_w2:
+        dW2T[:] = 0.0
+    if fuse_x:
+        dW1[:] = 0.0
+    for r in range(rows):
+        if fuse_w2:  # (3'') da1 = dz2 W2^T and (3') dW2^T += dz2_n^T a1_n, for a small C
+            _add_row_products(dz1[r], dz2[r], W2T, True)
+            _add_outer(dW2T, dz2[r], a1[r])
+        for h in range(H):  # (2') dz1 = da1 tanh'(z1); (1') db1 += sum_n dz1
             d = dz1[r, h] * g[r, h]
             dz1[r, h] = d
             db1[h] += d
+        if fuse_x:  # (1') dW1 += x_n^T dz1_n, for a small D
+            _add_outer(dW1, x[r], dz1[r])
 
 
-@lru_cache(maxsize=None)
-def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
-    # contract: a * b + c may be one fused multiply-add (one rounding instead of two; 1.5x faster here)
-    return _njit(_forward, fastmath={"contract"}), _njit(_backward)
+class Kernels(NamedTuple):
+    """The compiled forward and backward of one dtype (see :func:`kernels`)."""
+
+    forward: Callable[..., None]
+    backward: Callable[..., None]
 
 
-def kernels(dtype: Any) -> tuple[Callable[..., None], Callable[..., None]]:
+def kernels(dtype: Any) -> Kernels:
     """``(forward, backward)`` for float32 or float64 (numba compiles each dtype on first use and
-    caches it on disk).
+    caches it on disk).  All arrays C-contiguous, of the dtype.
 
-    ``forward(z, b1, g)``: ``z`` (rows, H) holds ``x W1`` on entry and ``a1 = tanh(x W1 + b1)``
-    on return; ``g`` (rows, H) receives ``tanh'``.  ``backward(dz1, g, db1)``: ``dz1 *= g``
-    (da1 in, dz1 out) and ``db1 += column sums of dz1``.  All arrays C-contiguous.
+    ``forward(x, W1, b1, z, g, W2T, z2, fuse_x, fuse_w2)``: ``z`` (N, H) receives
+    ``a1 = tanh(x W1 + b1)`` and ``g`` (N, H) ``tanh'(x W1 + b1)``.  With ``fuse_x``, ``x W1`` is
+    formed row by row here; without, ``z`` must hold ``x W1`` on entry (from BLAS).  With
+    ``fuse_w2``, ``z2`` (N, C) receives ``a1 W2`` (``W2T`` is W2^T, (C, H)); without, neither is
+    touched.
+
+    ``backward(x, dz2, W2T, a1, g, dz1, db1, dW2T, dW1, fuse_x, fuse_w2)``: ``dz1 = da1 g`` and
+    ``db1 = column sums of dz1``.  With ``fuse_w2``, ``da1 = dz2 W2^T`` and
+    ``dW2T = dz2^T a1`` (C, H) are formed here; without, ``dz1`` must hold ``da1`` on entry and
+    ``dW2T`` is not touched.  With ``fuse_x``, ``dW1 = x^T dz1`` (D, H) is formed here.
     """
     dt = np.dtype(dtype)
     c = constants(dt)
     coefficients = tuple(c.coefficients) + (0.0,) * (11 - len(c.coefficients))  # degree 10, zero-padded
     cst = np.array([c.clamp, c.inv_half_ln2, c.h1, c.h2, c.magic, 1.0, 0.5, 4.0, 16.0, *coefficients], dtype=dt)
-    fwd, bwd = _compiled()
     shift = c.uint(c.mantissa_bits)
 
-    def forward(z: np.ndarray, b1: np.ndarray, g: np.ndarray) -> None:
-        fwd(z, b1, g, cst, shift)
+    def forward(x: np.ndarray, W1: np.ndarray, b1: np.ndarray, z: np.ndarray, g: np.ndarray, W2T: np.ndarray,
+                z2: np.ndarray, fuse_x: bool, fuse_w2: bool) -> None:
+        _forward(x, W1, b1, z, g, W2T, z2, cst, shift, fuse_x, fuse_w2)
 
-    return forward, bwd
+    return Kernels(forward, _backward)

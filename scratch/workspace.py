@@ -29,7 +29,7 @@ evaluated, each change an exact identity computed without cancellation:
   (Measured on 2 AVX-512 cores: blocking these skinny products is 15-20% faster at
   1024-64-512-10 and 4096-784-1024-10 than whole-batch products; blocking ``x W1`` too is
   slower where W1 is large.  On 2 AVX2 cores whole-batch products were faster: the ``"numba"``
-  path runs one block of N rows, in cache-sized chunks inside its compiled loop.)
+  path runs one block of N rows, in one compiled pass.)
 * Fancy indexing (which allocates) is replaced by ``take``/``put`` on flat indices
   ``n * C + col`` (in range by construction: ``mode="clip"`` skips a checking copy).
 
@@ -54,6 +54,12 @@ BLOCK_BYTES = 256 * 1024
 #: The same with ``tanh="poly"``: its ~40 passes are each one NumPy call, whose ~1 us overhead
 #: favours big blocks (measured on 2 AVX2 cores: 1 MiB beat 64 and 256 KiB by 5-15%).
 POLY_BLOCK_BYTES = 1024 * 1024
+#: ``tanh="numba"`` forms the products with a small inner dimension inside its compiled loops,
+#: row by row while the row is in L1, instead of calling BLAS: ``x W1`` and ``x^T dz1`` where
+#: D <= NUMBA_FUSE_MAX_D, ``a1 W2``, ``dz2 W2^T`` and ``a1^T dz2`` where C <= NUMBA_FUSE_MAX_C
+#: (BLAS spends more on its call and threads than on such products; measured in docs/speed.md).
+NUMBA_FUSE_MAX_D = 4
+NUMBA_FUSE_MAX_C = 4
 #: ``tanh="auto"`` takes NumPy's own tanh and cosh below this many (N x H) elements, where the
 #: polynomial's ~40 calls cost more than the two libm loops.
 POLY_MIN_ELEMENTS = 4096
@@ -121,12 +127,19 @@ class Workspace:
         if tanh == "auto":
             tanh = "numpy" if N * H < POLY_MIN_ELEMENTS else fast_tanh.default_method(dt)
         if tanh == "numba":
+            if block_rows is not None:
+                raise ValueError("block_rows applies to tanh='numpy' and 'poly'; the compiled loops of "
+                                 "tanh='numba' walk the rows one at a time")
             from oracles import require
 
             require("numba", "fast", who="Workspace(tanh='numba')")  # before the import: it needs numba
             from . import numba_kernels
 
-            self._numba_forward, self._numba_backward = numba_kernels.kernels(dt)
+            self._compiled = numba_kernels.kernels(dt)
+        #: with tanh="numba": whether x W1, x^T dz1 (small D) and the products with W2 (small C)
+        #: are formed inside the compiled loops instead of by BLAS
+        self.fuse_x = tanh == "numba" and D <= NUMBA_FUSE_MAX_D
+        self.fuse_w2 = tanh == "numba" and C <= NUMBA_FUSE_MAX_C
         #: "numpy", "poly" or "numba": how eq. (2) and tanh' are evaluated (see the class docstring)
         self.tanh = tanh
         block_bytes = {"numpy": BLOCK_BYTES, "poly": POLY_BLOCK_BYTES, "numba": N * H * dt.itemsize}[tanh]
@@ -165,6 +178,7 @@ class Workspace:
         self.dW1, self.db1, self.dW2, self.db2 = buf(D, H), buf(H), buf(H, C), buf(C)
         self.dW2_part, self.db1_part = buf(H, C), buf(H)  # one block's share of dW2, db1
         self.W2T = buf(C, H)  # W2^T, copied at each step
+        self.dW2T = buf(C, H) if self.fuse_w2 else self.W2T[:0]  # dW2^T, from the compiled backward
         # blocks of rows: views (a1, dtanh, dz1, logits, dz2) of the same rows
         self.blocks = [
             (self.a1[sl], self.dtanh[sl], self.dz1[sl], self.logits[sl], self.dz2[sl])
@@ -236,16 +250,49 @@ class Workspace:
 
     def _step(self, params: Params, x: np.ndarray, y: np.ndarray, is_labels: bool) -> tuple[np.generic, Grads]:
         W1, b1, W2, b2 = params
-        N = self.N
+        np.copyto(self.W2T, W2.T)  # a C-contiguous W2^T: OpenBLAS's small-GEMM path is 2x slower on a transposed view
+        if self.tanh == "numba":
+            self._forward_compiled(x, W1, b1, W2)
+        else:
+            self._forward_blocks(x, W1, b1, W2)
+        L = self._softmax_loss_dz2(b2, y, is_labels)
+        if self.tanh == "numba":
+            self._backward_compiled(x)
+        else:
+            self._backward_blocks()
+            np.matmul(x.T, self.dz1, out=self.dW1)  # (1')  dW1 = x^T dz1                  (D, H)
+        np.add.reduce(self.dz2, axis=0, out=self.db2)  # (3')  db2 = sum_n dz2                      (C,)
+        return L, Grads(self.dz2, self.dW2, self.db2, self.dz1, self.dW1, self.db1)
+
+    def _forward_compiled(self, x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray) -> None:
+        """Eqs. (1)-(3) up to ``z2 = a1 W2`` (no b2), ``tanh="numba"``: one compiled pass over the rows."""
+        if not self.fuse_x:
+            np.matmul(x, W1, out=self.a1)  # (1) z1 = x W1 ... (one well-shaped GEMM for the whole batch)
+        # (1) ... + b1, (2) a1 = tanh(z1) and tanh'(z1); small D or C: the products too (scratch.numba_kernels)
+        self._compiled.forward(x, W1, b1, self.a1, self.dtanh, self.W2T, self.logits, self.fuse_x, self.fuse_w2)
+        if not self.fuse_w2:
+            np.matmul(self.a1, W2, out=self.logits)  # (3) z2 = a1 W2 ...
+
+    def _backward_compiled(self, x: np.ndarray) -> None:
+        """Eqs. (3'), (3''), (2'), (1') but db2, ``tanh="numba"``."""
+        if not self.fuse_w2:
+            np.matmul(self.a1.T, self.dz2, out=self.dW2)  # (3') dW2 = a1^T dz2 (H, C)
+            np.matmul(self.dz2, self.W2T, out=self.dz1)  # (3'') da1 = dz2 W2^T (N, H)
+        # (2') dz1 = da1 tanh'(z1), (1') db1 = sum_n dz1; small D or C: the products too
+        self._compiled.backward(x, self.dz2, self.W2T, self.a1, self.dtanh, self.dz1, self.db1, self.dW2T, self.dW1,
+                                self.fuse_x, self.fuse_w2)
+        if self.fuse_w2:
+            np.copyto(self.dW2, self.dW2T.T)  # (3') dW2 = (dz2^T a1)^T
+        if not self.fuse_x:
+            np.matmul(x.T, self.dz1, out=self.dW1)  # (1')  dW1 = x^T dz1                  (D, H)
+
+    def _forward_blocks(self, x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray) -> None:
+        """Eqs. (1)-(3) up to ``z2 = a1 W2`` (no b2), ``tanh="numpy"`` or ``"poly"``."""
         # ---- forward, eqs. (1)-(3); the (N, H) element-wise work block by block, each block
         # ---- multiplied by W2 while it is still in cache
         np.matmul(x, W1, out=self.a1)  # (1) z1 = x W1 ... (one well-shaped GEMM for the whole batch)
-        poly, compiled, consts = self.tanh == "poly", self.tanh == "numba", self.poly_constants
+        poly, consts = self.tanh == "poly", self.poly_constants
         for z1, dtanh, _, z2_rows, _ in self.blocks:
-            if compiled:  # (1) ... + b1, (2) a1 = tanh(z1) and tanh'(z1): scratch.numba_kernels
-                self._numba_forward(z1, b1, dtanh)
-                np.matmul(z1, W2, out=z2_rows)  # (3) z2 = a1 W2 ...
-                continue
             np.add(z1, b1, out=z1)  # (1) ... + b1                           (rows, H)
             if poly:  # (2) a1 = tanh(z1) and tanh'(z1) = sech^2(z1), in place (scratch.fast_tanh)
                 n = z1.shape[0]
@@ -255,6 +302,10 @@ class Workspace:
                 np.tanh(z1, out=z1)  # (2) a1 = tanh(z1), now in self.a1
                 np.multiply(dtanh, dtanh, out=dtanh)  # cosh^2(z1) = 1 / tanh'(z1)
             np.matmul(z1, W2, out=z2_rows)  # (3) z2 = a1 W2 ...
+
+    def _softmax_loss_dz2(self, b2: np.ndarray, y: np.ndarray, is_labels: bool) -> np.generic:
+        """Eqs. (3) ``+ b2`` to (7) and (4')-(7') ``dz2``, on ``self.logits`` holding ``a1 W2``; the loss."""
+        N = self.N
         # ---- the softmax parts (scratch.softmax.softmax_parts)
         z2, e = self.logits, self.yhat
         np.add(z2, b2, out=z2)  # (3) ... + b2                               (N, C)
@@ -306,19 +357,16 @@ class Workspace:
         np.divide(rest, denom, out=rest)  # (sum_{k!=m} y_k - y_m T) / (1 + T)
         flat_dz2.put(self.flat_m, rest)  # argmax column, cancellation-free
         np.divide(dz2, N, out=dz2)  # (7') the mean over N samples
+        return L
+
+    def _backward_blocks(self) -> None:
+        """Eqs. (3'), (3''), (2'), (1') but db2 and dW1, ``tanh="numpy"`` or ``"poly"``, block by block."""
+        poly = self.tanh == "poly"
         # ---- backward, eqs. (3'), (3''), (2'), (1'); dW2 and dz1 block by block
         W2T = self.W2T
-        np.copyto(W2T, W2.T)  # a C-contiguous W2^T: OpenBLAS's small-GEMM path is 2x slower on a transposed view
-        if compiled:
-            self.db1.fill(0.0)
         for i, (a1, dtanh, dz1, _, dz2_rows) in enumerate(self.blocks):
             np.matmul(a1.T, dz2_rows, out=self.dW2_part if i else self.dW2)  # (3') dW2 = a1^T dz2 (H, C) ...
             np.matmul(dz2_rows, W2T, out=dz1)  # (3'') da1 = dz2 W2^T                   (rows, H)
-            if compiled:  # (2') dz1 = da1 * tanh'(z1); (1') db1 += sum_n dz1
-                self._numba_backward(dz1, dtanh, self.db1)
-                if i:
-                    np.add(self.dW2, self.dW2_part, out=self.dW2)
-                continue
             if poly:
                 np.multiply(dz1, dtanh, out=dz1)  # (2')  dz1 = da1 * tanh'(z1)
             else:
@@ -327,9 +375,6 @@ class Workspace:
             if i:  # ... both summed over the blocks of rows
                 np.add(self.dW2, self.dW2_part, out=self.dW2)
                 np.add(self.db1, self.db1_part, out=self.db1)
-        np.add.reduce(dz2, axis=0, out=self.db2)  # (3')  db2 = sum_n dz2                      (C,)
-        np.matmul(x.T, self.dz1, out=self.dW1)  # (1')  dW1 = x^T dz1                  (D, H)
-        return L, Grads(dz2, self.dW2, self.db2, self.dz1, self.dW1, self.db1)
 
 
 def sgd_step(params: Params, grads: Any, lr: float) -> Params:

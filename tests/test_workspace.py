@@ -23,6 +23,9 @@ WS_SHAPES = ["seed", "n1", "h1", "c1", "square", "c10", "large"]
 #: rows (several blocks, with a remainder, for every shape with N > 3): the per-block sums of
 #: dW2 and db1 are checked on every target kind and dtype.
 BLOCKS = {"default-blocks": None, "3-row-blocks": 3}
+#: tanh="numba" has no blocks; it forms the small-D and small-C products inside its loops:
+#: as chosen by the thresholds, none of them (BLAS throughout) or all of them.
+FUSION = {"fuse-default": None, "fuse-none": 0, "fuse-all": 10**9}
 
 
 def with_workspace(params, x, y, **kwargs):
@@ -33,26 +36,49 @@ def with_workspace(params, x, y, **kwargs):
 
 #: Both evaluations of eq. (2) and tanh' (scratch.fast_tanh), whatever "auto" picks here.
 TANH_METHODS = ["numpy", "poly", "numba"]
+#: (tanh, variant) for the value checks: row blocks for the NumPy methods, fusion for numba
+VARIANTS = [(t, b) for t in ("numpy", "poly") for b in BLOCKS] + [("numba", f) for f in FUSION]
 
 
-@pytest.mark.parametrize("tanh", TANH_METHODS)
-@pytest.mark.parametrize("block_rows", list(BLOCKS.values()), ids=list(BLOCKS))
+def set_variant(monkeypatch, variant):
+    """The Workspace keyword arguments of ``variant``; the fusion thresholds patched for numba's."""
+    if variant in FUSION:
+        if FUSION[variant] is not None:
+            monkeypatch.setattr(scratch.workspace, "NUMBA_FUSE_MAX_D", FUSION[variant])
+            monkeypatch.setattr(scratch.workspace, "NUMBA_FUSE_MAX_C", FUSION[variant])
+        return {}
+    return {"block_rows": BLOCKS[variant]}
+
+
+@pytest.mark.parametrize("tanh, variant", VARIANTS, ids=[f"{t}-{v}" for t, v in VARIANTS])
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype_name", list(DTYPES))
 @pytest.mark.parametrize("shape_name", WS_SHAPES)
-def test_matches_plain_route(shape_name, dtype_name, target, block_rows, tanh):
+def test_matches_plain_route(monkeypatch, shape_name, dtype_name, target, tanh, variant):
     """float64: equal to the plain fused route on the same arrays to ROUTE_RTOL (1e-12).
     float32: against the plain route in float64 on the same rounded arrays (the truth), at the
     oracle tolerance, i.e. as accurate as the plain float32 route is required to be."""
     shape = SHAPES[shape_name]
     c = make_case(4, shape, DTYPES[dtype_name], target)
     rtol = ROUTE_RTOL if dtype_name == "float64" else oracle_rtol(np.float32, shape)
-    checks = check_case(lambda *a: with_workspace(*a, block_rows=block_rows, tanh=tanh), scratch.loss_and_grads,
+    kwargs = set_variant(monkeypatch, variant)
+    checks = check_case(lambda *a: with_workspace(*a, tanh=tanh, **kwargs), scratch.loss_and_grads,
                         c.params, c.x, c.y, rtol=rtol)
     assert not format_failures(checks), f"{c.name}:\n{format_failures(checks)}"
 
 
-@pytest.mark.parametrize("tanh", TANH_METHODS)
+@pytest.mark.parametrize("variant", list(FUSION))
+def test_fusion_thresholds_pick_the_products(monkeypatch, variant):
+    """The thresholds decide which products the compiled loops form (seed: D = 2, C = 2)."""
+    set_variant(monkeypatch, variant)
+    ws = scratch.Workspace(*SHAPES["seed"], tanh="numba")
+    expected = {"fuse-default": True, "fuse-none": False, "fuse-all": True}[variant]
+    assert (ws.fuse_x, ws.fuse_w2) == (expected, expected)
+    big = scratch.Workspace(*SHAPES["large"], tanh="numba")  # D = 64, C = 10
+    assert (big.fuse_x, big.fuse_w2) == ((True, True) if variant == "fuse-all" else (False, False))
+
+
+@pytest.mark.parametrize("tanh", ["numpy", "poly"])
 @pytest.mark.parametrize("block_rows", [1, 5, 32, 1000])
 def test_row_blocks_do_not_change_the_result(block_rows, tanh):
     """The (N, H) work runs in blocks of rows; any block size (with a remainder) gives the plain result."""
@@ -276,18 +302,10 @@ def test_workspace_only_for_the_fused_route(small_case):
         scratch.loss_and_grads(small_case.params, small_case.x, small_case.y, route="staged", workspace=ws)
 
 
-@pytest.mark.parametrize("dtype_name", list(DTYPES))
-def test_compiled_blocks_do_not_change_the_result(dtype_name):
-    """tanh="numba" runs one block of all N rows by default; blocks of 3 rows with a remainder
-    (37 = 12 x 3 + 1: per-block dW2 and db1 summed across blocks) give the plain route's result."""
-    dt = DTYPES[dtype_name]
-    c = make_case(2, (37, 5, 11, 4), dt, "soft")
-    ws = scratch.Workspace(37, 5, 11, 4, dtype=dt, tanh="numba", block_rows=3)
-    assert len(ws.blocks) == 13 and ws.blocks[-1][0].shape == (1, 11)
-    rtol = ROUTE_RTOL if dtype_name == "float64" else oracle_rtol(np.float32, (37, 5, 11, 4))
-    checks = check_case(lambda *a: scratch.loss_and_grads(*a, workspace=ws), scratch.loss_and_grads,
-                        c.params, c.x, c.y, rtol=rtol)
-    assert not format_failures(checks)
+def test_compiled_loops_take_no_block_rows():
+    """tanh="numba" walks the rows one at a time: a block size would be ignored, so it is refused."""
+    with pytest.raises(ValueError, match="block_rows applies to tanh='numpy' and 'poly'"):
+        scratch.Workspace(37, 5, 11, 4, tanh="numba", block_rows=3)
 
 
 @pytest.mark.parametrize("tanh, scratch_shapes", [("numpy", []), ("poly", [(64, 32)] * 3), ("numba", [])])
