@@ -25,8 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .accuracy import confident_case
-from .cases import SHAPES, Case, make_case
+from .cases import SHAPES, Case, confident_case, make_case
 from .checks import check_inputs
 from .compare import Check, check_case, check_quantity, compare_results
 from .network import Grads, Params, _forward, _loss, backward, dz2_fused, dz2_staged, loss_and_grads, one_hot, tanh_derivative
@@ -277,7 +276,7 @@ class Setting:
     calls: int = 1
 
     def case(self) -> Case:
-        """The problem (params, x, y, name).  "confident": :func:`scratch.accuracy.confident_case`;
+        """The problem (params, x, y, name).  "confident": :func:`scratch.cases.confident_case`;
         "mixed": the same with sample 0's input scaled by 0.03 (an ordinary row, yhat_max ~ 0.85
         and |z1| < 1, beside 15 confident, saturated ones)."""
         if self.shape in ("confident", "mixed"):

@@ -245,7 +245,7 @@ def eigenvalue_atol(P: int) -> float:
 LANCZOS_RTOL = 1e-10
 
 #: float64 R{dz1} against the complex step on the confident, saturated cases
-#: (scratch.accuracy.confident_case, |z1| up to 21), elementwise (plain |a - b| / |b|): both
+#: (scratch.cases.confident_case, |z1| up to 21), elementwise (plain |a - b| / |b|): both
 #: compute sech^2 and tanh'' without cancellation (4u/(1+u)^2 here, 1/cosh^2 there), so they
 #: agree to rounding even where tanh rounds to +-1; worst seen 1.8e-11 over 12 seeds (an entry
 #: where the two terms of (2'R), R{da1} tanh' and da1 tanh'' R{z1}, cancel), 2e-13 typical.

@@ -16,7 +16,8 @@ import pytest
 
 import oracles
 import scratch
-from scratch.accuracy import ERROR_KEYS, Truth, confident_case, errors, implementations, truth
+from scratch.accuracy import ERROR_KEYS, Truth, errors, implementations, truth
+from scratch.cases import confident_case
 from scratch.cli import main
 from scratch.compare import elementwise_relative_error
 from scratch.commands.accuracy import verdict

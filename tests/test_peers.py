@@ -19,8 +19,8 @@ import pytest
 
 import scratch
 from scratch import Grads, peers
-from scratch.accuracy import confident_case, errors, truth
-from scratch.cases import CONFIDENT_TARGETS, DTYPES, SHAPES, TARGETS, make_case, sweep
+from scratch.accuracy import errors, truth
+from scratch.cases import CONFIDENT_TARGETS, DTYPES, SHAPES, TARGETS, confident_case, make_case, sweep
 from scratch.compare import QUANTITIES, check_case, check_quantity, format_failures
 from scratch.tolerances import (
     ACCURACY_DZ1_GOAL,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..accuracy import ACCURACY_SHAPE, GAP_RANGE, Z1_RANGE, measure
+from ..accuracy import ACCURACY_SHAPE, measure
+from ..cases import GAP_RANGE, Z1_RANGE
 from ..report import print_table, write_json
 from ..tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL, FRAMEWORK_CANCELLATION_MIN_ERROR
 from . import UsageError

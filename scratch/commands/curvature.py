@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..argtypes import parse_shape, seed
 from ..cases import SHAPES, SPECIAL_SHAPES, TARGETS, make_case
 from ..curvature import dense, flatten, gnvp, hvp, random_direction, unflatten
 from ..curvature_pitfalls import ORACLES
@@ -27,7 +28,7 @@ from ..plots import new_figure, require_matplotlib
 from ..report import print_table, write_json
 from ..tolerances import LANCZOS_RTOL
 from . import UsageError
-from ._options import add_json_option, add_oracles_option, add_plot_option, load_installed, parse_shape, positive_int, seed
+from ._options import add_json_option, add_oracles_option, add_plot_option, load_installed, positive_int
 
 #: The trained network: the ``train`` command's defaults (moons, H = 16, 200 full-batch SGD steps).
 MOONS = {"hidden": 16, "steps": 200, "lr": 0.5, "momentum": 0.9, "weight_decay": 1e-3}

@@ -121,7 +121,7 @@ class Run:
 
 def _compare(plan: Plan) -> dict[str, Any]:
     from ..cases import SHAPES, TARGETS
-    from ..commands._options import parse_shape
+    from ..argtypes import parse_shape
     from ..commands.compare import compare_sweep, load_oracles
 
     c = plan.compare
