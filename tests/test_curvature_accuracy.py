@@ -16,7 +16,7 @@ import pytest
 
 import oracles.curvature as oc
 import scratch
-from scratch.accuracy import ACCURACY_SHAPE
+from scratch.lab.accuracy import ACCURACY_SHAPE
 from scratch.cases import SHAPES, confident_case, make_case
 from scratch.compare import elementwise_relative_error, format_failures, relative_error
 from scratch.curvature import check_direction, check_product, gnvp, hvp, logit_curvature_staged, r_grads, random_direction

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ..argtypes import parse_shape, seed
-from ..cases import DTYPES, SHAPES, TARGETS
+from ...argtypes import parse_shape, seed
+from ...cases import DTYPES, SHAPES, TARGETS
 from . import UsageError
 
 #: Figure formats every ``--plot`` accepts (matplotlib writes each without extra packages).

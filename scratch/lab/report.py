@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .formatting import fmt, json_ready
+from ..formatting import fmt, json_ready
 
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -40,7 +40,7 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
 
 
 def _broken_pipe() -> None:
-    """The reader closed the pipe: let ``scratch.cli.main`` end the command (141, no traceback)."""
+    """The reader closed the pipe: let ``scratch.lab.cli.main`` end the command (141, no traceback)."""
     raise BrokenPipeError
 
 

@@ -25,12 +25,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cases import SHAPES, Case, confident_case, make_case
-from .checks import check_inputs
-from .compare import Check, check_case, check_quantity, compare_results
-from .network import Grads, Params, _forward, _loss, backward, dz2_fused, dz2_staged, loss_and_grads, one_hot, tanh_derivative
-from .softmax import log_softmax, softmax_parts
-from .tolerances import FLOAT64_ORACLE_RTOL, oracle_rtol
+from ..cases import SHAPES, Case, confident_case, make_case
+from ..checks import check_inputs
+from ..compare import Check, check_case, check_quantity, compare_results
+from ..network import Grads, Params, _forward, _loss, backward, dz2_fused, dz2_staged, loss_and_grads, one_hot, tanh_derivative
+from ..softmax import log_softmax, softmax_parts
+from ..tolerances import FLOAT64_ORACLE_RTOL, oracle_rtol
 
 #: The oracles every gradient pitfall is checked against.
 ORACLES = ("torch", "jax", "numeric")
@@ -329,7 +329,7 @@ class Pitfall:
     on which it is invisible, ``why_blind`` the reason; ``demo``: for the two pitfalls of
     checking, a function returning what it showed; ``weak_on``: a setting on which the bug is
     present but the oracle check (relative error of the largest magnitude) does not see it,
-    and only the elementwise error of :mod:`scratch.accuracy` does.
+    and only the elementwise error of :mod:`scratch.lab.accuracy` does.
     """
 
     name: str

@@ -47,9 +47,9 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .cases import CONFIDENT_SHAPE, confident_case
-from .compare import elementwise_relative_error
-from .network import Grads, Params, loss_and_grads, one_hot
+from ..cases import CONFIDENT_SHAPE, confident_case
+from ..compare import elementwise_relative_error
+from ..network import Grads, Params, loss_and_grads, one_hot
 
 #: (N, D, H, C) of the accuracy cases: D >= N and H >= N so that z1 and z2 can be chosen.
 ACCURACY_SHAPE = CONFIDENT_SHAPE

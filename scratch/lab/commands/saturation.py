@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..argtypes import seed
-from ..network import Params, forward, init_params, loss_and_grads
+from ...argtypes import seed
+from ...network import Params, forward, init_params, loss_and_grads
 from ..plots import require_matplotlib, saturation_figure
 from ..report import print_table, write_json
 from . import UsageError
