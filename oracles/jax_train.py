@@ -1,7 +1,7 @@
-"""JAX twin of :func:`scratch.train.train`: the same run with ``jax.value_and_grad`` and optax.
+"""JAX twin of :func:`scratch.lab.train.train`: the same run with ``jax.value_and_grad`` and optax.
 
 Starts from the very same initial arrays and visits the very same mini-batches (the index list
-computed once in NumPy by :func:`scratch.train.batch_schedule`).  The optimiser is
+computed once in NumPy by :func:`scratch.lab.train.batch_schedule`).  The optimiser is
 ``optax.chain(optax.add_decayed_weights(lambda), optax.sgd(eta, momentum=mu))``: the decay
 is added to the gradient *before* the momentum trace, g = grad + lambda theta (8), as in
 ``torch.optim.SGD``; ``optax.trace`` starts from v = 0, so its first v = 0 * mu + g = g (9);
@@ -16,7 +16,7 @@ import numpy as np
 
 from oracles import require
 from scratch.network import Params
-from scratch.train import SGDConfig, TrainResult, run_training
+from scratch.lab.train import SGDConfig, TrainResult, run_training
 
 jax = require("jax", "jax")
 optax = require("optax", "jax")
@@ -40,7 +40,7 @@ def _accuracy(params: tuple, x: "jax.Array", y: "jax.Array") -> "jax.Array":
 
 
 def optimizer(config: SGDConfig) -> "optax.GradientTransformation":
-    """``add_decayed_weights(lambda)`` then ``sgd(eta, momentum=mu)``: eqs. (8)-(10) of :mod:`scratch.train`."""
+    """``add_decayed_weights(lambda)`` then ``sgd(eta, momentum=mu)``: eqs. (8)-(10) of :mod:`scratch.lab.train`."""
     return optax.chain(
         optax.add_decayed_weights(config.weight_decay),
         optax.sgd(config.lr, momentum=config.momentum or None, nesterov=False),
@@ -48,7 +48,7 @@ def optimizer(config: SGDConfig) -> "optax.GradientTransformation":
 
 
 class JaxSGD:
-    """The JAX :class:`scratch.train.Engine`: one jitted ``value_and_grad`` + optax update per step
+    """The JAX :class:`scratch.lab.train.Engine`: one jitted ``value_and_grad`` + optax update per step
     (compiled once per distinct batch size, inside the timed run)."""
 
     framework = "jax"
@@ -77,8 +77,8 @@ class JaxSGD:
 
 
 def train(params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig, **options: Any) -> TrainResult:
-    """:func:`scratch.train.train` computed by JAX and optax: same arguments (``options``: ``batches``,
-    ``callback``), same :class:`~scratch.train.TrainResult` (``framework="jax"``).
+    """:func:`scratch.lab.train.train` computed by JAX and optax: same arguments (``options``: ``batches``,
+    ``callback``), same :class:`~scratch.lab.train.TrainResult` (``framework="jax"``).
 
     ``params`` W1 (D, H), b1 (H,), W2 (H, C), b2 (C,) in float32 or float64; ``x`` (N, D); ``y`` (N,).
     The wall time includes jit compilation (once per distinct batch size).

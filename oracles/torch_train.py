@@ -1,9 +1,9 @@
-"""PyTorch twin of :func:`scratch.train.train`: the same run with autograd and ``torch.optim.SGD``.
+"""PyTorch twin of :func:`scratch.lab.train.train`: the same run with autograd and ``torch.optim.SGD``.
 
 Starts from copies of the very same initial arrays, visits the very same mini-batches (the
-index list computed once in NumPy by :func:`scratch.train.batch_schedule`) and lets
+index list computed once in NumPy by :func:`scratch.lab.train.batch_schedule`) and lets
 ``torch.optim.SGD(lr, momentum, dampening=0, weight_decay, nesterov=False)`` apply eqs.
-(8)-(10) of :mod:`scratch.train`.  The loss is ``F.cross_entropy`` (mean over the batch, eq. (7)).
+(8)-(10) of :mod:`scratch.lab.train`.  The loss is ``F.cross_entropy`` (mean over the batch, eq. (7)).
 Nothing is derived by hand here.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from oracles import require
 from scratch.network import Params
-from scratch.train import SGDConfig, TrainResult, run_training
+from scratch.lab.train import SGDConfig, TrainResult, run_training
 
 torch = require("torch", "torch")
 F = torch.nn.functional
@@ -27,7 +27,7 @@ def _logits(W: list, x: "torch.Tensor") -> "torch.Tensor":
 
 
 class TorchSGD:
-    """The PyTorch :class:`scratch.train.Engine`: autograd through ``F.cross_entropy``, then ``torch.optim.SGD``."""
+    """The PyTorch :class:`scratch.lab.train.Engine`: autograd through ``F.cross_entropy``, then ``torch.optim.SGD``."""
 
     framework = "torch"
 
@@ -53,8 +53,8 @@ class TorchSGD:
 
 
 def train(params: Params, x: np.ndarray, y: np.ndarray, config: SGDConfig, **options: Any) -> TrainResult:
-    """:func:`scratch.train.train` computed by PyTorch: same arguments (``options``: ``batches``,
-    ``callback``), same :class:`~scratch.train.TrainResult` (``framework="torch"``).
+    """:func:`scratch.lab.train.train` computed by PyTorch: same arguments (``options``: ``batches``,
+    ``callback``), same :class:`~scratch.lab.train.TrainResult` (``framework="torch"``).
 
     ``params`` W1 (D, H), b1 (H,), W2 (H, C), b2 (C,) in float32 or float64; ``x`` (N, D); ``y`` (N,).
     Runs with one intra-op thread: on these tiny matrices a thread pool only spins, and on a busy

@@ -8,6 +8,11 @@ The public API: :class:`Params`, :class:`Grads`, :func:`init_params`, :func:`for
 :func:`dz2_staged`, the softmax helpers, and the allocation-free fast path
 :class:`Workspace` (``loss_and_grads(..., workspace=ws)``) with :func:`sgd_step`; the second
 order (:mod:`scratch.curvature`): :func:`hvp`, :func:`gnvp`, :func:`hessian_terms`, :func:`r_grads`.  See :mod:`scratch.network` for the derivation.
+
+This package is the product: the network and its checks, and the conformance kit
+(:mod:`scratch.testing`, its pytest plugin, case files, peers).  The lab around it (pitfall
+galleries, accuracy, training, benchmarks, figures, the HTML pages and the command line
+``python -m scratch``) is :mod:`scratch.lab`; importing :mod:`scratch` imports none of it.
 """
 
 from .network import (

@@ -33,11 +33,15 @@ TARGETS = ("labels", "onehot", "soft", "unnormalized")
 
 DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 
-#: (N, D, H, C) of the confident, saturated problems of :func:`scratch.accuracy.confident_case`
+#: (N, D, H, C) of the confident, saturated problems of :func:`confident_case`
 #: (logit gaps 17-23 on every row, every |z1| in [10.5, 21]); in a sweep, the shape name
 #: "confident" draws them (labels and one-hot targets only: they are built around a label).
 CONFIDENT_SHAPE = (16, 24, 32, 10)
 CONFIDENT_TARGETS = ("labels", "onehot")
+#: Each row's label logit is drawn from this range, the others from [-1, 1]: logit gaps of 17-23.
+GAP_RANGE = (18.0, 22.0)
+#: |z1| of every hidden unit is drawn from this range (every unit saturated in float32).
+Z1_RANGE = (10.5, 21.0)
 #: In a sweep, the shape name "huge": the "c10" problem with W2 and b2 scaled by 1e3, logits of
 #: order 1e3 (exp overflows without the max-shift; a confident mistake's probability underflows).
 HUGE_SHAPE, HUGE_LOGIT_SCALE = SHAPES["c10"], 1e3
@@ -91,6 +95,44 @@ def make_case(
     y = make_targets(target, N, C, rng)
     name = f"s{seed}-N{N}D{D}H{H}C{C}-{np.dtype(dtype).name}-{target}"
     return Case(p, x, y, name).astype(dtype)
+
+
+def confident_case(seed: int, shape: tuple[int, int, int, int] = CONFIDENT_SHAPE, dtype: Any = np.float32) -> Case:
+    """A confident, saturated problem: labels (N,) int, every row's label ahead by a logit gap
+    of 17-23, every |z1| in [10.5, 21].
+
+    Built backwards: pick z1 (random signs, magnitudes in :data:`Z1_RANGE`), solve
+    ``x W1 = z1 - b1`` for W1 (min-norm, exact since D >= N); pick logits with the label's
+    at :data:`GAP_RANGE` and the others in [-1, 1], solve ``a1 W2 = z2 - b2`` for W2 (exact,
+    H >= N).  Everything is drawn in float64, then rounded to ``dtype``.
+
+    Parameters
+    ----------
+    seed : int
+    shape : (N, D, H, C) with D >= N and H >= N.
+    dtype : float32 (default) or float64.
+
+    Returns
+    -------
+    scratch.cases.Case
+        ``params`` (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)), ``x`` (N, D), ``y`` (N,) int.
+    """
+    N, D, H, C = shape
+    if D < N or H < N or C < 2:
+        raise ValueError(f"shape must have D >= N, H >= N and C >= 2 to place z1 and z2, got {shape}")
+    rng = np.random.default_rng([seed, *shape])
+    x = rng.standard_normal((N, D))
+    b1 = rng.standard_normal(H)
+    z1 = rng.choice([-1.0, 1.0], size=(N, H)) * rng.uniform(*Z1_RANGE, size=(N, H))
+    W1 = np.linalg.lstsq(x, z1 - b1, rcond=None)[0]  # (1) x W1 + b1 = z1
+    a1 = np.tanh(x @ W1 + b1)  # (2)
+    y = rng.integers(0, C, size=N)
+    z2 = rng.uniform(-1.0, 1.0, size=(N, C))
+    z2[np.arange(N), y] = rng.uniform(*GAP_RANGE, size=N)
+    b2 = rng.standard_normal(C)
+    W2 = np.linalg.lstsq(a1, z2 - b2, rcond=None)[0]  # (3) a1 W2 + b2 = z2
+    name = f"confident-s{seed}-N{N}D{D}H{H}C{C}-{np.dtype(dtype).name}-labels"
+    return Case(Params(W1, b1, W2, b2), x, y, name).astype(dtype)
 
 
 class SweepCase(NamedTuple):
@@ -150,7 +192,7 @@ def sweep(
 ) -> list[SweepCase]:
     """Every case of seeds x shapes x dtypes x targets, in that nesting (dtype outermost).
 
-    ``shapes``: names of :data:`SHAPES`, "confident" (:func:`scratch.accuracy.confident_case`;
+    ``shapes``: names of :data:`SHAPES`, "confident" (:func:`confident_case`;
     drawn for :data:`CONFIDENT_TARGETS` only), "huge" (logits of order 1e3, see
     :data:`HUGE_LOGIT_SCALE`), ``(name, (N, D, H, C))`` pairs or dims.
     ``dtypes``: names or NumPy dtypes (float32, float64).  The same arguments always give the
@@ -178,8 +220,6 @@ def sweep(
 def draw(seed: int, shape: Any, dtype: Any, target: str) -> SweepCase | None:
     """One case of a sweep (see :func:`sweep` for ``shape``); None for a combination that does
     not exist ("confident" with soft or unnormalized targets)."""
-    from .accuracy import confident_case
-
     name, dims = shape_label(shape)
     dtype = np.dtype(dtype).name
     if name == "confident":

@@ -3,12 +3,14 @@
 When an implementation fails (:mod:`scratch.testing`), :func:`diagnose` says what the error
 looks like:
 
-1. **Pitfall fingerprints.**  Every gradient pitfall of :mod:`scratch.pitfalls` is a complete
+1. **Pitfall fingerprints.**  Every gradient pitfall of :mod:`scratch.lab.pitfalls` is a complete
    faulty implementation.  Each is run on the same failing cases; a pitfall *matches* a failing
    quantity when, on every failing case tried, its output equals the implementation's (same
    shape, same non-finite entries, relative error within twice the case's tolerance) while
    itself failing against the reference there.  Matches are reported with the pitfall's BUG
-   and RIGHT lines and the ``python -m scratch pitfalls --show NAME`` pointer.
+   and RIGHT lines and the ``python -m scratch pitfalls --show NAME`` pointer.  The gallery is
+   the lab's: it is imported only inside the functions that run it, so importing the kit
+   imports none of the lab.
 2. **Simple signatures** for what no pitfall explains: a constant ratio to the truth (N, 1/N,
    -1, 2, 1/2, ...), a transpose, the wrong shape or dtype, non-finite values, an error
    confined to some columns (a sign flip in one column), to each row's true class, to
@@ -85,7 +87,7 @@ class BlindSpot:
 def gradient_pitfalls() -> list[Any]:
     """The gallery's gradient pitfalls called once per case (the accumulating one needs two
     calls and is found by the kit's repeat call instead)."""
-    from .pitfalls import PITFALLS, SETTINGS
+    from .lab.pitfalls import PITFALLS, SETTINGS
 
     return [p for p in PITFALLS.values() if p.is_gradient and SETTINGS[p.caught_on].calls == 1]
 
@@ -100,7 +102,7 @@ _CACHE: dict[tuple[str, str, int], tuple] = {}
 
 
 def _pitfall_outputs(name: str, key: str, case: SweepCase) -> tuple:
-    from .pitfalls import PITFALLS, fresh
+    from .lab.pitfalls import PITFALLS, fresh
 
     k = (name, key, id(case.x))
     if k not in _CACHE:
@@ -118,7 +120,7 @@ def _pitfall_outputs(name: str, key: str, case: SweepCase) -> tuple:
 
 def bug_lines(name: str) -> tuple[str, str]:
     """The ``# BUG`` and ``# RIGHT`` lines of pitfall ``name``'s source, stripped."""
-    from .pitfalls import PITFALLS
+    from .lab.pitfalls import PITFALLS
 
     bug = right = ""
     for line in PITFALLS[name].source().splitlines():
@@ -306,7 +308,7 @@ def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> tuple[
 def _relevance(name: str, sample: Sequence[Any]) -> int:
     """How many of the failing cases look like the problem pitfall ``name`` is shown on (same
     dtype, target kind, shape kind): the tie-break between pitfalls that agree on these cases."""
-    from .pitfalls import PITFALLS, SETTINGS
+    from .lab.pitfalls import PITFALLS, SETTINGS
 
     s = SETTINGS[PITFALLS[name].caught_on]
     shape = "huge" if s.logit_scale >= 100 else ("confident" if s.shape in ("confident", "mixed") else s.shape)
@@ -316,7 +318,7 @@ def _relevance(name: str, sample: Sequence[Any]) -> int:
 def diagnose(results: Sequence[Any]) -> list[Finding]:
     """Findings for the failing results of a sweep (:class:`scratch.testing.CaseResult`):
     a matching pitfall where one explains a failing quantity, else its simple signature."""
-    from .pitfalls import PITFALLS
+    from .lab.pitfalls import PITFALLS
 
     failing = [r for r in results if not r.ok]
     if not failing:
@@ -416,7 +418,7 @@ def _pitfall_finding(name: str, qs: list[str], tried: dict[str, list[Any]], bad_
                      results: Sequence[Any], partial: dict[str, list[Any]] | None) -> Finding:
     """The finding "``qs`` match pitfall ``name``": on every failing case tried, or (``partial``:
     quantity -> the cases it reproduces) on a part of them."""
-    from .pitfalls import PITFALLS
+    from .lab.pitfalls import PITFALLS
 
     p = PITFALLS[name]
     bug, right = bug_lines(name)
@@ -444,7 +446,7 @@ def _pitfall_finding(name: str, qs: list[str], tried: dict[str, list[Any]], bad_
 
 @functools.lru_cache(maxsize=None)
 def _describe_setting(setting: str) -> str:
-    from .pitfalls import SETTINGS
+    from .lab.pitfalls import SETTINGS
 
     s = SETTINGS[setting]
     shape = {"confident": "confident", "mixed": "confident"}.get(s.shape, s.shape)
@@ -460,7 +462,7 @@ def blind_spots(case_list: Iterable[SweepCase], returned: Sequence[str] = QUANTI
     scratch through the one comparison at the case's tolerance).  The accumulating pitfall is
     revealed by the kit's repeat call when ``repeat_checked``."""
     from .network import loss_and_grads
-    from .pitfalls import PITFALLS, SETTINGS
+    from .lab.pitfalls import PITFALLS, SETTINGS
     from .tolerances import oracle_rtol
     from .compare import reference_result
     from .cases import DTYPES

@@ -23,7 +23,7 @@ _STATE: dict[str, Any] = {}
 
 def pytest_addoption(parser: Any) -> None:
     """The ``--scratch-*`` options."""
-    from .commands._options import parse_shape, seed
+    from .argtypes import parse_shape, seed
     from .testing import DEFAULT_SEEDS, REFERENCES
 
     g = parser.getgroup("scratch", "scratch conformance kit (checks an implementation of the network)")

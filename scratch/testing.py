@@ -36,7 +36,7 @@ import numpy as np
 from .adapter import OPTIONAL, REQUIRED, SIGNATURES, ImplementationError, call, check_signature, read_outputs
 from .cases import DTYPES, SHAPES, TARGETS, SweepCase, sweep
 from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result, same_values
-from .report import json_ready, plain_table
+from .formatting import json_ready, plain_table
 from .tolerances import oracle_rtol
 
 __all__ = [

@@ -79,7 +79,7 @@ DIRECTIONAL_COMPLEX_RTOL = 1e-10
 DIRECTIONAL_CENTRAL_RTOL = CENTRAL_DIFFERENCE_RTOL
 
 
-#: float64, a whole training run (:mod:`scratch.train`) against its PyTorch and JAX twins:
+#: float64, a whole training run (:mod:`scratch.lab.train`) against its PyTorch and JAX twins:
 #: the relative difference of each parameter array after 200 steps, and of the loss at every
 #: step (elementwise).  Each step's gradient agrees to ~1e-15 (FLOAT64_ORACLE_RTOL's worst
 #: seen); in a run that does not amplify perturbations the differences add up linearly, so
@@ -122,7 +122,7 @@ def train_rtol(dtype: Any, steps: int) -> float:
         return train_float32_rtol(steps)
     raise TypeError(f"no training tolerance for dtype {dt}")
 
-#: float32 accuracy goal (issue 3, part 3), elementwise (scratch.accuracy, eq. (E)) against the
+#: float32 accuracy goal (issue 3, part 3), elementwise (scratch.lab.accuracy, eq. (E)) against the
 #: exact gradients of the float32-rounded inputs, on confident (logit gap 17-23) and saturated
 #: (|z1| 10.5-21) cases.  dz2's entries are single terms, each exp(z2 - max z2)/(1+T)/N: its
 #: error is the float32 rounding of z2 (~1e-5 absolute on logits of ~20) passed through exp,
@@ -132,7 +132,7 @@ ACCURACY_DZ2_GOAL = 1e-4
 #: dz1 = (dz2 W2^T) * sech^2(z1): the same z2 rounding, plus z1's through sech^2 (an absolute
 #: error dz1 in z1 is a relative error 2 |dz1| in sech^2 z1 ~ 4 e^{-2|z1|}), measured against the size of the terms of
 #: dz2 W2^T (eq. (E)): worst seen 1.7e-5 over 40 seeds (1.9e-3 without the floor, where
-#: dz2 W2^T cancels with condition number 1.1e4; see scratch.accuracy).  1 - a1^2 gives 1.
+#: dz2 W2^T cancels with condition number 1.1e4; see scratch.lab.accuracy).  1 - a1^2 gives 1.
 ACCURACY_DZ1_GOAL = 1e-3
 
 #: float64 scratch (fused) vs the 60-digit truth on the same cases, eq. (E): two independent
@@ -198,7 +198,7 @@ def sum_atol(n_terms: int) -> float:
 #: shapes x 4 target kinds x 7 seeds, N(0, 1) directions): with the tests' directions worst 0.33
 #: (H v) and 0.44 (G v); with another draw of directions 1.49 (shape h1, seed 4, unnormalised
 #: targets: R{db1} with H = 1 is one number, -0.648 + 0.264 + 0.404 = 0.0203, a 32-fold
-#: cancellation of the three terms); the confident, saturated cases of scratch.accuracy <= 0.49.
+#: cancellation of the three terms); the confident, saturated cases of scratch.lab.accuracy <= 0.49.
 #: 4 leaves 2.7x room over the worst seen.
 CURVATURE_FLOAT32_FACTOR = 4.0
 
@@ -245,7 +245,7 @@ def eigenvalue_atol(P: int) -> float:
 LANCZOS_RTOL = 1e-10
 
 #: float64 R{dz1} against the complex step on the confident, saturated cases
-#: (scratch.accuracy.confident_case, |z1| up to 21), elementwise (plain |a - b| / |b|): both
+#: (scratch.cases.confident_case, |z1| up to 21), elementwise (plain |a - b| / |b|): both
 #: compute sech^2 and tanh'' without cancellation (4u/(1+u)^2 here, 1/cosh^2 there), so they
 #: agree to rounding even where tanh rounds to +-1; worst seen 1.8e-11 over 12 seeds (an entry
 #: where the two terms of (2'R), R{da1} tanh' and da1 tanh'' R{z1}, cancel), 2e-13 typical.

@@ -4,7 +4,7 @@
 
 import sys
 
-from scratch.cli import main
+from scratch.lab.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", *sys.argv[1:]]))

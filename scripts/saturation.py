@@ -3,7 +3,7 @@
 
 import sys
 
-from scratch.cli import main
+from scratch.lab.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["saturation", *sys.argv[1:]]))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Time per step of ``scratch.train``'s loop with each ``Workspace(tanh=...)`` method, interleaved,
+"""Time per step of ``scratch.lab.train``'s loop with each ``Workspace(tanh=...)`` method, interleaved,
 best of ``--rounds`` (spirals, N = 300): does a faster step stay faster inside the loop?
 
     scripts/train_loop_tanh.py [--hidden 512] [--steps 40] [--rounds 3]
@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 import scratch
-import scratch.train as train_module
-from scratch.data import spirals
+import scratch.lab.train as train_module
+from scratch.lab.data import spirals
 from scratch.workspace import Workspace
 
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                     train_module.train(p0, d.x, d.y, warm)
                 for _ in range(a.rounds):
                     for m in methods:
-                        train_module.Workspace = functools.partial(Workspace, tanh=m)  # what scratch.train builds
+                        train_module.Workspace = functools.partial(Workspace, tanh=m)  # what scratch.lab.train builds
                         t0 = time.perf_counter()
                         train_module.train(p0, d.x, d.y, config)
                         best[m] = min(best.get(m, np.inf), (time.perf_counter() - t0) / a.steps)

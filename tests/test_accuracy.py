@@ -1,5 +1,5 @@
 """Accuracy beyond the frameworks (issue 3, part 3): float32 dz2 and dz1 on confident
-predictions and saturated units, elementwise against the exact gradients (scratch.accuracy).
+predictions and saturated units, elementwise against the exact gradients (scratch.lab.accuracy).
 
 scratch's fused route must meet the goal; torch and JAX (and scratch's own textbook staged
 route) must be measurably worse on the same cases, so that the demonstration cannot go stale.
@@ -16,10 +16,11 @@ import pytest
 
 import oracles
 import scratch
-from scratch.accuracy import ERROR_KEYS, Truth, confident_case, errors, implementations, truth
-from scratch.cli import main
+from scratch.lab.accuracy import ERROR_KEYS, Truth, errors, implementations, truth
+from scratch.cases import confident_case
+from scratch.lab.cli import main
 from scratch.compare import elementwise_relative_error
-from scratch.commands.accuracy import verdict
+from scratch.lab.commands.accuracy import verdict
 from scratch.tolerances import (
     ACCURACY_DZ1_GOAL,
     ACCURACY_DZ2_GOAL,

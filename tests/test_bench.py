@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-import scratch.commands.bench as bench_command
+import scratch.lab.commands.bench as bench_command
 
-from scratch.bench import IMPLEMENTATIONS, STEP_BUILDERS, WORKERS, gemm_flops, median_time, run_worker
-from scratch.cli import main
+from scratch.lab.bench import IMPLEMENTATIONS, STEP_BUILDERS, WORKERS, gemm_flops, median_time, run_worker
+from scratch.lab.cli import main
 
 TINY = "3,2,5,2"
 

@@ -18,7 +18,7 @@ import pytest
 
 from scratch import casefiles
 from scratch.cases import TARGETS
-from scratch.cli import main
+from scratch.lab.cli import main
 from scratch.network import loss_and_grads
 from scratch.testing import cases
 

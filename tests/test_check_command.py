@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scratch.cli import main
+from scratch.lab.cli import main
 
 HERE = Path(__file__).parent
 pytest_plugins = ["pytester"]

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import scratch
-from scratch.cli import build_parser, main
+from scratch.lab.cli import build_parser, main
 
 
 def test_compare_small_sweep_passes_and_writes_json(tmp_path, capsys):
@@ -25,7 +25,7 @@ def test_compare_small_sweep_passes_and_writes_json(tmp_path, capsys):
 
 def test_compare_exits_1_on_a_mismatch(monkeypatch, tmp_path):
     """Break our gradient: compare must notice and exit 1."""
-    import scratch.commands.compare as cmd
+    import scratch.lab.commands.compare as cmd
 
     def broken(params, x, y):
         L, g = scratch.loss_and_grads(params, x, y)
@@ -191,8 +191,8 @@ def test_console_script_names_itself():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    assert tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]["scratch-backprop"] == "scratch.cli:main"
-    program = "import sys; sys.argv[0] = '/venv/bin/scratch-backprop'; from scratch.cli import main; sys.exit(main())"
+    assert tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]["scratch-backprop"] == "scratch.lab.cli:main"
+    program = "import sys; sys.argv[0] = '/venv/bin/scratch-backprop'; from scratch.lab.cli import main; sys.exit(main())"
     r = subprocess.run([sys.executable, "-c", program, "compare", "--bogus"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "usage: scratch-backprop compare" in r.stderr, r.stderr
 

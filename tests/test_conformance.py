@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scratch.cli import main
+from scratch.lab.cli import main
 from scratch.conformance import matrix
 
 

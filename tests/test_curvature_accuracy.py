@@ -1,4 +1,4 @@
-"""Second order on confident, saturated problems (scratch.accuracy.confident_case: logit gaps
+"""Second order on confident, saturated problems (scratch.cases.confident_case: logit gaps
 17-23, |z1| in 10.5-21), and the validation of the direction v.
 
 float32: scratch's H v stays within the float32 curvature bound of the float64 truth (the
@@ -16,8 +16,8 @@ import pytest
 
 import oracles.curvature as oc
 import scratch
-from scratch.accuracy import ACCURACY_SHAPE, confident_case
-from scratch.cases import SHAPES, make_case
+from scratch.lab.accuracy import ACCURACY_SHAPE
+from scratch.cases import SHAPES, confident_case, make_case
 from scratch.compare import elementwise_relative_error, format_failures, relative_error
 from scratch.curvature import check_direction, check_product, gnvp, hvp, logit_curvature_staged, r_grads, random_direction
 from scratch.network import Params, forward

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from scratch.cases import SHAPES, make_case
-from scratch.cli import main
-from scratch.commands.curvature import dense_check, lanczos
+from scratch.lab.cli import main
+from scratch.lab.commands.curvature import dense_check, lanczos
 from scratch.curvature import dense, gnvp, hvp
 from scratch.tolerances import LANCZOS_RTOL, eigenvalue_atol
 
@@ -64,7 +64,7 @@ def test_one_class_network_has_a_zero_spectrum(capsys):
 
 
 def test_cli_exits_1_when_lanczos_disagrees(monkeypatch, tmp_path):
-    import scratch.commands.curvature as cmd
+    import scratch.lab.commands.curvature as cmd
 
     monkeypatch.setattr(cmd, "LANCZOS_RTOL", -1.0)  # nothing can pass
     assert main(["curvature", "--shape", "n1", "--no-moons", "--k", "2"]) == 1
@@ -86,7 +86,7 @@ def test_pitfalls_table(capsys, tmp_path):
     ids=["k0", "bad-shape", "json-folder", "plot-ext", "check-too-big", "k-too-big", "seed-neg", "target"],
 )
 def test_bad_usage_exits_2_with_a_message(argv, match, capsys, monkeypatch):
-    import scratch.commands.curvature as cmd
+    import scratch.lab.commands.curvature as cmd
 
     monkeypatch.setattr(cmd, "dense_check", lambda *a: pytest.fail("work started before the usage check"))
     try:
@@ -100,7 +100,7 @@ def test_bad_usage_exits_2_with_a_message(argv, match, capsys, monkeypatch):
 
 @pytest.mark.parametrize("module, extra", [("scipy.sparse.linalg", "curvature"), ("matplotlib", "plot")])
 def test_missing_extra_is_named(module, extra, monkeypatch, capsys, tmp_path):
-    import scratch.commands.curvature as cmd
+    import scratch.lab.commands.curvature as cmd
 
     monkeypatch.setitem(sys.modules, module, None)  # import fails
     monkeypatch.setattr(cmd, "dense_check", lambda *a: pytest.fail("work started before the extra check"))

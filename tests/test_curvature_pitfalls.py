@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from scratch.curvature import hvp
-from scratch.curvature_pitfalls import FIELDS, ORACLES, PITFALLS, CurvaturePitfall, check_on, check_pitfall
+from scratch.lab.curvature_pitfalls import FIELDS, ORACLES, PITFALLS, CurvaturePitfall, check_on, check_pitfall
 
 oracle_param = pytest.mark.parametrize("oracle_name", ORACLES)
 USED = sorted({s for p in PITFALLS.values() for s in (p.caught_on, p.blind_on) if s})

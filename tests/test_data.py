@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratch.data import DATASETS, blobs, make_dataset, moons, spirals
+from scratch.lab.data import DATASETS, blobs, make_dataset, moons, spirals
 
 #: name -> (expected N, D, C) with the default arguments.
 DEFAULT_DIMS = {"moons": (200, 2, 2), "spirals": (300, 2, 3), "blobs": (1000, 2, 10)}

@@ -8,7 +8,7 @@ import pytest
 
 import scratch.testing as st
 from scratch.diagnosis import blind_spots, gradient_pitfalls
-from scratch.pitfalls import PITFALLS, SETTINGS, fresh
+from scratch.lab.pitfalls import PITFALLS, SETTINGS, fresh
 
 import user_impls as U
 

@@ -72,7 +72,7 @@ def test_default_method_per_dtype(dtype, method):
 
 def test_compare_command_accepts_the_numeric_oracle(capsys):
     """``python -m scratch compare --oracles numeric`` passes at the usual tolerances, both dtypes."""
-    from scratch.cli import main
+    from scratch.lab.cli import main
 
     rc = main(["compare", "--oracles", "numeric", "--seeds", "0", "--shapes", "small", "h1", "c1"])
     assert rc == 0, capsys.readouterr().out

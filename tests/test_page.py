@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratch.cli import main
+from scratch.lab.cli import main
 from scratch.compare import relative_error_map
-from scratch.page import content, html
+from scratch.lab.page import content, html
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).parent
@@ -110,7 +110,7 @@ def test_a_bug_in_one_column_shows_in_that_column_only():
     """What the check page's heatmap draws: column_sign's dW2 is wrong in column 0 and nowhere else."""
     import scratch.testing as st
     import user_impls
-    from scratch.page.check_page import worst_case
+    from scratch.lab.page.check_page import worst_case
 
     report = st.check_implementation(user_impls.column_sign, seeds=[0], shapes=["small", "c10"], dtypes=["float64"],
                                      targets=["labels"], blind_spots=False)
@@ -133,7 +133,7 @@ def test_a_bug_in_one_column_shows_in_that_column_only():
     (["check", "user_impls:textbook", "--html", "r.pdf"], "unsupported extension '.pdf'"),
 ])
 def test_bad_usage_exits_2_before_any_work(argv, message, capsys, monkeypatch):
-    import scratch.page.report_page as rp
+    import scratch.lab.page.report_page as rp
     import scratch.testing
 
     monkeypatch.setattr(rp, "collect", lambda *a, **k: pytest.fail("work started"))
@@ -150,7 +150,7 @@ def test_bad_usage_exits_2_before_any_work(argv, message, capsys, monkeypatch):
     (["check", "user_impls:textbook", "--seeds", "0", "--shapes", "small", "--html", "r.html"], "pygments", "report"),
 ])
 def test_a_missing_extra_exits_2_naming_it(argv, module, extra, capsys, monkeypatch, tmp_path):
-    import scratch.page.report_page as rp
+    import scratch.lab.page.report_page as rp
     import scratch.testing
 
     monkeypatch.chdir(tmp_path)
@@ -165,7 +165,7 @@ def test_a_missing_extra_exits_2_naming_it(argv, module, extra, capsys, monkeypa
 
 def test_report_json_holds_the_run(tmp_path, monkeypatch, capsys):
     """A report of two cheap sections: the page and the JSON agree with the data functions' results."""
-    import scratch.page.report_page as rp
+    import scratch.lab.page.report_page as rp
 
     real = rp.collect
     monkeypatch.setattr(rp, "collect", lambda plan, **k: real(plan, only=("stepsize", "saturation"), **k))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from scratch.cli import main
-from scratch.page.verify import browser, check_page
+from scratch.lab.cli import main
+from scratch.lab.page.verify import browser, check_page
 
 HERE = Path(__file__).parent
 

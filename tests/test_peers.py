@@ -5,7 +5,7 @@ Agreement: every peer on every case it declares in ``scratch.peers.PEERS_SUPPORT
 shapes x dtypes x target kinds), by the one comparison (scratch.compare.check_case) against
 scratch at scratch.tolerances.oracle_rtol.  Disagreement: each convention a peer has outside
 that support is asserted together with its cause, so neither can go stale.  The confident and
-saturated cases of scratch.accuracy are run through every peer and their elementwise errors
+saturated cases of scratch.lab.accuracy are run through every peer and their elementwise errors
 against the 60-digit truth are pinned to named bounds.
 """
 
@@ -19,8 +19,8 @@ import pytest
 
 import scratch
 from scratch import Grads, peers
-from scratch.accuracy import confident_case, errors, truth
-from scratch.cases import CONFIDENT_TARGETS, DTYPES, SHAPES, TARGETS, make_case, sweep
+from scratch.lab.accuracy import errors, truth
+from scratch.cases import CONFIDENT_TARGETS, DTYPES, SHAPES, TARGETS, confident_case, make_case, sweep
 from scratch.compare import QUANTITIES, check_case, check_quantity, format_failures
 from scratch.tolerances import (
     ACCURACY_DZ1_GOAL,
@@ -232,7 +232,7 @@ LOSES_DIGITS = (ACCURACY_FLOAT64_AGREEMENT, ACCURACY_DZ2_GOAL)  # worse than flo
 NOT_EXACT = (ACCURACY_FLOAT64_AGREEMENT, inf)
 CANCELS = (FRAMEWORK_CANCELLATION_MIN_ERROR, inf)  # the value is wrong (error ~1)
 
-#: Elementwise errors (scratch.accuracy.errors, eq. (E)) of each peer on the confident,
+#: Elementwise errors (scratch.lab.accuracy.errors, eq. (E)) of each peer on the confident,
 #: saturated cases, as bounds.  Measured over seeds 0-11 (worst; best):
 #: sklearn float32: every quantity 0.62-3 (yhat - y and 1 - a1^2 round to 0; loss clipped);
 #: sklearn float64: dz1, dz1_plain 0.93-1 (tanh rounds to 1 beyond |z1| = 18.7), dW1 1.2e-5-1.1e-3,

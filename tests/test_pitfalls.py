@@ -1,13 +1,13 @@
 """The pitfalls gallery (issue 3, part 2): proof with teeth that every pitfall is caught.
 
-Every faulty implementation of scratch.pitfalls goes through the one comparison
+Every faulty implementation of scratch.lab.pitfalls goes through the one comparison
 (scratch.compare.check_case) against torch, JAX and the numeric oracle (complex step), at the
 tolerance every other check uses, and must fail on exactly the quantities its entry names,
 while the right code passes the same check on the same problem (so "caught" means something).
 Where a pitfall is invisible (its ``blind_on`` setting: N = 1, C = 1, labels, zero biases,
 one call, float64) the test asserts that too and the entry says why; where the oracle check
 is too weak to see it (``weak_on``: float32 cancellation in a mixed batch) the test shows that
-the elementwise error of scratch.accuracy sees it instead.
+the elementwise error of scratch.lab.accuracy sees it instead.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 import scratch
-from scratch.accuracy import errors, truth
-from scratch.cli import main
+from scratch.lab.accuracy import errors, truth
+from scratch.lab.cli import main
 from scratch.compare import QUANTITIES
-from scratch.pitfalls import (
+from scratch.lab.pitfalls import (
     ORACLES,
     PITFALLS,
     SETTINGS,
@@ -100,7 +100,7 @@ def test_oracle_check_misses_float32_cancellation_in_a_mixed_batch(name):
     """A known weakness of the relative error of the largest magnitude (scratch.compare): with
     one ordinary row beside 15 confident, saturated ones, the ordinary row's gradients set the
     scale and the confident rows' zeroed entries vanish below it.  The elementwise error of
-    scratch.accuracy sees them; the right code meets the accuracy goal on the same batch."""
+    scratch.lab.accuracy sees them; the right code meets the accuracy goal on the same batch."""
     p = PITFALLS[name]
     setting = SETTINGS[p.weak_on]
     assert not failed_quantities(check_pitfall(p, "torch", p.weak_on))  # missed: the weakness
@@ -174,7 +174,7 @@ def test_pitfalls_names_are_never_cut(capsys):
 
 def test_pitfalls_command_fails_when_a_pitfall_slips_past(monkeypatch, tmp_path):
     """A "pitfall" that is really the right code slips past every oracle: exit 1, named."""
-    import scratch.pitfalls as gallery_module
+    import scratch.lab.pitfalls as gallery_module
 
     fake = Pitfall("not_a_bug", "not a bug", "x" * 150, ("dz2",), scratch.loss_and_grads, scratch.loss_and_grads)
     monkeypatch.setitem(gallery_module.PITFALLS, "not_a_bug", fake)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from scratch.cases import SHAPES, make_case
-from scratch.cli import main
-from scratch.commands.stepsize import best_steps, step_grid, step_size_errors
+from scratch.lab.cli import main
+from scratch.lab.commands.stepsize import best_steps, step_grid, step_size_errors
 from scratch.tolerances import CENTRAL_DIFFERENCE_RTOL, COMPLEX_STEP_RTOL, EPS64, FORWARD_DIFFERENCE_RTOL
 
 ROOT = Path(__file__).resolve().parents[1]

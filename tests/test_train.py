@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 import scratch
-import scratch.train as st
-from scratch.cli import main
-from scratch.commands.train import get_trainer, max_param_diff, progress
+import scratch.lab.train as st
+from scratch.lab.cli import main
+from scratch.lab.commands.train import get_trainer, max_param_diff, progress
 from scratch.compare import elementwise_relative_error, relative_error
-from scratch.data import make_dataset
+from scratch.lab.data import make_dataset
 from scratch.network import Params
 from scratch.tolerances import train_rtol
-from scratch.train import SGDConfig, Step, accuracy, batch_schedule, sgd_update, train
+from scratch.lab.train import SGDConfig, Step, accuracy, batch_schedule, sgd_update, train
 
 STEPS = 200
 H = 8  # small: the runs stay fast, and the claim does not depend on width
@@ -222,7 +222,7 @@ def test_train_command_writes_json_and_png(tmp_path, capsys):
 
 def test_train_warns_when_the_step_time_is_disturbed(monkeypatch, capsys):
     """Steps whose time varies > 5x (a busy machine) make the wall times unreliable: say so."""
-    import scratch.commands.train as cmd
+    import scratch.lab.commands.train as cmd
 
     clock = iter(t * 1e-3 for t in np.cumsum([1] + [1, 1, 1, 1, 20, 20, 1, 1, 1, 1, 20, 20] * 3))
     monkeypatch.setattr(cmd.time, "perf_counter", lambda: next(clock))
@@ -239,7 +239,7 @@ def test_train_command_blobs_in_higher_dimension(tmp_path):
 
 def test_train_command_exits_1_when_trajectories_differ(monkeypatch, tmp_path):
     """A twin that trains differently (no weight decay) must be reported, not averaged away."""
-    import scratch.commands.train as cmd
+    import scratch.lab.commands.train as cmd
 
     real = cmd.get_trainer
 

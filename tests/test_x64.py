@@ -28,9 +28,9 @@ assert all(a.dtype == np.float64 for a in g), [a.dtype for a in g]
 """,
     "oracles.jax_train": """
 import numpy as np
-from scratch.data import make_dataset
+from scratch.lab.data import make_dataset
 from scratch.network import init_params
-from scratch.train import SGDConfig, train as numpy_train
+from scratch.lab.train import SGDConfig, train as numpy_train
 from oracles.jax_train import train
 d = make_dataset("moons", seed=0)
 p = init_params(2, 8, 2, rng=np.random.default_rng(0))
@@ -40,9 +40,9 @@ assert got.W1.dtype == np.float64, got.W1.dtype
 err = max(float(np.max(np.abs(a - b)) / np.max(np.abs(b))) for a, b in zip(got, want))
 assert err < 1e-9, f"jax_train differs from numpy by {err:.1e}: float32 arithmetic?"
 """,
-    "scratch.bench": """
+    "scratch.lab.bench": """
 import numpy as np
-from scratch.bench import _jax_steps
+from scratch.lab.bench import _jax_steps
 L, g = _jax_steps((3, 2, 5, 2), np.dtype(np.float64))["jax"]()
 assert L.dtype == np.float64 and all(a.dtype == np.float64 for a in g), (L.dtype, [a.dtype for a in g])
 """,

@@ -7,7 +7,7 @@ rounding).  ``dz1`` and ``dz2`` come from autograd as well: zero "taps" ``e1`` (
 does).  No derivative is written by hand.  Every output keeps the input dtype: autograd runs
 NumPy's float32 kernels on float32 inputs (asserted by :func:`oracles.as_result`).
 
-Limits: none within the sweep.  On the confident, saturated cases of :mod:`scratch.accuracy` its
+Limits: none within the sweep.  On the confident, saturated cases of :mod:`scratch.lab.accuracy` its
 float32 gradients meet scratch's accuracy goals where torch and JAX do not, for two reasons
 (tests/test_peers.py pins both): autograd's tanh VJP is ``g / cosh(x)**2``, not
 ``1 - tanh(x)**2``; and because the max shift is differentiated (not a stop-gradient), the argmax

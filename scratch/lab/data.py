@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .checks import FLOAT_DTYPES
+from ..checks import FLOAT_DTYPES
 
 
 class Dataset(NamedTuple):

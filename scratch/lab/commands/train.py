@@ -12,13 +12,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..bench import DISTURBED_SPREAD, spread
-from ..cases import DTYPES
-from ..compare import elementwise_relative_error, relative_error
+from ...cases import DTYPES
+from ...compare import elementwise_relative_error, relative_error
 from ..data import DATASETS, Dataset, make_dataset
-from ..network import Params, init_params, loss
+from ...network import Params, init_params, loss
 from ..plots import require_matplotlib, training_figure
 from ..report import print_table, write_json
-from ..tolerances import train_rtol
+from ...tolerances import train_rtol
 from ..train import SGDConfig, TrainResult, accuracy, batch_schedule, train
 from . import UsageError
 from ._options import (
@@ -34,8 +34,8 @@ from ._options import (
     show_progress,
 )
 
-#: framework -> module holding its ``train`` (same contract as :func:`scratch.train.train`).
-TRAINERS = {"numpy": "scratch.train", "torch": "oracles.torch_train", "jax": "oracles.jax_train"}
+#: framework -> module holding its ``train`` (same contract as :func:`scratch.lab.train.train`).
+TRAINERS = {"numpy": "scratch.lab.train", "torch": "oracles.torch_train", "jax": "oracles.jax_train"}
 
 
 def get_trainer(name: str) -> Callable[..., TrainResult]:

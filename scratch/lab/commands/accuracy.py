@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..accuracy import ACCURACY_SHAPE, GAP_RANGE, Z1_RANGE, measure
+from ..accuracy import ACCURACY_SHAPE, measure
+from ...cases import GAP_RANGE, Z1_RANGE
 from ..report import print_table, write_json
-from ..tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL, FRAMEWORK_CANCELLATION_MIN_ERROR
+from ...tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL, FRAMEWORK_CANCELLATION_MIN_ERROR
 from . import UsageError
 from ._options import add_json_option, add_seeds_option, load_installed
 
 #: The autograd frameworks measured next to scratch (each when installed).
 FRAMEWORKS = ("torch", "jax")
 
-#: Columns of the table: key in a row of scratch.accuracy.measure -> header.
+#: Columns of the table: key in a row of scratch.lab.accuracy.measure -> header.
 COLUMNS = {"loss": "loss", "dz2": "dz2", "dW2": "dW2", "dz1": "dz1 (E)", "dz1_plain": "dz1 plain", "dW1": "dW1 (E)"}
 
 
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     bad = verdict(rows)
     for line in bad:
         print("FAIL", line)
-    print("(E): error relative to max(|truth|, size of the summed terms); see scratch/accuracy.py")
+    print("(E): error relative to max(|truth|, size of the summed terms); see scratch/lab/accuracy.py")
     if args.json:
         write_json(args.json, {"passed": not bad, "failures": bad, "shape": ACCURACY_SHAPE, "seeds": args.seeds,
                                "goal": {"dz2": ACCURACY_DZ2_GOAL, "dz1": ACCURACY_DZ1_GOAL}, "rows": rows})

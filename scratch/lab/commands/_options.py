@@ -17,36 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ..cases import DTYPES, SHAPES, SPECIAL_SHAPES, TARGETS
+from ...argtypes import parse_shape, seed
+from ...cases import DTYPES, SHAPES, TARGETS
 from . import UsageError
 
 #: Figure formats every ``--plot`` accepts (matplotlib writes each without extra packages).
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-
-
-def parse_shape(text: str) -> tuple[str, tuple[int, int, int, int]]:
-    """A shape name from :data:`scratch.cases.SHAPES` or ``N,D,H,C``: ``(label, (N, D, H, C))``."""
-    if text in SHAPES:
-        return text, SHAPES[text]
-    if text in SPECIAL_SHAPES:
-        return text, SPECIAL_SHAPES[text]
-    parts = text.split(",")
-    if len(parts) != 4 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(
-            f"shape {text!r}: expected a name ({', '.join(SHAPES)}) or four positive integers N,D,H,C"
-        )
-    return text, tuple(int(p) for p in parts)  # type: ignore[return-value]
-
-
-def seed(text: str) -> int:
-    """A seed: an integer >= 0 (what ``np.random.default_rng`` accepts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; seeds are integers >= 0")
-    return value
 
 
 def positive_int(text: str) -> int:

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import loss_and_grads
-from ..cases import DTYPES, draw
-from ..compare import QUANTITIES, check_case
+from ... import loss_and_grads
+from ...cases import DTYPES, draw
+from ...compare import QUANTITIES, check_case
 from ..report import print_table, write_json
-from ..tolerances import oracle_rtol
+from ...tolerances import oracle_rtol
 from ._options import (
     add_json_option,
     add_oracles_option,

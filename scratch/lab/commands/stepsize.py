@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ..cases import draw
-from ..compare import relative_error
-from ..network import Params, loss_and_grads
+from ...cases import draw
+from ...compare import relative_error
+from ...network import Params, loss_and_grads
 from ..plots import new_figure, require_matplotlib, save_figure
 from ..report import print_table, write_json
 from . import UsageError

@@ -1,18 +1,13 @@
-"""Printing tables and writing JSON reports, shared by every command."""
+"""Printing tables and writing JSON reports, shared by every command (the plain-text table and
+the JSON-ready values themselves: :mod:`scratch.formatting`)."""
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Sequence
 
-
-def fmt(v: Any) -> str:
-    """Numbers in short scientific notation; everything else as str."""
-    if isinstance(v, float):
-        return "inf" if math.isinf(v) else ("nan" if math.isnan(v) else f"{v:.2e}")
-    return str(v)
+from ..formatting import fmt, json_ready
 
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -45,21 +40,8 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
 
 
 def _broken_pipe() -> None:
-    """The reader closed the pipe: let ``scratch.cli.main`` end the command (141, no traceback)."""
+    """The reader closed the pipe: let ``scratch.lab.cli.main`` end the command (141, no traceback)."""
     raise BrokenPipeError
-
-
-def json_ready(o: Any) -> Any:
-    """``o`` with non-finite floats as strings and arrays/NumPy scalars as lists/numbers, for JSON."""
-    if isinstance(o, float) and not math.isfinite(o):
-        return str(o)
-    if isinstance(o, dict):
-        return {str(k): json_ready(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [json_ready(v) for v in o]
-    if hasattr(o, "tolist"):
-        return json_ready(o.tolist())
-    return o
 
 
 def wrote(path: str | Path) -> None:
@@ -72,10 +54,3 @@ def write_json(path: str | Path, payload: Any) -> None:
     say ``wrote PATH``."""
     Path(path).write_text(json.dumps(json_ready(payload), indent=2) + "\n")
     wrote(path)
-
-
-def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """An aligned plain-text table (no cell is ever cut): a header line and one line per row."""
-    cells = [[str(h) for h in headers], *[[fmt(v) for v in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)

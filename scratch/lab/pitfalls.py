@@ -25,13 +25,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .accuracy import confident_case
-from .cases import SHAPES, Case, make_case
-from .checks import check_inputs
-from .compare import Check, check_case, check_quantity, compare_results
-from .network import Grads, Params, _forward, _loss, backward, dz2_fused, dz2_staged, loss_and_grads, one_hot, tanh_derivative
-from .softmax import log_softmax, softmax_parts
-from .tolerances import FLOAT64_ORACLE_RTOL, oracle_rtol
+from ..cases import SHAPES, Case, confident_case, make_case
+from ..checks import check_inputs
+from ..compare import Check, check_case, check_quantity, compare_results
+from ..network import Grads, Params, _forward, _loss, backward, dz2_fused, dz2_staged, loss_and_grads, one_hot, tanh_derivative
+from ..softmax import log_softmax, softmax_parts
+from ..tolerances import FLOAT64_ORACLE_RTOL, oracle_rtol
 
 #: The oracles every gradient pitfall is checked against.
 ORACLES = ("torch", "jax", "numeric")
@@ -277,7 +276,7 @@ class Setting:
     calls: int = 1
 
     def case(self) -> Case:
-        """The problem (params, x, y, name).  "confident": :func:`scratch.accuracy.confident_case`;
+        """The problem (params, x, y, name).  "confident": :func:`scratch.cases.confident_case`;
         "mixed": the same with sample 0's input scaled by 0.03 (an ordinary row, yhat_max ~ 0.85
         and |z1| < 1, beside 15 confident, saturated ones)."""
         if self.shape in ("confident", "mixed"):
@@ -330,7 +329,7 @@ class Pitfall:
     on which it is invisible, ``why_blind`` the reason; ``demo``: for the two pitfalls of
     checking, a function returning what it showed; ``weak_on``: a setting on which the bug is
     present but the oracle check (relative error of the largest magnitude) does not see it,
-    and only the elementwise error of :mod:`scratch.accuracy` does.
+    and only the elementwise error of :mod:`scratch.lab.accuracy` does.
     """
 
     name: str

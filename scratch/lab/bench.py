@@ -1,6 +1,6 @@
 """Timing one training step (loss and every gradient) of scratch, PyTorch eager and ``jax.jit``.
 
-Each framework runs in its own subprocess (``python -m scratch.bench --worker NAME ...``), so
+Each framework runs in its own subprocess (``python -m scratch.lab.bench --worker NAME ...``), so
 that one framework's thread pools, allocator state and imported BLAS cannot slow another's.
 A worker builds the same problem for every size (``scratch.cases.make_case(0, shape, dtype,
 "labels")``), calls the step ``warmup`` times (JAX compiles here), then times ``repeats``
@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .cases import DTYPES, make_case
+from ..cases import DTYPES, make_case
 
 #: The issue's sizes (N, D, H, C): the seed network, a small batch, a mid-sized and an
 #: MNIST-sized network.
@@ -197,8 +197,8 @@ def environment(worker: str) -> dict[str, Any]:
 
         info["framework"] = f"jax {jax.__version__} (jaxlib {jaxlib.__version__}): XLA:CPU, its own GEMM (Eigen/oneDNN)"
     else:
-        from .fast_tanh import default_method
-        from .workspace import POLY_MIN_ELEMENTS
+        from ..fast_tanh import default_method
+        from ..workspace import POLY_MIN_ELEMENTS
 
         picked = {d: default_method(d) for d in ("float64", "float32")}
         info["framework"] = (f"numpy {np.__version__}; Workspace(tanh='auto') picks {picked['float64']!r} (float64), "
@@ -236,8 +236,8 @@ class WorkerFailed(RuntimeError):
 
 
 def spawn_worker(worker: str, sizes: Sequence[tuple[int, int, int, int]], dtypes: Sequence[str], repeats: int, warmup: int) -> dict[str, Any]:
-    """Run :func:`run_worker` in a fresh ``python -m scratch.bench`` subprocess (same environment)."""
-    cmd = [sys.executable, "-m", "scratch.bench", "--worker", worker, "--repeats", str(repeats), "--warmup", str(warmup),
+    """Run :func:`run_worker` in a fresh ``python -m scratch.lab.bench`` subprocess (same environment)."""
+    cmd = [sys.executable, "-m", "scratch.lab.bench", "--worker", worker, "--repeats", str(repeats), "--warmup", str(warmup),
            "--dtypes", *dtypes, "--sizes", *(",".join(map(str, s)) for s in sizes)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -247,7 +247,7 @@ def spawn_worker(worker: str, sizes: Sequence[tuple[int, int, int, int]], dtypes
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scratch.bench", description="one benchmark worker; prints JSON")
+    p = argparse.ArgumentParser(prog="python -m scratch.lab.bench", description="one benchmark worker; prints JSON")
     p.add_argument("--worker", choices=WORKERS, required=True)
     p.add_argument("--sizes", nargs="+", required=True, help="N,D,H,C ...")
     p.add_argument("--dtypes", nargs="+", choices=list(DTYPES), required=True)

@@ -11,7 +11,7 @@ Two textbook formulas cancel in float32:
   rounds to 0, or to 1.2e-7 when ``a1`` rounds to the float just below 1.
 
 :func:`scratch.dz2_fused` and :func:`scratch.tanh_derivative` avoid both; this module
-measures it.  :func:`confident_case` builds problems with logit gaps in 17-23 on every row
+measures it.  :func:`scratch.cases.confident_case` builds problems with logit gaps in 17-23 on every row
 (label = the argmax) and every hidden unit saturated (:math:`10.5 \le |z_1| \le 21`);
 :func:`truth` computes the exact gradients of the float32-rounded inputs with mpmath at 60
 digits (the textbook formulas: at 60 digits the cancellation costs at most ~20 of them, so
@@ -47,56 +47,14 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .cases import CONFIDENT_SHAPE, Case
-from .compare import elementwise_relative_error
-from .network import Grads, Params, loss_and_grads, one_hot
+from ..cases import CONFIDENT_SHAPE, confident_case
+from ..compare import elementwise_relative_error
+from ..network import Grads, Params, loss_and_grads, one_hot
 
 #: (N, D, H, C) of the accuracy cases: D >= N and H >= N so that z1 and z2 can be chosen.
 ACCURACY_SHAPE = CONFIDENT_SHAPE
-#: Each row's label logit is drawn from this range, the others from [-1, 1]: logit gaps of 17-23.
-GAP_RANGE = (18.0, 22.0)
-#: |z1| of every hidden unit is drawn from this range (every unit saturated in float32).
-Z1_RANGE = (10.5, 21.0)
 #: mpmath working precision of the truth, in decimal digits.
 TRUTH_DIGITS = 60
-
-
-def confident_case(seed: int, shape: tuple[int, int, int, int] = ACCURACY_SHAPE, dtype: Any = np.float32) -> Case:
-    """A confident, saturated problem: labels (N,) int, every row's label ahead by a logit gap
-    of 17-23, every |z1| in [10.5, 21].
-
-    Built backwards: pick z1 (random signs, magnitudes in :data:`Z1_RANGE`), solve
-    ``x W1 = z1 - b1`` for W1 (min-norm, exact since D >= N); pick logits with the label's
-    at :data:`GAP_RANGE` and the others in [-1, 1], solve ``a1 W2 = z2 - b2`` for W2 (exact,
-    H >= N).  Everything is drawn in float64, then rounded to ``dtype``.
-
-    Parameters
-    ----------
-    seed : int
-    shape : (N, D, H, C) with D >= N and H >= N.
-    dtype : float32 (default) or float64.
-
-    Returns
-    -------
-    scratch.cases.Case
-        ``params`` (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)), ``x`` (N, D), ``y`` (N,) int.
-    """
-    N, D, H, C = shape
-    if D < N or H < N or C < 2:
-        raise ValueError(f"shape must have D >= N, H >= N and C >= 2 to place z1 and z2, got {shape}")
-    rng = np.random.default_rng([seed, *shape])
-    x = rng.standard_normal((N, D))
-    b1 = rng.standard_normal(H)
-    z1 = rng.choice([-1.0, 1.0], size=(N, H)) * rng.uniform(*Z1_RANGE, size=(N, H))
-    W1 = np.linalg.lstsq(x, z1 - b1, rcond=None)[0]  # (1) x W1 + b1 = z1
-    a1 = np.tanh(x @ W1 + b1)  # (2)
-    y = rng.integers(0, C, size=N)
-    z2 = rng.uniform(-1.0, 1.0, size=(N, C))
-    z2[np.arange(N), y] = rng.uniform(*GAP_RANGE, size=N)
-    b2 = rng.standard_normal(C)
-    W2 = np.linalg.lstsq(a1, z2 - b2, rcond=None)[0]  # (3) a1 W2 + b2 = z2
-    name = f"confident-s{seed}-N{N}D{D}H{H}C{C}-{np.dtype(dtype).name}-labels"
-    return Case(Params(W1, b1, W2, b2), x, y, name).astype(dtype)
 
 
 class Truth(NamedTuple):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .network import predict
+from ..network import predict
 from .report import wrote
 
 if TYPE_CHECKING:  # pragma: no cover

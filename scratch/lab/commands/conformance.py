@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..compare import QUANTITIES
-from ..conformance import DEFAULT_IMPLEMENTATIONS, IMPLEMENTATIONS, get_implementation, matrix, short_diagnosis
-from ..report import plain_table, write_json
+from ...compare import QUANTITIES
+from ...conformance import DEFAULT_IMPLEMENTATIONS, IMPLEMENTATIONS, get_implementation, matrix, short_diagnosis
+from ...formatting import plain_table
+from ..report import write_json
 from ._options import (
     add_flat_names_option,
     add_json_option,

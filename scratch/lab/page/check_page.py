@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..compare import QUANTITIES, relative_error_map
+from ...compare import QUANTITIES, relative_error_map
 from .html import Html, Section, bug_right_marks, code, figure, join, note, num, page, para, status, table, tag
 
 #: quantity -> (what its rows are, what its columns are).
@@ -118,7 +118,7 @@ def failures_section(report: Any) -> Section:
 
 def diagnosis_section(report: Any) -> Section:
     """The diagnosis: each finding, with the matching pitfall's BUG and RIGHT lines."""
-    from ..diagnosis import bug_lines
+    from ...diagnosis import bug_lines
 
     parts = []
     for f in report.diagnosis:

@@ -3,8 +3,8 @@
 One file each, opened from disk and offline: CSS inline, figures as SVG ``data:`` URIs,
 mathematics as MathML converted when the page is built (:mod:`latex2mathml`), code highlighted
 by Pygments.  No script, no request of any kind.  The pages render what the commands compute
-(:func:`scratch.commands.compare.compare_sweep`, :func:`scratch.pitfalls.gallery`,
-:func:`scratch.accuracy.measure`, ...); nothing here compares anything itself.
+(:func:`scratch.lab.commands.compare.compare_sweep`, :func:`scratch.lab.pitfalls.gallery`,
+:func:`scratch.lab.accuracy.measure`, ...); nothing here compares anything itself.
 
 Modules: :mod:`.html` (building blocks and the page shell), :mod:`.figures` (SVG figures),
 :mod:`.content` (the question, the answer and the derivation, with the tests that check each

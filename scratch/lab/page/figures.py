@@ -1,7 +1,7 @@
 """Figures of the pages, as SVG ``data:`` URIs (matplotlib, Agg canvas, no pyplot).
 
 :func:`svg_uri` turns a matplotlib figure into a URI; :func:`saved_uri` does it for the
-commands' own figure writers (``scratch.plots.training_figure``, ...), which write to a path.
+commands' own figure writers (``scratch.lab.plots.training_figure``, ...), which write to a path.
 The figures drawn here (the comparison, the float32 accuracy, the error heatmaps) plot numbers
 computed elsewhere.
 """
@@ -61,7 +61,7 @@ def _floor(values: Sequence[float]) -> np.ndarray:
 def comparison_figure(by_oracle: Sequence[Mapping[str, Any]], quantities: Sequence[str]) -> str:
     """Worst relative error per quantity and oracle (log scale) against the tolerance, one panel per dtype.
 
-    ``by_oracle``: rows of :func:`scratch.commands.compare.compare_sweep`'s ``by_oracle``
+    ``by_oracle``: rows of :func:`scratch.lab.commands.compare.compare_sweep`'s ``by_oracle``
     (``quantity``, ``dtype``, ``oracle``, ``max_rel``, ``rtol_min``, ``rtol_max``).
     """
     dtypes = list(dict.fromkeys(r["dtype"] for r in by_oracle))
@@ -95,7 +95,7 @@ def comparison_figure(by_oracle: Sequence[Mapping[str, Any]], quantities: Sequen
 def accuracy_figure(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], goals: Mapping[str, float]) -> str:
     """Float32 elementwise relative error against the exact gradients, per quantity and
     implementation (log scale), with scratch's goals as short lines.  ``rows``: those of
-    :func:`scratch.accuracy.measure` (``implementation``, ``dtype``, one number per key)."""
+    :func:`scratch.lab.accuracy.measure` (``implementation``, ``dtype``, one number per key)."""
     f32 = [r for r in rows if r["dtype"] == "float32"]
     fig = new_figure((7.2, 3.1))
     ax = fig.add_subplot()

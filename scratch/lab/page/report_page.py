@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..compare import QUANTITIES
+from ...compare import QUANTITIES
 from . import content
 from .html import Html, Section, bug_right_marks, code, figure, join, math, note, num, page, para, prose, status, table, tag
 from .html import test_ref as _test_ref
@@ -120,8 +120,8 @@ class Run:
 
 
 def _compare(plan: Plan) -> dict[str, Any]:
-    from ..cases import SHAPES, TARGETS
-    from ..commands._options import parse_shape
+    from ...cases import SHAPES, TARGETS
+    from ...argtypes import parse_shape
     from ..commands.compare import compare_sweep, load_oracles
 
     c = plan.compare
@@ -142,7 +142,7 @@ def _accuracy(plan: Plan) -> list[dict[str, Any]]:
 
 
 def _stepsize(plan: Plan) -> dict[str, Any]:
-    from ..cases import SHAPES, make_case
+    from ...cases import SHAPES, make_case
     from ..commands.stepsize import best_steps, step_grid, step_size_errors
 
     case = make_case(0, SHAPES[plan.stepsize["shape"]], np.float64, "labels")
@@ -155,7 +155,7 @@ def _stepsize(plan: Plan) -> dict[str, Any]:
 def _train(plan: Plan) -> list[dict[str, Any]]:
     from ..commands.train import TRAINERS, parity
     from ..data import make_dataset
-    from ..network import init_params
+    from ...network import init_params
     from ..train import SGDConfig
 
     out = []
@@ -304,8 +304,8 @@ def _pitfall_card(row: dict[str, Any]) -> Html:
             for k, v in row["demo"].items()), class_="plain")))
         terms.append(("caught by", join([status(bool(row["caught_by"]), caught_by(row))])))
     dl = tag("dl", join(join([tag("dt", k), tag("dd", v)]) for k, v in terms))
-    label = "faulty code (scratch/pitfalls.py), the BUG line shaded red and the RIGHT line green" if p.is_gradient \
-        else "the demonstration (scratch/pitfalls.py)"
+    label = "faulty code (scratch/lab/pitfalls.py), the BUG line shaded red and the RIGHT line green" if p.is_gradient \
+        else "the demonstration (scratch/lab/pitfalls.py)"
     return tag("article", join([
         tag("h3", join([tag("code", p.name), " — ", p.title]), id=f"pitfall-{p.name}"),
         para(p.story), dl, tag("p", label, class_="code-label"), code(src, marks=bug_right_marks(src)),
@@ -343,7 +343,7 @@ def accuracy_section(rows: list[dict[str, Any]], plan: Plan) -> Section:
     """float32 against the 60-digit truth: scratch vs torch vs JAX, table and bars."""
     from ..accuracy import ACCURACY_SHAPE, TRUTH_DIGITS
     from ..commands.accuracy import COLUMNS, verdict
-    from ..tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL
+    from ...tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL
     from .figures import accuracy_figure
 
     bad = verdict(rows)
@@ -399,7 +399,7 @@ def training_section(runs: list[dict[str, Any]]) -> Section:
     from ..plots import training_figure
     from .figures import saved_uri
 
-    parts = [para("`scratch.train` trains with SGD on the hand-derived gradients; `oracles/torch_train.py` "
+    parts = [para("`scratch.lab.train` trains with SGD on the hand-derived gradients; `oracles/torch_train.py` "
                   "(`torch.optim.SGD`) and `oracles/jax_train.py` (optax) start from copies of the same initial "
                   "arrays and take the same mini-batches.  The three loss curves are drawn on top of each other.")]
     for t in runs:

@@ -34,9 +34,9 @@ from typing import Any, Callable, NamedTuple, Protocol
 
 import numpy as np
 
-from .checks import check_inputs
-from .network import Params, loss_and_grads, predict
-from .workspace import Workspace
+from ..checks import check_inputs
+from ..network import Params, loss_and_grads, predict
+from ..workspace import Workspace
 
 
 @dataclass(frozen=True)

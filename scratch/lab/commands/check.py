@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..adapter import SIGNATURES, ImplementationError, check_signature, load_function
-from ..testing import REFERENCES, check_implementation, get_reference
+from ...adapter import SIGNATURES, ImplementationError, check_signature, load_function
+from ...testing import REFERENCES, check_implementation, get_reference
 from ..report import wrote
 from . import UsageError
 from ._options import add_json_option, add_quiet_option, add_sweep_options, output_file, show_progress

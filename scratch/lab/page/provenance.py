@@ -56,7 +56,7 @@ def cpu() -> str:
 
 def git_commit() -> str | None:
     """The commit of the source tree the page was built from (None outside a git checkout)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     try:
         out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True,
                              text=True, timeout=5)

@@ -6,7 +6,7 @@ SciPy's ``eigsh`` (implicitly restarted Lanczos, ARPACK) sees each matrix only t
 Lanczos eigenvalues are checked against the dense spectrum (``numpy.linalg.eigvalsh`` of the
 matrix assembled from P products) on a small shape; then the top eigenvalues of H and G (and
 the most negative of H) on the chosen network (default: the seed network (1, 2, 500, 2)) and on
-a moons network trained by ``scratch.train`` (SGD, the ``train`` command's defaults).  Also the
+a moons network trained by ``scratch.lab.train`` (SGD, the ``train`` command's defaults).  Also the
 cost of one H v against one gradient.  Exit 0 ok, 1 Lanczos disagrees with the dense spectrum,
 2 bad usage (or SciPy / matplotlib missing, named).
 """
@@ -19,15 +19,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..cases import SHAPES, SPECIAL_SHAPES, TARGETS, make_case
-from ..curvature import dense, flatten, gnvp, hvp, random_direction, unflatten
+from ...argtypes import parse_shape, seed
+from ...cases import SHAPES, SPECIAL_SHAPES, TARGETS, make_case
+from ...curvature import dense, flatten, gnvp, hvp, random_direction, unflatten
 from ..curvature_pitfalls import ORACLES
-from ..network import Params, loss, loss_and_grads
+from ...network import Params, loss, loss_and_grads
 from ..plots import new_figure, require_matplotlib
 from ..report import print_table, write_json
-from ..tolerances import LANCZOS_RTOL
+from ...tolerances import LANCZOS_RTOL
 from . import UsageError
-from ._options import add_json_option, add_oracles_option, add_plot_option, load_installed, parse_shape, positive_int, seed
+from ._options import add_json_option, add_oracles_option, add_plot_option, load_installed, positive_int
 
 #: The trained network: the ``train`` command's defaults (moons, H = 16, 200 full-batch SGD steps).
 MOONS = {"hidden": 16, "steps": 200, "lr": 0.5, "momentum": 0.9, "weight_decay": 1e-3}
@@ -126,9 +127,9 @@ def cost(params: Params, x: np.ndarray, y: np.ndarray, repeats: int = 51) -> dic
 
 
 def trained_moons(seed_: int) -> tuple[Params, np.ndarray, np.ndarray, str]:
-    """A moons network trained with :func:`scratch.train.train` (the ``train`` command's defaults)."""
+    """A moons network trained with :func:`scratch.lab.train.train` (the ``train`` command's defaults)."""
     from ..data import make_dataset
-    from ..network import init_params
+    from ...network import init_params
     from ..train import SGDConfig, accuracy, train
 
     data = make_dataset("moons", seed=seed_)

@@ -1,7 +1,7 @@
 """Second-order pitfalls (issue 12): each usual mistake in a Hessian-vector product beside the
 right code, and proof that it is caught.
 
-The same conventions as the first-order gallery (:mod:`scratch.pitfalls`, whose problem
+The same conventions as the first-order gallery (:mod:`scratch.lab.pitfalls`, whose problem
 settings are reused): every faulty ``hvp(params, x, y, v) -> Params`` is built from the pieces
 of :mod:`scratch.curvature` with exactly **one** piece swapped for the wrong one, marked
 ``# BUG`` with the right line beneath as ``# RIGHT``; ``hits`` names the fields of H v it
@@ -21,9 +21,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .checks import check_inputs
-from .compare import Check
-from .curvature import (
+from ..checks import check_inputs
+from ..compare import Check
+from ..curvature import (
     check_direction,
     check_product,
     gnvp,
@@ -34,9 +34,9 @@ from .curvature import (
     target_sums,
     tanh_second_derivative,
 )
-from .network import Params, _forward, dz2_fused, tanh_derivative
+from ..network import Params, _forward, dz2_fused, tanh_derivative
 from .pitfalls import SETTINGS
-from .tolerances import curvature_rtol
+from ..tolerances import curvature_rtol
 
 #: The oracles every second-order pitfall is checked against.
 ORACLES = ("jax", "torch", "numeric")
@@ -123,7 +123,7 @@ def hz_without_target_sum(params, x, y, v):
 class CurvaturePitfall:
     """One entry: ``faulty`` (``(params, x, y, v) -> Params``), ``right`` (the core piece that
     does it right, for display), ``hits`` (fields of H v it corrupts on ``caught_on``, a name of
-    :data:`scratch.pitfalls.SETTINGS`), ``blind_on`` / ``why_blind`` (where it is invisible)."""
+    :data:`scratch.lab.pitfalls.SETTINGS`), ``blind_on`` / ``why_blind`` (where it is invisible)."""
 
     name: str
     title: str

@@ -11,8 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .. import casefiles
-from ..testing import REFERENCES, cases
+from ... import casefiles
+from ...testing import REFERENCES, cases
 from . import UsageError
 from ._options import add_json_option, add_quiet_option, add_sweep_options, input_folder, output_folder
 from .check import case_progress, finish, load_reference

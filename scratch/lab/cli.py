@@ -1,6 +1,6 @@
 """The command line: ``python -m scratch COMMAND`` (or the ``scratch-backprop`` console script).
 
-Every command lives in its own module under :mod:`scratch.commands` and registers itself
+Every command lives in its own module under :mod:`scratch.lab.commands` and registers itself
 through ``register(subparsers)``, which adds a sub-parser whose ``func(args) -> int`` returns
 the exit status: 0 ok, 1 a check failed, 2 bad usage (reported before any work starts).
 """
@@ -33,7 +33,7 @@ def default_prog() -> str:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    """The top-level parser with one sub-command per module in :mod:`scratch.commands`.
+    """The top-level parser with one sub-command per module in :mod:`scratch.lab.commands`.
 
     ``prog`` names the program in usage lines (default :func:`default_prog`).
     """
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; return the exit status.
 
     An unknown option is reported by the command's own parser (its usage line), and a
-    :class:`~scratch.commands.UsageError` raised by a command exits 2 with its message.  A reader
+    :class:`~scratch.lab.commands.UsageError` raised by a command exits 2 with its message.  A reader
     that closes the pipe early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a
     shell tool would), not a ``BrokenPipeError`` traceback.
     """

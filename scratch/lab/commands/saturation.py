@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ..network import Params, forward, init_params, loss_and_grads
+from ...argtypes import seed
+from ...network import Params, forward, init_params, loss_and_grads
 from ..plots import require_matplotlib, saturation_figure
 from ..report import print_table, write_json
 from . import UsageError
-from ._options import add_json_option, add_plot_option, positive_int, seed
+from ._options import add_json_option, add_plot_option, positive_int
 
 #: The swept scales: 1e-2 .. 1e2, four per decade.
 SCALES = tuple(float(s) for s in np.logspace(-2, 2, 17))
