@@ -88,9 +88,10 @@ def test_row_blocks_do_not_change_the_result(block_rows, tanh):
     assert not format_failures(checks)
 
 
+@pytest.mark.parametrize("tanh", TANH_METHODS)
 @pytest.mark.parametrize("target", ["labels", "onehot"])
 @pytest.mark.parametrize("dtype_name", list(DTYPES))
-def test_confident_rows_keep_the_true_class_gradient(dtype_name, target):
+def test_confident_rows_keep_the_true_class_gradient(dtype_name, target, tanh):
     """Labels on the argmax of confident rows (logit gaps ~30): dz2 there is -T/(1+T)/N with
     T ~ 1e-10, which ``yhat - 1`` rounds to 0 in float32.  The workspace computes it like the
     fused route (cancellation-free), entry by entry."""
@@ -99,10 +100,13 @@ def test_confident_rows_keep_the_true_class_gradient(dtype_name, target):
     labels = np.argmax(scratch.forward(c.params, c.x).z2, axis=1)
     y = labels if target == "labels" else scratch.one_hot(labels, shape[3], c.x.dtype)
     ref = scratch.loss_and_grads(c.params, c.x, y)[1].dz2
-    got = with_workspace(c.params, c.x, y)[1].dz2
+    got = with_workspace(c.params, c.x, y, tanh=tanh)[1].dz2
     rows = np.arange(shape[0])
     assert np.all(ref[rows, labels] < 0), "the case is not confident enough to test this"
-    rtol = ROUTE_RTOL if dtype_name == "float64" else oracle_rtol(np.float32, shape)
+    # float32: two float32 results (a1 from np.tanh, or a few ulp from it with "poly" and "numba",
+    # amplified by logits of scale 30) each within the oracle tolerance of the truth are within
+    # twice it of each other; the cancellation this test is about is a relative error of 1
+    rtol = ROUTE_RTOL if dtype_name == "float64" else 2 * oracle_rtol(np.float32, shape)
     assert np.all(np.isfinite(got)) and elementwise_relative_error(got, ref) <= rtol
 
 

@@ -1,0 +1,41 @@
+"""The two halves of the house: importing the product (``scratch`` and its conformance kit) loads
+nothing of the lab (``scratch.lab``) and no optional package.  Checked in a fresh process, since
+this process has imported everything by now."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The product modules a user imports (scratch.numba_kernels needs numba: loaded only by tanh="numba").
+PRODUCT = ("scratch", "scratch.network", "scratch.softmax", "scratch.checks", "scratch.compare", "scratch.tolerances",
+           "scratch.cases", "scratch.workspace", "scratch.fast_tanh", "scratch.curvature", "scratch.testing",
+           "scratch.adapter", "scratch.diagnosis", "scratch.casefiles", "scratch.conformance", "scratch.formatting",
+           "scratch.argtypes")
+#: Packages of the extras; none may load with the product.
+OPTIONAL = ("torch", "jax", "optax", "matplotlib", "rich", "mpmath", "sklearn", "autograd", "scipy", "numba",
+            "latex2mathml", "pygments")
+
+
+@pytest.mark.parametrize("module", PRODUCT)
+def test_product_module_loads_no_lab_and_no_extra(module):
+    probe = (f"import importlib, json, sys; importlib.import_module({module!r}); "
+             "print(json.dumps(sorted(m for m in sys.modules)))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    loaded = set(json.loads(r.stdout))
+    assert module in loaded
+    assert not [m for m in loaded if m.startswith("scratch.lab")], f"{module} loads the lab"
+    assert not [m for m in OPTIONAL if m in loaded], f"{module} loads an optional package"
+
+
+def test_lab_is_where_the_commands_are():
+    """The lab half exists and holds the command line (a rename that broke it would fail here)."""
+    probe = "import scratch.lab.cli, scratch.lab.pitfalls, scratch.lab.bench, scratch.lab.train; print('ok')"
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
