@@ -1,21 +1,32 @@
-r"""The workspace's element-wise (N, H) work as compiled loops (optional: ``pip install numba``).
+r"""The workspace's element-wise work as compiled loops (optional: ``pip install numba``).
 
-The same math as :mod:`scratch.fast_tanh`, term for term (the range reduction, the polynomial
-and the quotients of its docstring), but evaluated one element at a time in a loop that numba
-compiles and LLVM vectorises, instead of forty NumPy passes over the block: eq. (1)'s bias,
-eq. (2) ``a1 = tanh(z1)`` and ``tanh'(z1)`` in one pass over (N, H) (range reduction; the
-exponent bits of ``s = 2^(2-k)`` by :func:`_shifted_bits`; the polynomial and both quotients,
-with one division per element and fused multiply-adds), and in the backward pass eq. (2')
-``dz1 = da1 tanh'(z1)`` with eq. (1') ``db1 += sum_n dz1`` in one loop.  The matrix products
-stay in NumPy's BLAS (fusing the skinny ones into these loops was measured 2-3x slower), the
-(N, C) softmax in NumPy.  Used by ``scratch.Workspace(..., tanh="numba")``; the NumPy paths are
-kept and are the default.  With fused multiply-adds and one reciprocal, a1 and dz1 differ from
-:mod:`scratch.fast_tanh`'s in the last bits (both within the same ulp bounds against mpmath).
+The same math as the NumPy paths, term for term, evaluated one element at a time in loops that
+numba compiles and LLVM vectorises, instead of one NumPy call per operation:
+
+* :func:`_forward`: eq. (1)'s bias, eq. (2) ``a1 = tanh(z1)`` and ``tanh'(z1)`` as in
+  :mod:`scratch.fast_tanh` (range reduction; the exponent bits of ``s = 2^(2-k)`` by
+  :func:`_shifted_bits`; the polynomial and both quotients, one division per element, fused
+  multiply-adds) in one pass over each row.
+* :func:`_softmax_loss_dz2`: eqs. (3) ``+ b2`` to (6) and (4')-(7') as the workspace's NumPy
+  code computes them (max shift, ``T``, ``log1p(T)``, the cancellation-free argmax column), one
+  row at a time: one call where NumPy takes ~35 on (N, C) arrays.
+* :func:`_backward`: eq. (2') ``dz1 = da1 tanh'(z1)`` with eq. (1') ``db1 = sum_n dz1``.
+* Where the inner dimension is small (``D`` or ``C`` up to ``NUMBA_FUSE_MAX_D`` /
+  ``NUMBA_FUSE_MAX_C`` in :mod:`scratch.workspace`) the products with it are formed in the same
+  passes, on each row while it is in L1 (``x W1``, ``a1 W2``, ``dz2 W2^T``, ``a1^T dz2``,
+  ``x^T dz1``): BLAS spends more on its call and threads than on such products.  Larger products
+  stay in NumPy's BLAS (fusing the C = 10 ones was measured 2-3x slower: each row then streams
+  the (C, H) W2^T and dW2^T, where BLAS blocks them).
+
+Used by ``scratch.Workspace(..., tanh="numba")``; the NumPy paths are kept and are the default.
+With fused multiply-adds and one reciprocal, a1 and dz1 differ from :mod:`scratch.fast_tanh`'s
+in the last bits (both within the same ulp bounds against mpmath); products and sums formed here
+round in another order than BLAS's (the same to ~1e-16 relative).
 
 ``k = floor(2|z|/ln2 + 1/2)`` here (``rint`` in :mod:`scratch.fast_tanh`): the two differ only at
 exact ties, where either integer keeps ``|rho| <= ln2/4`` (the polynomial was fitted on a slightly
-wider interval).  db1 is summed row by row (NumPy sums pairwise): the same to ~1e-16 relative.
-This module imports numba: :class:`scratch.Workspace` imports it only for ``tanh="numba"``.
+wider interval).  This module imports numba: :class:`scratch.Workspace` imports it only for
+``tanh="numba"``.
 """
 
 from __future__ import annotations

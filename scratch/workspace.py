@@ -18,7 +18,8 @@ evaluated, each change an exact identity computed without cancellation:
   - ``"poly"``: both from one polynomial exponential in NumPy arithmetic
     (:mod:`scratch.fast_tanh`, the derivation there), ``dz1 = da1 * tanh'``: no libm call, for
     CPUs where NumPy's ``tanh``/``cosh`` are scalar loops.  a1 is a few ulp from ``np.tanh``.
-  - ``"numba"``: the same math compiled (:mod:`scratch.numba_kernels`, optional).
+  - ``"numba"``: the same math compiled (:mod:`scratch.numba_kernels`, optional), with the
+    (N, C) softmax part and, where D or C is small, the products with them in the same loops.
 
   Accuracy of a1 and dz1 against ``mpmath``: ``tests/test_workspace.py``, ``FAST_TANH_ULP``
   and ``WORKSPACE_DZ1_ULP``.
@@ -29,7 +30,7 @@ evaluated, each change an exact identity computed without cancellation:
   (Measured on 2 AVX-512 cores: blocking these skinny products is 15-20% faster at
   1024-64-512-10 and 4096-784-1024-10 than whole-batch products; blocking ``x W1`` too is
   slower where W1 is large.  On 2 AVX2 cores whole-batch products were faster: the ``"numba"``
-  path runs one block of N rows, in one compiled pass.)
+  path has no blocks; its compiled loops walk the rows one at a time.)
 * Fancy indexing (which allocates) is replaced by ``take``/``put`` on flat indices
   ``n * C + col`` (in range by construction: ``mode="clip"`` skips a checking copy).
 
@@ -91,7 +92,8 @@ class Workspace:
         The parameters' dtype; inputs of another dtype are rejected.
     block_rows : int, optional
         Rows per block of the (N, H) element-wise work; default ``BLOCK_BYTES // (H * itemsize)``
-        (``POLY_BLOCK_BYTES`` with ``tanh="poly"``, all N rows with ``tanh="numba"``).
+        (``POLY_BLOCK_BYTES`` with ``tanh="poly"``).  Not with ``tanh="numba"`` (ValueError): its
+        compiled loops walk the rows one at a time.
     tanh : {"auto", "poly", "numpy", "numba"}
         How eq. (2) and tanh' are evaluated.  ``"numpy"``: ``a1 = np.tanh(z1)`` and
         ``tanh' = 1 / cosh(z1)**2``; ``"poly"``: both from one polynomial exponential
