@@ -24,12 +24,18 @@ def parse_shape(text: str) -> tuple[str, tuple[int, int, int, int]]:
     return text, tuple(int(p) for p in parts)  # type: ignore[return-value]
 
 
-def seed(text: str) -> int:
-    """A seed: an integer >= 0 (what ``np.random.default_rng`` accepts)."""
+def integer_at_least(text: str, low: int, too_small: str) -> int:
+    """``int(text)`` if it is an integer >= ``low``; else an argparse error (``too_small`` is
+    formatted with the value)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; seeds are integers >= 0")
+    if value < low:
+        raise argparse.ArgumentTypeError(too_small.format(value))
     return value
+
+
+def seed(text: str) -> int:
+    """A seed: an integer >= 0 (what ``np.random.default_rng`` accepts)."""
+    return integer_at_least(text, 0, "{} is negative; seeds are integers >= 0")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ...argtypes import parse_shape, seed
+from ...argtypes import integer_at_least, parse_shape, seed
 from ...cases import DTYPES, SHAPES, TARGETS
 from . import UsageError
 
@@ -27,13 +27,7 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 def positive_int(text: str) -> int:
     """An integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
+    return integer_at_least(text, 1, "{} must be >= 1")
 
 
 def output_file(suffixes: Iterable[str] | None = None) -> Callable[[str], Path]:
