@@ -253,17 +253,13 @@ class Workspace:
     def _step(self, params: Params, x: np.ndarray, y: np.ndarray, is_labels: bool) -> tuple[np.generic, Grads]:
         W1, b1, W2, b2 = params
         np.copyto(self.W2T, W2.T)  # a C-contiguous W2^T: OpenBLAS's small-GEMM path is 2x slower on a transposed view
-        if self.tanh == "numba":
+        if self.tanh == "numba":  # forward (1)-(3), softmax and loss (3)-(7), backward (4')-(1')
             self._forward_compiled(x, W1, b1, W2)
-        else:
-            self._forward_blocks(x, W1, b1, W2)
-        if self.tanh == "numba":
             L = self._softmax_loss_dz2_compiled(b2, y, is_labels)
-        else:
-            L = self._softmax_loss_dz2(b2, y, is_labels)
-        if self.tanh == "numba":
             self._backward_compiled(x)
         else:
+            self._forward_blocks(x, W1, b1, W2)
+            L = self._softmax_loss_dz2(b2, y, is_labels)
             self._backward_blocks()
             np.matmul(x.T, self.dz1, out=self.dW1)  # (1')  dW1 = x^T dz1                  (D, H)
         np.add.reduce(self.dz2, axis=0, out=self.db2)  # (3')  db2 = sum_n dz2                      (C,)
