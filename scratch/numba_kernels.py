@@ -191,7 +191,7 @@ def _softmax_loss_dz2(z2: np.ndarray, b2: np.ndarray, labels: np.ndarray, target
             yhat[n, k] = yhat[n, k] / denom  # (4) yhat = exp(shifted) / (1 + T)
         log_denom = np.log1p(T)  # log-sum-exp minus the max
         if is_labels:
-            c = min(max(labels[n], 0), C - 1)  # in range after validation; clipped as NumPy's mode="clip" (memory-safe)
+            c = min(max(np.int64(labels[n]), 0), C - 1)  # in range after validation; clipped as NumPy's mode="clip" (memory-safe); int64: uint64 labels too
             PL[n] = z2[n, c] - log_denom  # (5)-(6) PL_n = l[n, y_n]
             for k in range(C):
                 dz2[n, k] = yhat[n, k]

@@ -144,12 +144,19 @@ def test_no_state_leaks_between_calls():
     assert not differ, f"non-finite or changed by the call in between: {differ}"
 
 
-def test_non_contiguous_targets():
-    c = make_case(3, SHAPES["c10"], np.float64, "soft")
-    y_f = np.asfortranarray(c.y)
-    assert not y_f.flags.c_contiguous
-    checks = check_case(with_workspace, scratch.loss_and_grads, c.params, c.x, y_f, rtol=ROUTE_RTOL)
-    assert not format_failures(checks)
+@pytest.mark.parametrize("tanh", TANH_METHODS)
+@pytest.mark.parametrize("shape", [(37, 2, 11, 3), SHAPES["c10"]], ids=["small-D-C", "c10"])  # numba fuses the first
+def test_non_contiguous_inputs(shape, tanh):
+    """Fortran-ordered x and soft targets, and labels as a strided view, give the plain result."""
+    soft = make_case(3, shape, np.float64, "soft")
+    x_f, y_f = np.asfortranarray(soft.x), np.asfortranarray(soft.y)
+    labels = make_case(3, shape, np.float64, "labels").y
+    strided = np.repeat(labels, 2)[::2]
+    assert not (x_f.flags.c_contiguous or y_f.flags.c_contiguous or strided.flags.c_contiguous)
+    for y in (y_f, strided):
+        checks = check_case(lambda *a: with_workspace(*a, tanh=tanh), scratch.loss_and_grads, soft.params, x_f, y,
+                            rtol=ROUTE_RTOL)
+        assert not format_failures(checks)
 
 
 def _peak_bytes(step) -> int:
@@ -304,6 +311,17 @@ def test_workspace_only_for_the_fused_route(small_case):
     ws = scratch.Workspace(*SHAPES["small"])
     with pytest.raises(ValueError, match="route='fused' only"):
         scratch.loss_and_grads(small_case.params, small_case.x, small_case.y, route="staged", workspace=ws)
+
+
+@pytest.mark.parametrize("tanh", TANH_METHODS)
+@pytest.mark.parametrize("label_dtype", ["int8", "uint8", "int32", "uint32", "int64", "uint64"])
+def test_every_integer_label_dtype(tanh, label_dtype):
+    """Labels of any integer dtype the validation accepts give the int64 labels' result."""
+    c = make_case(3, SHAPES["square"], np.float64, "labels")
+    ref = scratch.loss_and_grads(c.params, c.x, c.y)
+    got = with_workspace(c.params, c.x, c.y.astype(label_dtype), tanh=tanh)
+    checks = check_case(lambda *a: got, lambda *a: ref, c.params, c.x, c.y, rtol=ROUTE_RTOL)
+    assert not format_failures(checks)
 
 
 def test_compiled_loops_take_no_block_rows():
