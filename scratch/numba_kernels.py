@@ -223,8 +223,9 @@ class Kernels(NamedTuple):
 
 
 def kernels(dtype: Any) -> Kernels:
-    """``(forward, backward)`` for float32 or float64 (numba compiles each dtype on first use and
-    caches it on disk).  All arrays C-contiguous, of the dtype.
+    """``(forward, softmax_loss_dz2, backward)`` for float32 or float64 (numba compiles each dtype
+    and array layout on first use and caches it on disk).  Floating arrays of the dtype; the
+    workspace's buffers are C-contiguous, ``x``, ``labels`` and ``targets`` may have any layout.
 
     ``forward(x, W1, b1, z, g, W2T, z2, fuse_x, fuse_w2)``: ``z`` (N, H) receives
     ``a1 = tanh(x W1 + b1)`` and ``g`` (N, H) ``tanh'(x W1 + b1)``.  With ``fuse_x``, ``x W1`` is
