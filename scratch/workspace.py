@@ -144,7 +144,7 @@ class Workspace:
         self.fuse_w2 = tanh == "numba" and C <= NUMBA_FUSE_MAX_C
         #: "numpy", "poly" or "numba": how eq. (2) and tanh' are evaluated (see the class docstring)
         self.tanh = tanh
-        block_bytes = {"numpy": BLOCK_BYTES, "poly": POLY_BLOCK_BYTES, "numba": N * H * dt.itemsize}[tanh]
+        block_bytes = {"numpy": BLOCK_BYTES, "poly": POLY_BLOCK_BYTES, "numba": 0}[tanh]  # numba: no blocks
         rows = max(1, block_bytes // (H * dt.itemsize)) if block_rows is None else _positive_int("block_rows", block_rows)
         rows = min(rows, N)
         self.N, self.D, self.H, self.C, self.dtype = N, D, H, C, dt
@@ -181,8 +181,8 @@ class Workspace:
         self.dW2_part, self.db1_part = buf(H, C), buf(H)  # one block's share of dW2, db1
         self.W2T = buf(C, H)  # W2^T, copied at each step
         self.dW2T = buf(C, H) if self.fuse_w2 else self.W2T[:0]  # dW2^T, from the compiled backward
-        # blocks of rows: views (a1, dtanh, dz1, logits, dz2) of the same rows
-        self.blocks = [
+        # blocks of rows: views (a1, dtanh, dz1, logits, dz2) of the same rows; none for "numba"
+        self.blocks = [] if tanh == "numba" else [
             (self.a1[sl], self.dtanh[sl], self.dz1[sl], self.logits[sl], self.dz2[sl])
             for sl in (slice(r, min(r + rows, N)) for r in range(0, N, rows))
         ]
