@@ -74,16 +74,31 @@ def check_array(name: str, a: Any, *, allow_complex: bool = False) -> np.ndarray
     return a
 
 
+def finite_probe(a: np.ndarray) -> Any:
+    """A scalar that is finite only when every entry of ``a`` is finite (and nearly always then).
+
+    ``vdot(a, a) = sum |a|^2`` for a C-contiguous real array (one BLAS dot product on a flat
+    view: no copy, threaded, ~4x faster than a sum on a large float64 array), else
+    ``sum(a)``.  A NaN or an infinity anywhere makes either NaN or infinite (a square is never
+    negative, so no ``inf - inf`` can cancel), so a finite result proves every entry finite.
+    Finite entries can still overflow it (``|a| > ~1e154`` in float64, ``~1e19`` in float32
+    for the squares): then it is infinite and the callers fall back to the exact check.
+    """
+    if a.flags.c_contiguous and a.dtype.kind == "f":
+        return np.vdot(a, a)
+    return np.add.reduce(a, axis=None)
+
+
 def all_finite(a: np.ndarray) -> bool:
     """True when every entry of ``a`` is finite, without allocating an ``isfinite`` mask.
 
-    A NaN or an infinity anywhere makes the sum NaN or infinite, so a finite sum proves every
-    entry finite.  Only when the sum is not finite (a bad entry, or finite entries whose sum
-    overflows) is the exact, allocating check run.  This keeps the workspace fast path free
-    of (N, D)-sized temporaries.  (:func:`check_inputs` silences the overflow warning that
-    such a sum may raise, once for all its arrays.)
+    A finite :func:`finite_probe` (``sum |a|^2`` or ``sum a``) proves every entry finite.  Only
+    when it is not finite (a bad entry, or finite entries whose probe overflows) is the exact,
+    allocating check run.  This keeps the workspace fast path free of (N, D)-sized temporaries.
+    (:func:`check_inputs` silences the overflow warning that the probe may raise, once for all
+    its arrays.)
     """
-    total = np.add.reduce(a, axis=None)
+    total = finite_probe(a)
     finite = cmath.isfinite(total) if a.dtype.kind == "c" else math.isfinite(total)
     return finite or bool(np.all(np.isfinite(a)))
 
@@ -172,10 +187,10 @@ def quick_inputs(params: Any, x: Any, y: Any) -> tuple[int, int, int, int, np.dt
     returns, or None whenever anything is unusual (then the full checks decide, and word the error).
 
     Accepts only exact ``numpy.ndarray`` arguments of one native float32/float64 dtype with
-    consistent non-empty shapes, a finite sum of all of W1, b1, W2, b2, x (a NaN or infinity
-    anywhere makes it non-finite; a finite sum proves every entry finite), and labels whose
+    consistent non-empty shapes, a finite sum of :func:`finite_probe` over W1, b1, W2, b2, x (a
+    NaN or infinity anywhere makes it non-finite; a finite one proves every entry finite), and labels whose
     largest value seen as unsigned integers is below C (negative labels are huge there) or
-    float targets with a finite sum and a non-negative minimum.  A sum that overflows only sends
+    float targets with a finite probe and a non-negative minimum.  A probe that overflows only sends
     the call to the full checks.  (The caller silences the overflow warning such a sum may raise.)
     """
     try:
@@ -195,13 +210,12 @@ def quick_inputs(params: Any, x: Any, y: Any) -> tuple[int, int, int, int, np.dt
     (D, H), C, N = s1, s2[1], sx[0]
     if s2[0] != H or b1.shape != (H,) or b2.shape != (C,) or sx[1] != D or not (N and D and H and C):
         return None
-    add = np.add.reduce
-    if not math.isfinite(float(add(W1, None)) + float(add(b1, None)) + float(add(W2, None)) + float(add(b2, None))
-                         + float(add(x, None))):
+    probe = finite_probe
+    if not math.isfinite(float(probe(W1)) + float(probe(b1)) + float(probe(W2)) + float(probe(b2)) + float(probe(x))):
         return None
     yd = y.dtype
     if yd is dt:
-        if y.shape != (N, C) or not math.isfinite(add(y, None)) or np.minimum.reduce(y, None) < 0:
+        if y.shape != (N, C) or not math.isfinite(probe(y)) or np.minimum.reduce(y, None) < 0:
             return None
         return N, D, H, C, dt, False
     if yd.kind in "iu" and y.shape == (N,):
@@ -211,7 +225,7 @@ def quick_inputs(params: Any, x: Any, y: Any) -> tuple[int, int, int, int, np.dt
     return None
 
 
-@np.errstate(over="ignore", invalid="ignore")  # sums in all_finite may overflow: handled there
+@np.errstate(over="ignore", invalid="ignore")  # probes in all_finite may overflow: handled there
 def check_inputs(params: Any, x: Any, y: Any = None, *, allow_complex: bool = False) -> tuple[int, int, int, int, np.dtype, bool]:
     """Validate ``(params, x, y)`` together; return ``(N, D, H, C, dtype, is_labels)``.
 

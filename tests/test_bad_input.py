@@ -133,7 +133,7 @@ def test_init_params_rejects_bad_dtype():
 
 @pytest.mark.filterwarnings("error")  # validation must not warn about its own overflowing sum
 def test_finite_values_whose_sum_overflows_are_accepted():
-    """all_finite proves finiteness from a sum; a sum that overflows falls back to the exact check."""
+    """all_finite proves finiteness from a probe (sum |x|^2 or sum x); one that overflows falls back to the exact check."""
     from scratch.checks import all_finite
 
     big = np.array([[1e308, 1e308], [-1e308, 1e308]])
@@ -143,6 +143,42 @@ def test_finite_values_whose_sum_overflows_are_accepted():
     p = scratch.Params(np.zeros((2, 3)), np.zeros(3), np.zeros((3, 2)), np.zeros(2))
     L, _ = scratch.loss_and_grads(p, big, np.array([0, 1]))
     assert L == pytest.approx(np.log(2))
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e200), (np.float32, 1e20)])
+def test_finite_values_whose_squares_overflow_are_accepted(dtype, big):
+    """finite_probe's sum of squares overflows for finite |x| > ~1e154 (float64), ~1e19 (float32):
+    the quick path declines such a call and the exact check accepts it."""
+    from scratch.checks import finite_probe, quick_inputs
+
+    x = np.array([[big, 1.0], [-big, 2.0]], dtype=dtype)
+    p = scratch.Params(*(np.zeros(s, dtype=dtype) for s in ((2, 3), (3,), (3, 2), (2,))))
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(finite_probe(x))
+        assert quick_inputs(p, x, np.array([0, 1])) is None
+    L, g = scratch.loss_and_grads(p, x, np.array([0, 1]))
+    assert L.dtype == dtype and L == pytest.approx(np.log(2), rel=1e-6)
+    assert all(np.isfinite(a).all() for a in g)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finite_probe_sees_every_non_finite_entry(dtype, layout, where, bad):
+    """The probe (a BLAS vdot on C-contiguous arrays, a sum on the others) is non-finite whenever
+    one entry is, wherever it sits, and finite on finite data."""
+    from scratch.checks import all_finite, finite_probe
+
+    base = np.random.default_rng(0).standard_normal((64, 48)).astype(dtype)
+    a = {"C": base, "F": np.asfortranarray(base), "strided": base[::2, ::3]}[layout]
+    assert a.flags.c_contiguous == (layout == "C")
+    assert np.isfinite(finite_probe(a)) and all_finite(a)
+    i, j = {"first": (0, 0), "middle": (a.shape[0] // 2, a.shape[1] // 3), "last": (-1, -1)}[where]
+    a[i, j] = bad
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(finite_probe(a)) and not all_finite(a)
 
 
 @pytest.mark.parametrize("args", [b[1] for b in BAD], ids=[b[0] for b in BAD])

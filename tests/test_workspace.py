@@ -185,7 +185,7 @@ def test_step_allocates_no_array_memory(dtype_name, target, tanh):
 @pytest.mark.parametrize("target", ["labels", "soft"])
 def test_public_entry_is_allocation_free_too(target):
     """Through ``scratch.loss_and_grads(..., workspace=ws)`` the core's input validation runs
-    first; it proves finiteness from a sum (scratch.checks.all_finite) instead of an
+    first; it proves finiteness from a probe (scratch.checks.finite_probe) instead of an
     ``np.isfinite`` mask, so the whole public step stays under the same bound."""
     shape = (1024, 64, 512, 10)
     c = make_case(0, shape, np.float64, target)
