@@ -38,6 +38,36 @@ def test_bench_runs_every_implementation(report):
         assert p["gemm_flops"] == gemm_flops(3, 2, 5, 2) and p["floor"] > 0
         assert p["workspace/jax"] == pytest.approx(p["workspace"] / p["jax"])
         assert p["workspace/torch"] == pytest.approx(p["workspace"] / p["torch"])
+        assert p["stream/floor"] == pytest.approx(p["stream"] / p["floor"])
+
+
+def test_the_stream_bound_does_the_two_large_products():
+    """The stream bound computes x W1 and x^T (x W1)^3, so it cannot time less work than it claims."""
+    import numpy as np
+
+    from scratch.lab.bench import stream_step
+
+    rng = np.random.default_rng(0)
+    x, W1 = rng.standard_normal((6, 3)), rng.standard_normal((3, 4))
+    got = stream_step(x, W1)()
+    np.testing.assert_allclose(got, x.T @ (x @ W1) ** 3, rtol=1e-12)
+
+
+def test_the_stream_bound_is_never_the_fastest_implementation(monkeypatch, capsys):
+    """A bound that takes 1/50 of every step must not make the steps look implausibly slow."""
+    env = {"env": {"OMP_NUM_THREADS": None}, "threadpools": [{"internal_api": "openblas", "num_threads": 2}],
+           "framework": "x"}
+
+    def fake(worker, sizes, dtypes, repeats, warmup):
+        impls = [i for i, w in IMPLEMENTATIONS.items() if w == worker]
+        return {"results": [{"impl": i, "shape": list(sizes[0]), "dtype": dtypes[0],
+                             "times": [2e-6] * 10 if i == "stream" else [1e-4] * 10} for i in impls],
+                "blas_rate": {dtypes[0]: 1e9} if worker == "scratch" else {}, "environment": env}
+
+    monkeypatch.setattr(bench_command, "spawn_worker", fake)
+    assert main(["bench", "--shapes", TINY, "--dtypes", "float64", "--frameworks", "scratch,torch"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING" not in out and "stream/floor" in out
 
 
 def test_bench_reports_blas_and_threads(report):

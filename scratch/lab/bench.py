@@ -15,10 +15,14 @@ Implementations (one training step = forward + backward, no parameter update):
 ``plain``      ``scratch.loss_and_grads(params, x, y)`` (the fused route, fresh temporaries)
 ``torch``      eager autograd: ``F.cross_entropy(tanh(x W1 + b1) W2 + b2, y).backward()``
 ``jax``        ``jax.jit(jax.value_and_grad(loss))`` and ``block_until_ready``
+``stream``     a bound, not an implementation (:func:`stream_step`): the two W1-sized GEMMs, the
+               finiteness probe of ``x`` and two streaming passes over (N, H) arrays, nothing else
 
 The GEMM-bound floor of a size is its matrix-multiply FLOPs, ``4 N D H + 6 N H C`` (two
 products with W1's shape, three with W2's), at the rate NumPy's BLAS reaches on a square
-product in the same worker (:func:`blas_rate`).
+product in the same worker (:func:`blas_rate`).  ``stream`` measures, in the same run, how far
+above that floor the memory traffic alone puts any step (``stream/floor``): where it is close
+to a goal on the floor, no implementation can meet the goal.
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ SIZES: tuple[tuple[int, int, int, int], ...] = ((1, 2, 500, 2), (200, 2, 500, 2)
 
 #: Implementation -> the worker (subprocess) that measures it.
 IMPLEMENTATIONS = {"workspace": "scratch", "kernel": "scratch", "plain": "scratch", "numba": "scratch", "torch": "torch",
-                   "jax": "jax"}
+                   "jax": "jax", "stream": "scratch"}
+#: Measured bounds among :data:`IMPLEMENTATIONS`: less work than a step, so never "the fastest
+#: implementation" of a point and never compared with a goal.
+BOUNDS = ("stream",)
 #: The workers, in order of first appearance.
 WORKERS = tuple(dict.fromkeys(IMPLEMENTATIONS.values()))
 
@@ -114,6 +121,32 @@ def blas_rate(dtype: Any, n: int = 1024, repeats: int = 5) -> float:
     return 2.0 * n**3 / best
 
 
+def stream_step(x: np.ndarray, W1: np.ndarray) -> Callable[[], np.ndarray]:
+    """Less work than any implementation of the step: what one step's memory traffic costs.
+
+    ``x`` (N, D), ``W1`` (D, H).  The step's two large products, ``z = x W1`` and ``x^T d``
+    (D, H), at BLAS's rate, the finiteness probe of ``x`` that validation needs
+    (:func:`scratch.checks.finite_probe`), and two passes over (N, H) arrays: ``g = z z`` (one
+    read and one write, where the forward writes both a1 and tanh') and ``d = z g`` (two reads
+    and a write: the least ``dz1 = da1 tanh'`` costs).  No tanh, no softmax, no C-sized product.
+    The step returns its (D, H) product, ``x^T (x W1)^3``.
+    """
+    from ..checks import finite_probe
+
+    N, H = x.shape[0], W1.shape[1]
+    z, g, d = (np.zeros((N, H), W1.dtype) for _ in range(3))
+    dW1 = np.zeros_like(W1)
+
+    def step() -> np.ndarray:
+        finite_probe(x)
+        np.matmul(x, W1, out=z)  # (1) x W1
+        np.multiply(z, z, out=g)  # a stand-in for (2): read z once, write one (N, H) array
+        np.multiply(z, g, out=d)  # a stand-in for (2'): read two (N, H) arrays, write one
+        return np.matmul(x.T, d, out=dW1)  # (1') x^T dz1
+
+    return step
+
+
 def _scratch_steps(shape: tuple[int, int, int, int], dtype: np.dtype) -> dict[str, Callable[[], Any]]:
     import scratch
 
@@ -123,6 +156,7 @@ def _scratch_steps(shape: tuple[int, int, int, int], dtype: np.dtype) -> dict[st
         "workspace": lambda: scratch.loss_and_grads(c.params, c.x, c.y, workspace=ws),
         "kernel": lambda: ws.loss_and_grads(c.params, c.x, c.y, is_labels=True),
         "plain": lambda: scratch.loss_and_grads(c.params, c.x, c.y),
+        "stream": stream_step(c.x, c.params.W1),
     }
     try:
         ws_numba = scratch.Workspace(*shape, dtype=dtype, tanh="numba")
