@@ -180,7 +180,7 @@ class Workspace:
         self.dW1, self.db1, self.dW2, self.db2 = buf(D, H), buf(H), buf(H, C), buf(C)
         self.dW2_part, self.db1_part = buf(H, C), buf(H)  # one block's share of dW2, db1
         self.W2T = buf(C, H)  # W2^T, copied at each step
-        self.dW2T = buf(C, H) if self.fuse_w2 else self.W2T[:0]  # dW2^T, from the compiled backward
+        self.dW2T = buf(C, H) if tanh == "numba" else self.W2T[:0]  # dW2^T, from the compiled backward or BLAS
         # blocks of rows: views (a1, dtanh, dz1, logits, dz2) of the same rows; none for "numba"
         self.blocks = [] if tanh == "numba" else [
             (self.a1[sl], self.dtanh[sl], self.dz1[sl], self.logits[sl], self.dz2[sl])
@@ -289,13 +289,14 @@ class Workspace:
     def _backward_compiled(self, x: np.ndarray) -> None:
         """Eqs. (3'), (3''), (2'), (1') but db2, ``tanh="numba"``."""
         if not self.fuse_w2:
-            np.matmul(self.a1.T, self.dz2, out=self.dW2)  # (3') dW2 = a1^T dz2 (H, C)
+            # (3') dW2^T = dz2^T a1 (C, H): OpenBLAS's faster orientation of this skinny product
+            # (float64 at 4096-784-1024-10 2.1-2.2 ms against 3.0-3.3 for a1^T dz2; float32 the same)
+            np.matmul(self.dz2.T, self.a1, out=self.dW2T)
             np.matmul(self.dz2, self.W2T, out=self.dz1)  # (3'') da1 = dz2 W2^T (N, H)
         # (2') dz1 = da1 tanh'(z1), (1') db1 = sum_n dz1; small D or C: the products too
         self._compiled.backward(x, self.dz2, self.W2T, self.a1, self.dtanh, self.dz1, self.db1, self.dW2T, self.dW1,
                                 self.fuse_x, self.fuse_w2)
-        if self.fuse_w2:
-            np.copyto(self.dW2, self.dW2T.T)  # (3') dW2 = (dz2^T a1)^T
+        np.copyto(self.dW2, self.dW2T.T)  # (3') dW2 = (dz2^T a1)^T
         if not self.fuse_x:
             np.matmul(x.T, self.dz1, out=self.dW1)  # (1')  dW1 = x^T dz1                  (D, H)
 
