@@ -53,18 +53,23 @@ def test_the_stream_bound_does_the_two_large_products():
     np.testing.assert_allclose(got, x.T @ (x @ W1) ** 3, rtol=1e-12)
 
 
-def test_the_stream_bound_is_never_the_fastest_implementation(monkeypatch, capsys):
-    """A bound that takes 1/50 of every step must not make the steps look implausibly slow."""
+def fake_workers(times_of):
+    """A stand-in for ``spawn_worker``: every implementation of the worker at the first size and
+    dtype, with the samples ``times_of(impl)``; a BLAS rate of 1 GFLOP/s, two BLAS threads."""
     env = {"env": {"OMP_NUM_THREADS": None}, "threadpools": [{"internal_api": "openblas", "num_threads": 2}],
            "framework": "x"}
 
     def fake(worker, sizes, dtypes, repeats, warmup):
         impls = [i for i, w in IMPLEMENTATIONS.items() if w == worker]
-        return {"results": [{"impl": i, "shape": list(sizes[0]), "dtype": dtypes[0],
-                             "times": [2e-6] * 10 if i == "stream" else [1e-4] * 10} for i in impls],
+        return {"results": [{"impl": i, "shape": list(sizes[0]), "dtype": dtypes[0], "times": times_of(i)} for i in impls],
                 "blas_rate": {dtypes[0]: 1e9} if worker == "scratch" else {}, "environment": env}
 
-    monkeypatch.setattr(bench_command, "spawn_worker", fake)
+    return fake
+
+
+def test_the_stream_bound_is_never_the_fastest_implementation(monkeypatch, capsys):
+    """A bound that takes 1/50 of every step must not make the steps look implausibly slow."""
+    monkeypatch.setattr(bench_command, "spawn_worker", fake_workers(lambda i: [2e-6] * 10 if i == "stream" else [1e-4] * 10))
     assert main(["bench", "--shapes", TINY, "--dtypes", "float64", "--frameworks", "scratch,torch"]) == 0
     out = capsys.readouterr().out
     assert "WARNING" not in out and "stream/floor" in out
@@ -141,15 +146,7 @@ def test_bench_warns_when_the_measurement_is_disturbed(monkeypatch, capsys):
     """A point whose step time varies > 5x between repeats (a torch step at 84 ms under load)
     is flagged, next to the thread settings, rather than reported as a clean ratio."""
     steady, noisy = [1e-4] * 10, [1e-4] * 5 + [8.4e-2] * 5
-    env = {"env": {"OMP_NUM_THREADS": None}, "threadpools": [{"internal_api": "openblas", "num_threads": 2}],
-           "framework": "x"}
-
-    def fake(worker, sizes, dtypes, repeats, warmup):
-        impls = [i for i, w in IMPLEMENTATIONS.items() if w == worker]
-        return {"results": [{"impl": i, "shape": list(sizes[0]), "dtype": dtypes[0], "times": noisy if i == "torch" else steady}
-                            for i in impls], "blas_rate": {dtypes[0]: 1e9} if worker == "scratch" else {}, "environment": env}
-
-    monkeypatch.setattr(bench_command, "spawn_worker", fake)
+    monkeypatch.setattr(bench_command, "spawn_worker", fake_workers(lambda i: noisy if i == "torch" else steady))
     assert main(["bench", "--shapes", TINY, "--dtypes", "float64", "--frameworks", "scratch", "torch"]) == 0
     out = capsys.readouterr().out
     assert "WARNING: torch float64 3,2,5,2" in out and "unreliable" in out
@@ -159,16 +156,7 @@ def test_bench_warns_when_the_measurement_is_disturbed(monkeypatch, capsys):
 def test_bench_warns_when_one_framework_is_uniformly_slow(monkeypatch, capsys):
     """A steady 92 ms torch step where the others take 0.1 ms (an oversubscribed thread pool on a
     busy machine) has no spread to see; it is flagged as implausible instead of read as a ratio."""
-    env = {"env": {"OMP_NUM_THREADS": None}, "threadpools": [{"internal_api": "openblas", "num_threads": 2}],
-           "framework": "x"}
-
-    def fake(worker, sizes, dtypes, repeats, warmup):
-        impls = [i for i, w in IMPLEMENTATIONS.items() if w == worker]
-        return {"results": [{"impl": i, "shape": list(sizes[0]), "dtype": dtypes[0],
-                             "times": [9.2e-2] * 10 if i == "torch" else [1e-4] * 10} for i in impls],
-                "blas_rate": {dtypes[0]: 1e9} if worker == "scratch" else {}, "environment": env}
-
-    monkeypatch.setattr(bench_command, "spawn_worker", fake)
+    monkeypatch.setattr(bench_command, "spawn_worker", fake_workers(lambda i: [9.2e-2] * 10 if i == "torch" else [1e-4] * 10))
     assert main(["bench", "--shapes", TINY, "--dtypes", "float64", "--frameworks", "scratch,torch"]) == 0
     out = capsys.readouterr().out
     assert "WARNING: torch float64 3,2,5,2" in out and "fastest implementation" in out
