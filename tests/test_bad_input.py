@@ -164,16 +164,18 @@ def test_finite_values_whose_squares_overflow_are_accepted(dtype, big):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
-@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("layout", ["C", "C-threaded", "F", "strided"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_finite_probe_sees_every_non_finite_entry(dtype, layout, where, bad):
     """The probe (a BLAS vdot on C-contiguous arrays, a sum on the others) is non-finite whenever
-    one entry is, wherever it sits, and finite on finite data."""
+    one entry is, wherever it sits, and finite on finite data.  "C-threaded": 200,000 entries,
+    where OpenBLAS splits the dot product over its threads (above 10,000)."""
     from scratch.checks import all_finite, finite_probe
 
-    base = np.random.default_rng(0).standard_normal((64, 48)).astype(dtype)
-    a = {"C": base, "F": np.asfortranarray(base), "strided": base[::2, ::3]}[layout]
-    assert a.flags.c_contiguous == (layout == "C")
+    rows = 500 if layout == "C-threaded" else 64
+    base = np.random.default_rng(0).standard_normal((rows, 400 if layout == "C-threaded" else 48)).astype(dtype)
+    a = {"C": base, "C-threaded": base, "F": np.asfortranarray(base), "strided": base[::2, ::3]}[layout]
+    assert a.flags.c_contiguous == layout.startswith("C")
     assert np.isfinite(finite_probe(a)) and all_finite(a)
     i, j = {"first": (0, 0), "middle": (a.shape[0] // 2, a.shape[1] // 3), "last": (-1, -1)}[where]
     a[i, j] = bad
