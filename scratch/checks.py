@@ -188,10 +188,11 @@ def quick_inputs(params: Any, x: Any, y: Any) -> tuple[int, int, int, int, np.dt
 
     Accepts only exact ``numpy.ndarray`` arguments of one native float32/float64 dtype with
     consistent non-empty shapes, a finite sum of :func:`finite_probe` over W1, b1, W2, b2, x (a
-    NaN or infinity anywhere makes it non-finite; a finite one proves every entry finite), and labels whose
+    NaN or infinity anywhere makes it non-finite; a finite one proves every entry finite), and
+    labels whose
     largest value seen as unsigned integers is below C (negative labels are huge there) or
     float targets with a finite probe and a non-negative minimum.  A probe that overflows only sends
-    the call to the full checks.  (The caller silences the overflow warning such a sum may raise.)
+    the call to the full checks.  (The caller silences the overflow warning such a probe may raise.)
     """
     try:
         W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
