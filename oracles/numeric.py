@@ -52,7 +52,9 @@ from oracles import as_result
 from scratch.checks import check_inputs
 from scratch.compare import relative_error
 from scratch.network import Grads, Params, _forward, _loss, loss, one_hot
+from scratch.activations import activate
 from scratch.softmax import log_softmax
+from scratch.spec import SEED, NetworkSpec, as_spec
 
 #: Methods of :func:`loss_and_grads` (the two accurate ones).
 METHODS = ("central", "complex")
@@ -146,7 +148,8 @@ def partial_derivatives(
 
 
 def param_grads(
-    params: Params, x: np.ndarray, y: np.ndarray, *, method: str = "central", h: float | None = None
+    params: Params, x: np.ndarray, y: np.ndarray, *, method: str = "central", h: float | None = None,
+    spec: NetworkSpec = SEED,
 ) -> Params:
     """dW1, db1, dW2, db2 by perturbing each parameter of :func:`scratch.loss` (the whole forward).
 
@@ -162,40 +165,48 @@ def param_grads(
     h : float, optional
         One absolute step for every entry (see :func:`partial_derivatives`); the step-size
         study sweeps it.
+    spec : scratch.NetworkSpec (the member of the family; default the seed network)
 
     Returns
     -------
     Params of gradients, each shaped and typed like its parameter.
     """
+    spec = as_spec(spec)
     *_, is_labels = check_inputs(params, x, y)
     # one dtype for all four arrays: complex128 ones around a complex entry
     base = params.astype(np.complex128) if method == "complex" else params
 
     def with_entry(field: str) -> Callable[[np.ndarray], Any]:
-        return lambda t: _loss(_forward(base._replace(**{field: t}), x).log_yhat, y, is_labels)  # = scratch.loss
+        def f(t: np.ndarray) -> Any:  # = scratch.loss
+            p = base._replace(**{field: t})
+            return _loss(_forward(p, x, spec).log_yhat, y, is_labels, spec, p)
+        return f
 
     return Params(*(partial_derivatives(with_entry(k), p, method=method, h=h) for k, p in zip(Params._fields, params)))
 
 
-def loss_from_z2(z2: np.ndarray, Y: np.ndarray) -> Any:
+def loss_from_z2(z2: np.ndarray, Y: np.ndarray, reduction: str = "mean") -> Any:
     """Eqs. (5)-(7) from the logits: the forward pass after z2 (complex-capable).
 
     Parameters
     ----------
     z2 : (N, C) logits, real or complex128.
     Y : (N, C) targets (one-hot for labels).
+    reduction : {"mean", "sum"} (eq. 7)
 
     Returns
     -------
-    Scalar loss of z2's dtype.
+    Scalar loss of z2's dtype (the data loss: without any L2 penalty).
     """
     log_yhat = log_softmax(z2)  # (4)-(5) l = log softmax(z2), via log-sum-exp
     PL = np.sum(log_yhat * Y, axis=1)  # (6) PL_n = l_n . y_n          (N,)
+    if reduction == "sum":
+        return -np.sum(PL)  # (7) L = -sum_n PL_n
     return -np.sum(PL) / z2.shape[0]  # (7) L = -(1/N) sum_n PL_n
 
 
 def loss_and_grads(
-    params: Params, x: np.ndarray, y: np.ndarray, method: str | None = None
+    params: Params, x: np.ndarray, y: np.ndarray, method: str | None = None, *, spec: NetworkSpec = SEED
 ) -> tuple[np.generic, Grads]:
     """Loss and every gradient from difference quotients; same contract as :func:`scratch.loss_and_grads`.
 
@@ -209,6 +220,14 @@ def loss_and_grads(
         step (H) (relative error ~1e-10..1e-8 in float64).  Default: ``"complex"`` for float64,
         ``"central"`` for float32, so that ``oracles.get("numeric")`` meets the float64 oracle
         tolerance of ``python -m scratch compare`` like the autograd oracles do.
+    spec : scratch.NetworkSpec (the member of the family; default the seed network)
+        The activation is evaluated, never differentiated.  **Kinks** (relu, leaky_relu): the
+        complex step takes the branch of the real part, so it is exact for every ``z1 != 0``
+        (h = 1e-20 never crosses the kink) and at exactly ``z1 = 0`` returns the ``z <= 0``
+        branch's slope (0 or alpha), the convention of torch and JAX; central differences are
+        invalid within a step h of 0 (the quotient averages the two slopes): such entries of
+        dz1, dW1, db1 are unreliable, which :func:`kink_entries` lists.  The L2 penalty (8) is
+        added to the loss and so differentiated numerically with the parameters.
 
     Returns
     -------
@@ -218,6 +237,7 @@ def loss_and_grads(
     """
     if method is not None and method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    spec = as_spec(spec)
     _, _, _, C, dtype, is_labels = check_inputs(params, x, y)
     if method is None:
         method = "complex" if dtype == np.float64 else "central"
@@ -225,27 +245,49 @@ def loss_and_grads(
         _require_float64(dtype, "params")
     Y = one_hot(y, C, dtype) if is_labels else y  # labels -> one-hot rows: (6) is one expression for every kind
     W1, b1, W2, b2 = params
+    red = spec.reduction
+
+    def f(z: np.ndarray) -> np.ndarray:  # (2) the activation, evaluated only
+        return activate(spec.activation, z, spec.alpha)
+
+    def R(W1_: Any, b1_: Any, W2_: Any, b2_: Any) -> Any:  # (8) the penalty, evaluated only
+        return spec.penalty(Params(W1_, b1_, W2_, b2_)) if spec.l2 else 0.0
+
     z1 = x @ W1 + b1  # (1) z1 = x W1 + b1      (N, H)
-    a1 = np.tanh(z1)  # (2) a1 = tanh(z1)       (N, H)
+    a1 = f(z1)  # (2) a1 = f(z1)                (N, H)
     z2 = a1 @ W2 + b2  # (3) z2 = a1 W2 + b2    (N, C)
+    R0 = R(W1, b1, W2, b2)
 
     def from_z1(z: np.ndarray) -> Any:  # eqs. (2)-(7) as a function of z1
-        return loss_from_z2(np.tanh(z) @ W2 + b2, Y)
+        return loss_from_z2(f(z) @ W2 + b2, Y, red)
 
-    def d(f: Callable[[np.ndarray], Any], theta: np.ndarray) -> np.ndarray:
-        return partial_derivatives(f, theta, method=method)
+    def d(fn: Callable[[np.ndarray], Any], theta: np.ndarray) -> np.ndarray:
+        return partial_derivatives(fn, theta, method=method)
 
+    L = loss_from_z2(z2, Y, red) + R0
     return as_result(
         "numeric",
         dtype,
-        loss_from_z2(z2, Y),
-        dz2=d(lambda z: loss_from_z2(z, Y), z2),
-        dW2=d(lambda W: loss_from_z2(a1 @ W + b2, Y), W2),
-        db2=d(lambda b: loss_from_z2(a1 @ W2 + b, Y), b2),
+        np.asarray(L, dtype=dtype) if spec.l2 else L,
+        dz2=d(lambda z: loss_from_z2(z, Y, red), z2),
+        dW2=d(lambda W: loss_from_z2(a1 @ W + b2, Y, red) + R(W1, b1, W, b2), W2),
+        db2=d(lambda b: loss_from_z2(a1 @ W2 + b, Y, red) + R(W1, b1, W2, b), b2),
         dz1=d(from_z1, z1),
-        dW1=d(lambda W: from_z1(x @ W + b1), W1),
-        db1=d(lambda b: from_z1(x @ W1 + b), b1),
+        dW1=d(lambda W: from_z1(x @ W + b1) + R(W, b1, W2, b2), W1),
+        db1=d(lambda b: from_z1(x @ W1 + b) + R(W1, b, W2, b2), b1),
     )
+
+
+def kink_entries(params: Params, x: np.ndarray, *, spec: NetworkSpec = SEED, method: str = "central") -> np.ndarray:
+    """The (N, H) mask of hidden units within a central-difference step of a kink (``|z1| <=
+    h``, h the step (H) for z1), where central differences are invalid for relu and leaky_relu;
+    all False for smooth activations and for the complex step (which never crosses a kink)."""
+    spec = as_spec(spec)
+    check_inputs(params, x)
+    z1 = x @ params.W1 + params.b1
+    if spec.activation not in ("relu", "leaky_relu") or method == "complex":
+        return np.zeros(z1.shape, dtype=bool)
+    return np.abs(z1) <= default_step(z1, "central")
 
 
 def _norm(arrays: Params) -> float:

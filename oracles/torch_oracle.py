@@ -15,6 +15,7 @@ import numpy as np
 from oracles import as_result, require
 from scratch.checks import check_inputs
 from scratch.network import Grads, Params
+from scratch.spec import SEED, NetworkSpec, as_spec
 
 torch = require("torch", "torch")
 F = torch.nn.functional
@@ -29,7 +30,28 @@ def _leaf(a: np.ndarray) -> "torch.Tensor":
     return torch.tensor(np.array(a, copy=True), requires_grad=True)
 
 
-def loss_and_grads(params: Params, x: np.ndarray, y: np.ndarray) -> tuple[np.generic, Grads]:
+def activation(spec: NetworkSpec, z: "torch.Tensor") -> "torch.Tensor":
+    """Eq. (2) with torch's own functions: ``torch.tanh``, ``torch.relu``,
+    ``F.leaky_relu(negative_slope=alpha)``, ``torch.sigmoid`` (derivative 0, resp. alpha, at z = 0)."""
+    if spec.activation == "tanh":
+        return torch.tanh(z)
+    if spec.activation == "relu":
+        return torch.relu(z)
+    if spec.activation == "leaky_relu":
+        return F.leaky_relu(z, negative_slope=spec.alpha)
+    return torch.sigmoid(z)
+
+
+def penalty(spec: NetworkSpec, W1, b1, W2, b2) -> "torch.Tensor | float":
+    """Eq. (8) in torch: ``(lambda/2) sum ||W||^2`` or ``lambda sum ||W||^2`` (biases when asked); autograd differentiates it."""
+    if not spec.l2:
+        return 0.0
+    arrays = (W1, b1, W2, b2) if spec.l2_biases else (W1, W2)
+    sq = sum(torch.sum(p * p) for p in arrays)
+    return (0.5 * spec.l2 if spec.l2_form == "half" else spec.l2) * sq
+
+
+def loss_and_grads(params: Params, x: np.ndarray, y: np.ndarray, *, spec: NetworkSpec = SEED) -> tuple[np.generic, Grads]:
     """Loss and gradients by ``torch.autograd``; same contract as :func:`scratch.loss_and_grads`.
 
     Parameters
@@ -37,21 +59,24 @@ def loss_and_grads(params: Params, x: np.ndarray, y: np.ndarray) -> tuple[np.gen
     params : Params  (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,))
     x : (N, D)
     y : (N,) int labels or (N, C) float targets
+    spec : scratch.NetworkSpec (the member of the family; default the seed network)
 
     Returns
     -------
     loss : scalar of the input dtype; grads : Grads of NumPy arrays in the input dtype.
     """
+    spec = as_spec(spec)
     _, _, _, _, dtype, is_labels = check_inputs(params, x, y)
     W1, b1, W2, b2 = (_leaf(p) for p in params)
     xt = torch.tensor(np.array(x, copy=True))
     target = torch.tensor(y.astype(np.int64)) if is_labels else torch.tensor(np.array(y, copy=True))
     z1 = xt @ W1 + b1  # (1)
     z1.retain_grad()
-    a1 = torch.tanh(z1)  # (2)
+    a1 = activation(spec, z1)  # (2)
     z2 = a1 @ W2 + b2  # (3)
     z2.retain_grad()
-    L = F.cross_entropy(z2, target, reduction="mean")  # (4)-(7), mean over N
+    L = F.cross_entropy(z2, target, reduction=spec.reduction)  # (4)-(7), mean or sum over N
+    L = L + penalty(spec, W1, b1, W2, b2)  # (8)
     L.backward()
     grads = (z2.grad, W2.grad, b2.grad, z1.grad, W1.grad, b1.grad)
     return as_result("torch", dtype, L.detach().numpy(), *(g.numpy() for g in grads))

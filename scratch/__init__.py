@@ -7,7 +7,9 @@ The public API: :class:`Params`, :class:`Grads`, :func:`init_params`, :func:`for
 :func:`loss`, :func:`loss_and_grads` (``route="fused" | "staged"``), :func:`dz2_fused`,
 :func:`dz2_staged`, the softmax helpers, and the allocation-free fast path
 :class:`Workspace` (``loss_and_grads(..., workspace=ws)``) with :func:`sgd_step`; the second
-order (:mod:`scratch.curvature`): :func:`hvp`, :func:`gnvp`, :func:`hessian_terms`, :func:`r_grads`.  See :mod:`scratch.network` for the derivation.
+order (:mod:`scratch.curvature`); the family (:class:`NetworkSpec`, :mod:`scratch.spec`: relu,
+leaky_relu and sigmoid hidden layers, L2 penalties, summed losses; the seed network :data:`SEED`
+is the default everywhere): :func:`hvp`, :func:`gnvp`, :func:`hessian_terms`, :func:`r_grads`.  See :mod:`scratch.network` for the derivation.
 
 This package is the product: the network and its checks, and the conformance kit
 (:mod:`scratch.testing`, its pytest plugin, case files, peers).  The lab around it (pitfall
@@ -32,12 +34,19 @@ from .network import (
     predict,
     tanh_derivative,
 )
+from .spec import L2_FORMS, REDUCTIONS, SEED, NetworkSpec
+from .activations import ACTIVATIONS
 from .curvature import gnvp, hessian_terms, hvp, r_grads, random_direction, tanh_second_derivative
 from .softmax import log_softmax, logsumexp, softmax, softmax_jacobian, softmax_vjp
 from .workspace import Workspace, sgd_step
 
 __all__ = [
+    "ACTIVATIONS",
+    "L2_FORMS",
+    "NetworkSpec",
+    "REDUCTIONS",
     "ROUTES",
+    "SEED",
     "Forward",
     "Grads",
     "Params",

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .network import Params, init_params, one_hot
+from .spec import SEED, NetworkSpec, as_spec
 
 #: Named shapes (N, D, H, C).  "seed" is the original question's network.
 SHAPES: dict[str, tuple[int, int, int, int]] = {
@@ -148,11 +149,16 @@ class SweepCase(NamedTuple):
     params: Params
     x: np.ndarray
     y: np.ndarray
+    #: The member of the family the case is checked against (:class:`scratch.spec.NetworkSpec`).
+    spec: NetworkSpec = SEED
 
     @property
     def id(self) -> str:
-        """A readable id, usable as a pytest id and a folder name: ``s0-small-float64-labels``."""
-        return f"s{self.seed}-{self.shape}-{self.dtype}-{self.target}"
+        """A readable id, usable as a pytest id and a folder name: ``s0-small-float64-labels``
+        (with the spec's tag appended for a member other than the seed network:
+        ``s0-small-float64-labels-relu-sum``)."""
+        tag = self.spec.tag()
+        return f"s{self.seed}-{self.shape}-{self.dtype}-{self.target}" + (f"-{tag}" if tag else "")
 
     @property
     def name(self) -> str:
@@ -188,9 +194,13 @@ def shape_label(shape: Any) -> tuple[str, tuple[int, int, int, int]]:
 
 
 def sweep(
-    seeds: Any = range(5), shapes: Any = tuple(SHAPES), dtypes: Any = tuple(DTYPES), targets: Any = TARGETS
+    seeds: Any = range(5), shapes: Any = tuple(SHAPES), dtypes: Any = tuple(DTYPES), targets: Any = TARGETS,
+    *, spec: Any = SEED,
 ) -> list[SweepCase]:
     """Every case of seeds x shapes x dtypes x targets, in that nesting (dtype outermost).
+
+    ``spec``: the member of the family every case is checked against (a
+    :class:`scratch.spec.NetworkSpec`; the arrays do not depend on it).
 
     ``shapes``: names of :data:`SHAPES`, "confident" (:func:`confident_case`;
     drawn for :data:`CONFIDENT_TARGETS` only), "huge" (logits of order 1e3, see
@@ -206,18 +216,19 @@ def sweep(
     for t in targets:
         if t not in TARGETS:
             raise ValueError(f"target kind {t!r}: expected one of {', '.join(TARGETS)}")
+    spec = as_spec(spec)
     out = []
     for dtype in dtype_names:
         for shape in shapes:
             for target in targets:
                 for seed in seeds:
-                    case = draw(seed, shape, dtype, target)
+                    case = draw(seed, shape, dtype, target, spec=spec)
                     if case is not None:
                         out.append(case)
     return out
 
 
-def draw(seed: int, shape: Any, dtype: Any, target: str) -> SweepCase | None:
+def draw(seed: int, shape: Any, dtype: Any, target: str, *, spec: Any = SEED) -> SweepCase | None:
     """One case of a sweep (see :func:`sweep` for ``shape``); None for a combination that does
     not exist ("confident" with soft or unnormalized targets)."""
     name, dims = shape_label(shape)
@@ -231,4 +242,4 @@ def draw(seed: int, shape: Any, dtype: Any, target: str) -> SweepCase | None:
         scale = HUGE_LOGIT_SCALE if name == "huge" else 1.0
         c = make_case(int(seed), dims, DTYPES[dtype], target, logit_scale=scale)
         y = c.y
-    return SweepCase(int(seed), name, dims, dtype, target, c.params, c.x, y)
+    return SweepCase(int(seed), name, dims, dtype, target, c.params, c.x, y, as_spec(spec))

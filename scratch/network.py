@@ -36,6 +36,19 @@ which is the textbook :math:`(\hat y - y)/N` **only when every row of y sums to 
 
     dW_1 = x^\top dz_1,\; db_1 = \textstyle\sum_n dz_1 \;(1')
 
+The family
+----------
+:class:`scratch.spec.NetworkSpec` (``spec=``, default the seed network above) changes three things,
+and nothing else:
+
+- the activation f of (2) (tanh, relu, leaky_relu, sigmoid): (2) ``a1 = f(z1)`` and
+  (2') ``dz1 = da1 * f'(z1)`` (:mod:`scratch.activations`); dz2 is the same for every f;
+- the reduction of (7): for ``"sum"``, :math:`L = -\sum_n PL_n`, so (7') is ``-1`` instead of
+  ``-1/N`` and dz2 = :math:`\hat y s - y` (every gradient N times the mean's);
+- an L2 penalty (8) :math:`L \mathrel{+}= R`, :math:`R = \tfrac{\lambda}{2}\sum\lVert W\rVert^2`
+  or :math:`\lambda\sum\lVert W\rVert^2`, whose gradient (8') ``k W`` (k = λ or 2λ) is added to
+  dW1, dW2 (and db1, db2 when the biases are regularized); dz1 and dz2 never see it.
+
 Two routes to dz2 are public: ``route="staged"`` follows (7') -> (4') literally through the
 full C x C Jacobian (:func:`dz2_staged`), ``route="fused"`` (the default) uses the closed
 form (4') computed without cancellation (:func:`dz2_fused`).
@@ -47,8 +60,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import activations
 from .checks import check_inputs
 from .softmax import SoftmaxParts, softmax_jacobian, softmax_parts
+from .spec import SEED, NetworkSpec, as_spec
 
 ROUTES = ("fused", "staged")
 
@@ -142,16 +157,19 @@ def init_params(D: int, H: int, C: int, *, rng: Any, dtype: Any = np.float64, bi
     return Params(W1, b1, W2, b2).astype(dt)
 
 
-def _logits(params: Params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _logits(params: Params, x: np.ndarray, spec: NetworkSpec = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     W1, b1, W2, b2 = params
     z1 = x @ W1 + b1  # (1) z1 = x W1 + b1                      (N, H)
-    a1 = np.tanh(z1)  # (2) a1 = tanh(z1)                        (N, H)
+    if spec.activation == "tanh":
+        a1 = np.tanh(z1)  # (2) a1 = tanh(z1)                    (N, H)
+    else:
+        a1 = activations.activate(spec.activation, z1, spec.alpha)  # (2) a1 = f(z1)   (N, H)
     z2 = a1 @ W2 + b2  # (3) z2 = a1 W2 + b2                     (N, C)
     return z1, a1, z2
 
 
-def _forward(params: Params, x: np.ndarray) -> Forward:
-    z1, a1, z2 = _logits(params, x)  # (1)-(3)
+def _forward(params: Params, x: np.ndarray, spec: NetworkSpec = SEED) -> Forward:
+    z1, a1, z2 = _logits(params, x, spec)  # (1)-(3)
     sm = softmax_parts(z2)
     denom = 1.0 + sm.others  # sum_k exp(z2_k - max z2)          (N,)
     yhat = np.exp(sm.shifted) / denom[:, None]  # (4) yhat = softmax(z2)   (N, C)
@@ -159,24 +177,27 @@ def _forward(params: Params, x: np.ndarray) -> Forward:
     return Forward(z1, a1, z2, yhat, log_yhat, sm)
 
 
-def forward(params: Params, x: np.ndarray) -> Forward:
+def forward(params: Params, x: np.ndarray, *, spec: NetworkSpec = SEED) -> Forward:
     """Forward pass, eqs. (1)-(5).
 
     Parameters
     ----------
     params : Params
     x : (N, D) float array of the parameters' dtype.
+    spec : NetworkSpec, optional
+        The member of the family (the hidden activation of eq. (2)); default the seed network.
 
     Returns
     -------
     Forward
         ``z1``, ``a1`` (N, H); ``z2``, ``yhat``, ``log_yhat`` (N, C).
     """
+    spec = as_spec(spec)
     check_inputs(params, x)
-    return _forward(params, x)
+    return _forward(params, x, spec)
 
 
-def predict(params: Params, x: np.ndarray) -> np.ndarray:
+def predict(params: Params, x: np.ndarray, *, spec: NetworkSpec = SEED) -> np.ndarray:
     """Predicted classes ``argmax_c z2`` (N,) int, from eqs. (1)-(3) only: the softmax (4) is
     monotone, so the largest logit is the most probable class.
 
@@ -184,28 +205,39 @@ def predict(params: Params, x: np.ndarray) -> np.ndarray:
     ----------
     params : Params
     x : (N, D) float array of the parameters' dtype.
+    spec : NetworkSpec, optional (the hidden activation; default the seed network)
     """
+    spec = as_spec(spec)
     check_inputs(params, x)
-    return np.argmax(_logits(params, x)[2], axis=1)
+    return np.argmax(_logits(params, x, spec)[2], axis=1)
 
 
-def _loss(log_yhat: np.ndarray, y: np.ndarray, is_labels: bool) -> np.ndarray:
+def _loss(log_yhat: np.ndarray, y: np.ndarray, is_labels: bool, spec: NetworkSpec = SEED, params: Any = None) -> np.ndarray:
     N = log_yhat.shape[0]
     if is_labels:
         PL = log_yhat[np.arange(N), y]  # (6) PL_n = l_n . onehot(y_n)       (N,)
     else:
         PL = np.sum(log_yhat * y, axis=1)  # (6) PL_n = l_n . y_n         (N,)
-    return -np.sum(PL) / N  # (7) L = -(1/N) sum_n PL_n
+    if spec.reduction == "mean":
+        L = -np.sum(PL) / N  # (7) L = -(1/N) sum_n PL_n
+    else:
+        L = -np.sum(PL)  # (7) L = -sum_n PL_n           (reduction "sum")
+    if spec.l2:
+        L = L + spec.penalty(params)  # (8) L + R(W), R = (lambda/2) sum ||W||^2 or lambda sum ||W||^2
+    return L
 
 
-def loss(params: Params, x: np.ndarray, y: np.ndarray) -> np.generic:
-    """The loss alone, eqs. (1)-(7); a scalar of the parameters' dtype.
+def loss(params: Params, x: np.ndarray, y: np.ndarray, *, spec: NetworkSpec = SEED) -> np.generic:
+    """The loss alone, eqs. (1)-(7) (and (8), the L2 penalty, when ``spec`` has one); a scalar
+    of the parameters' dtype.
 
     Accepts complex128 parameters and x (complex-step differentiation): every function used
-    is analytic, and the softmax max-shift uses the real part of the logits.
+    is analytic (the kinks of relu and leaky_relu are chosen on the real part), and the softmax
+    max-shift uses the real part of the logits.
     """
+    spec = as_spec(spec)
     _, _, _, _, _, is_labels = check_inputs(params, x, y, allow_complex=True)
-    return _loss(_forward(params, x).log_yhat, y, is_labels)
+    return _loss(_forward(params, x, spec).log_yhat, y, is_labels, spec, params)
 
 
 def one_hot(labels: np.ndarray, C: int, dtype: Any) -> np.ndarray:
@@ -215,7 +247,7 @@ def one_hot(labels: np.ndarray, C: int, dtype: Any) -> np.ndarray:
     return Y
 
 
-def dz2_fused(fwd: Forward, y: np.ndarray, is_labels: bool) -> np.ndarray:
+def dz2_fused(fwd: Forward, y: np.ndarray, is_labels: bool, *, spec: NetworkSpec = SEED) -> np.ndarray:
     r"""Eq. (4') in closed form: :math:`dz_2 = (\hat y \, s - y)/N`, :math:`s_n = \sum_c y_{nc}`.
 
     Why not simply ``(yhat - y)/N``: that is the special case s = 1.  With targets whose rows
@@ -236,6 +268,9 @@ def dz2_fused(fwd: Forward, y: np.ndarray, is_labels: bool) -> np.ndarray:
     fwd : Forward (needs ``yhat`` (N, C) and ``softmax`` parts).
     y : labels (N,) int or targets (N, C).
     is_labels : bool
+    spec : NetworkSpec, optional
+        Only its reduction matters here: (7') divides by N for ``"mean"``, not for ``"sum"``.
+        dz2 is the same for every activation and every L2 setting.
 
     Returns
     -------
@@ -256,11 +291,12 @@ def dz2_fused(fwd: Forward, y: np.ndarray, is_labels: bool) -> np.ndarray:
         y_m = y[rows, m]
         rest = s - y_m if C == 1 else np.sum(y, axis=1, where=np.arange(C)[None, :] != m[:, None])
     dz2[rows, m] = (rest - y_m * T) / (1.0 + T)  # argmax column, cancellation-free
-    dz2 /= N  # (7'): the mean over N samples
+    if as_spec(spec).reduction == "mean":
+        dz2 /= N  # (7'): the mean over N samples (reduction "sum": no factor)
     return dz2
 
 
-def dz2_staged(yhat: np.ndarray, y: np.ndarray, is_labels: bool) -> Staged:
+def dz2_staged(yhat: np.ndarray, y: np.ndarray, is_labels: bool, *, spec: NetworkSpec = SEED) -> Staged:
     r"""Eq. (4') the way a learner derives it, stage by stage through the C x C Jacobian.
 
     ``dPL = -1/N`` (7'), ``dl = y * dPL`` (6'), ``dyhat = dl / yhat`` (5'),
@@ -277,6 +313,7 @@ def dz2_staged(yhat: np.ndarray, y: np.ndarray, is_labels: bool) -> Staged:
     yhat : (N, C) probabilities.
     y : labels (N,) int or targets (N, C).
     is_labels : bool
+    spec : NetworkSpec, optional (its reduction: dPL = -1/N for "mean", -1 for "sum")
 
     Returns
     -------
@@ -285,7 +322,7 @@ def dz2_staged(yhat: np.ndarray, y: np.ndarray, is_labels: bool) -> Staged:
     """
     N, C = yhat.shape
     Y = one_hot(y, C, yhat.dtype) if is_labels else y
-    dPL = np.full(N, -1.0 / N, dtype=yhat.dtype)  # (7') dL/dPL_n = -1/N
+    dPL = np.full(N, -as_spec(spec).scale(N), dtype=yhat.dtype)  # (7') dL/dPL_n = -1/N  (sum: -1)
     dl = Y * dPL[:, None]  # (6') dL/dl_nc = y_nc dL/dPL_n
     if np.any((yhat == 0) & (dl != 0)):
         raise FloatingPointError(
@@ -309,22 +346,29 @@ def tanh_derivative(z1: np.ndarray) -> np.ndarray:
     return 4.0 * u / (1.0 + u) ** 2
 
 
-def backward(params: Params, x: np.ndarray, fwd: Forward, dz2: np.ndarray, *, tanh_grad: np.ndarray) -> Grads:
-    """Eqs. (3'), (3''), (2'), (1'): from dz2 (N, C) to every gradient.
+def backward(params: Params, x: np.ndarray, fwd: Forward, dz2: np.ndarray, *, tanh_grad: np.ndarray,
+             spec: NetworkSpec = SEED) -> Grads:
+    """Eqs. (3'), (3''), (2'), (1'), (8'): from dz2 (N, C) to every gradient.
 
-    ``tanh_grad`` is tanh'(z1), (N, H).
+    ``tanh_grad`` is the activation's derivative f'(z1), (N, H) (tanh' for the seed network; the
+    name is kept from it).  ``spec`` adds the L2 penalty's gradient (8') to dW1, dW2 (and db1,
+    db2 when the biases are regularized); dz1 and dz2 never see it.
     """
     dW2 = fwd.a1.T @ dz2  # (3')  dW2 = a1^T dz2                   (H, C)
     db2 = dz2.sum(axis=0)  # (3')  db2 = sum_n dz2                 (C,)
     da1 = dz2 @ params.W2.T  # (3'') da1 = dz2 W2^T                (N, H)
-    dz1 = da1 * tanh_grad  # (2')  dz1 = da1 * tanh'(z1)           (N, H)
+    dz1 = da1 * tanh_grad  # (2')  dz1 = da1 * f'(z1)              (N, H)
     dW1 = x.T @ dz1  # (1')  dW1 = x^T dz1                         (D, H)
     db1 = dz1.sum(axis=0)  # (1')  db1 = sum_n dz1                 (H,)
+    reg = spec.penalty_grads(params)
+    if reg is not None:  # (8') dR/dW = k W, k = lambda ("half") or 2 lambda ("full")
+        dW1, db1, dW2, db2 = dW1 + reg[0], db1 + reg[1], dW2 + reg[2], db2 + reg[3]
     return Grads(dz2, dW2, db2, dz1, dW1, db1)
 
 
 def loss_and_grads(
-    params: Params, x: np.ndarray, y: np.ndarray, *, route: str = "fused", workspace: Any = None
+    params: Params, x: np.ndarray, y: np.ndarray, *, route: str = "fused", workspace: Any = None,
+    spec: NetworkSpec = SEED,
 ) -> tuple[np.generic, Grads]:
     """Loss (7) and every gradient, by hand.
 
@@ -339,7 +383,11 @@ def loss_and_grads(
         ``"staged"``: the teaching route, eqs. (7')->(6')->(5')->(4') through the full softmax
         Jacobian and tanh' = 1 - a1^2.  Both agree to ~1e-15 relative in float64.
     workspace : scratch.Workspace, optional
-        Preallocated buffers for the allocation-free fast path (same math as ``"fused"``).
+        Preallocated buffers for the allocation-free fast path (same math as ``"fused"``; the
+        seed network only).
+    spec : NetworkSpec, optional
+        The member of the family: hidden activation, reduction, L2 (default: the seed network,
+        tanh, mean, no L2).  See :mod:`scratch.spec`.
 
     Returns
     -------
@@ -349,17 +397,23 @@ def loss_and_grads(
     """
     if route not in ROUTES:
         raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
+    spec = as_spec(spec)
     _, _, _, _, _, is_labels = check_inputs(params, x, y)
     if workspace is not None:
         if route != "fused":
             raise ValueError(f"workspace implements route='fused' only, got route={route!r}")
+        spec.require_seed("the workspace (loss_and_grads(..., workspace=ws))")
         return workspace.loss_and_grads(params, x, y, is_labels=is_labels)
-    fwd = _forward(params, x)
-    L = _loss(fwd.log_yhat, y, is_labels)
+    fwd = _forward(params, x, spec)
+    L = _loss(fwd.log_yhat, y, is_labels, spec, params)
     if route == "fused":
-        dz2 = dz2_fused(fwd, y, is_labels)
-        tanh_grad = tanh_derivative(fwd.z1)
+        dz2 = dz2_fused(fwd, y, is_labels, spec=spec)
+        if spec.activation == "tanh":
+            tanh_grad = tanh_derivative(fwd.z1)  # (2') sech^2 z1, from z1
+        else:
+            tanh_grad = activations.derivative(spec.activation, fwd.z1, spec.alpha)  # (2') f'(z1), from z1
     else:
-        dz2 = dz2_staged(fwd.yhat, y, is_labels).dz2
-        tanh_grad = 1.0 - fwd.a1**2  # (2') tanh'(z1) = 1 - a1^2, the textbook form
-    return L, backward(params, x, fwd, dz2, tanh_grad=tanh_grad)
+        dz2 = dz2_staged(fwd.yhat, y, is_labels, spec=spec).dz2
+        # (2') the textbook form from a1: 1 - a1^2 (tanh), a1 (1 - a1) (sigmoid), [a1 > 0] (relu)
+        tanh_grad = activations.derivative_from_activation(spec.activation, fwd.a1, spec.alpha)
+    return L, backward(params, x, fwd, dz2, tanh_grad=tanh_grad, spec=spec)

@@ -37,6 +37,7 @@ from .adapter import OPTIONAL, REQUIRED, SIGNATURES, ImplementationError, call, 
 from .cases import DTYPES, SHAPES, TARGETS, SweepCase, sweep
 from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result, same_values
 from .formatting import json_ready, plain_table
+from .spec import SEED, NetworkSpec, as_spec
 from .tolerances import oracle_rtol
 
 __all__ = [
@@ -69,8 +70,11 @@ def cases(
     shapes: Iterable[Any] = DEFAULT_SHAPES,
     dtypes: Iterable[Any] = DEFAULT_DTYPES,
     targets: Iterable[str] = DEFAULT_TARGETS,
+    *,
+    spec: Any = SEED,
 ) -> list[SweepCase]:
-    """The conformance cases: seeds x shapes x dtypes x target kinds (:func:`scratch.cases.sweep`).
+    """The conformance cases: seeds x shapes x dtypes x target kinds (:func:`scratch.cases.sweep`),
+    each checked against the family member ``spec`` (a :class:`scratch.NetworkSpec`, default the seed network).
 
     Each :class:`scratch.cases.SweepCase` has ``params`` (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)),
     ``x`` (N, D), ``y`` (N,) int labels or (N, C) float targets, non-zero biases, and a readable
@@ -79,29 +83,31 @@ def cases(
     :data:`scratch.cases.SHAPES`, ``"confident"`` (logit gaps 17-23, saturated tanh units) or
     ``(N, D, H, C)``.
     """
-    return sweep(list(seeds), list(shapes), list(dtypes), list(targets))
+    return sweep(list(seeds), list(shapes), list(dtypes), list(targets), spec=spec)
 
 
-def get_reference(name: str) -> Callable:
-    """The reference ``loss_and_grads`` called ``name``: ``"scratch"`` or an oracle name.
+def get_reference(name: str, spec: Any = SEED) -> Callable:
+    """The reference ``loss_and_grads`` called ``name``: ``"scratch"`` or an oracle name, for the
+    family member ``spec`` (every reference takes ``spec=``; the result is bound to it).
 
     Raises ``ValueError`` for an unknown name and :class:`oracles.MissingFramework` (naming the
     extra to install) when its framework is missing.
     """
+    import functools
+
+    spec = as_spec(spec)
     if name == "scratch":
         from .network import loss_and_grads
 
-        return loss_and_grads
+        return functools.partial(loss_and_grads, spec=spec)
     import oracles
 
     if name not in oracles.REGISTRY:
         raise ValueError(f"reference must be one of {', '.join(REFERENCES)}, got {name!r}")
     f = oracles.get(name)
     if name == "numeric":
-        import functools
-
-        return functools.partial(f, method="complex")
-    return f
+        return functools.partial(f, method="complex", spec=spec)
+    return functools.partial(f, spec=spec)
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,7 +157,7 @@ class CaseResult:
                 quantities[q] = {"status": "not checked", "reason": "not returned"}
         c = self.case
         return {"id": c.id, "seed": c.seed, "shape": c.shape, "dims": list(c.dims), "dtype": c.dtype,
-                "target": c.target, "rtol": self.rtol, "passed": self.ok, "error": self.error,
+                "target": c.target, "network": c.spec.as_dict(), "rtol": self.rtol, "passed": self.ok, "error": self.error,
                 "problems": self.problems, "quantities": quantities}
 
 
@@ -207,7 +213,7 @@ def check_outputs(
     """Compare outputs computed elsewhere (e.g. read from files a program in another language
     wrote) for ``case``: ``outputs`` maps ``loss dW1 db1 dW2 db2`` and optionally ``dz1 dz2`` to
     arrays (what :func:`scratch.adapter.read_outputs` accepts as one mapping)."""
-    ref_fn = get_reference(reference) if isinstance(reference, str) else reference
+    ref_fn = get_reference(reference, case.spec) if isinstance(reference, str) else reference
     rtol = oracle_rtol(DTYPES[case.dtype], case.dims)
     got = read_outputs(dict(outputs))
     ref = _reference(ref_fn, case)
@@ -234,7 +240,7 @@ def check_case(
     CaseResult
     """
     check_signature(fn, signature)
-    ref_fn = get_reference(reference) if isinstance(reference, str) else reference
+    ref_fn = get_reference(reference, case.spec) if isinstance(reference, str) else reference
     rtol = oracle_rtol(DTYPES[case.dtype], case.dims)
     got, error, problems = _run(fn, signature, case)
     if got is None:
@@ -453,14 +459,21 @@ def run_cases(
     fn: Callable, case_list: Sequence[SweepCase], *, reference: str | Callable = "scratch", signature: str = "params",
     progress: Callable[[Iterable], Iterable] | None = None,
 ) -> list[CaseResult]:
-    """:func:`check_case` on every case (the first case of each dtype also called twice)."""
+    """:func:`check_case` on every case (the first case of each dtype also called twice); a
+    reference named by a string is bound to each case's ``spec``."""
     check_signature(fn, signature)
-    ref_fn = get_reference(reference) if isinstance(reference, str) else reference
+    refs: dict[NetworkSpec, Callable] = {}
     seen: set[str] = set()
     results = []
     for case in (progress(case_list) if progress else case_list):
         repeat = case.dtype not in seen
         seen.add(case.dtype)
+        if isinstance(reference, str):
+            if case.spec not in refs:
+                refs[case.spec] = get_reference(reference, case.spec)
+            ref_fn = refs[case.spec]
+        else:
+            ref_fn = reference
         results.append(check_case(fn, case, reference=ref_fn, signature=signature, repeat=repeat))
     return results
 
@@ -477,8 +490,10 @@ def check_implementation(
     name: str | None = None,
     blind_spots: bool = True,
     progress: Callable[[Iterable], Iterable] | None = None,
+    spec: Any = SEED,
 ) -> Report:
-    """Check ``fn`` on the sweep seeds x shapes x dtypes x targets against ``reference``.
+    """Check ``fn`` on the sweep seeds x shapes x dtypes x targets against ``reference``, for the
+    family member ``spec``.
 
     Parameters
     ----------
@@ -496,6 +511,9 @@ def check_implementation(
     name : how the report names ``fn`` (default ``module:qualname``).
     blind_spots : also work out which known mistakes the sweep cannot reveal (default True).
     progress : optional wrapper of the case iterable (e.g. ``tqdm.tqdm``).
+    spec : :class:`scratch.NetworkSpec` (or a mapping of its fields)
+        The network ``fn`` implements: hidden activation, reduction, L2 (default: the seed
+        network, tanh, mean, no L2).
 
     Returns
     -------
@@ -507,13 +525,16 @@ def check_implementation(
         ``fn`` cannot be called as ``signature`` says, or returned something unreadable.
     """
     seeds, shapes, dtypes, targets = list(seeds), list(shapes), list(dtypes), list(targets)
-    case_list = cases(seeds, shapes, dtypes, targets)
+    spec = as_spec(spec)
+    case_list = cases(seeds, shapes, dtypes, targets, spec=spec)
     if not case_list:
         raise ValueError("the sweep is empty: give at least one seed, shape, dtype and target kind "
                          "(the 'confident' shape has labels and onehot targets only)")
     results = run_cases(fn, case_list, reference=reference, signature=signature, progress=progress)
     desc = {"seeds": seeds, "shapes": [c for c in dict.fromkeys(c.shape for c in case_list)],
             "dtypes": [np.dtype(d).name for d in dtypes], "targets": targets}
+    if not spec.is_seed:
+        desc["network"] = [spec.describe()]
     return make_report(results, fn, reference, signature, sweep_desc=desc, blind_spots=blind_spots, name=name)
 
 
