@@ -291,3 +291,65 @@ def progress_bar(desc: str, total: int, enabled: bool, unit: str = "it") -> Iter
         return
     with tqdm(total=total, desc=desc, file=sys.stderr, unit=unit, leave=False) as bar:
         yield bar
+
+
+def _l2_value(text: str) -> float:
+    """A finite lambda >= 0."""
+    import math
+
+    from ...spec import MAX_L2
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v) or not 0.0 <= v <= MAX_L2:
+        raise argparse.ArgumentTypeError(f"{text!r}: lambda must be a finite number in [0, {MAX_L2:g}]")
+    return v
+
+
+def _alpha_value(text: str) -> float:
+    """A leaky ReLU slope in [0, 1)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the leaky ReLU slope must be in [0, 1)")
+    return v
+
+
+def add_spec_options(p: argparse.ArgumentParser) -> None:
+    """The family member (:class:`scratch.NetworkSpec`), the same five options everywhere:
+    ``--activation --alpha --l2 --l2-form --l2-biases --reduction``; default the seed network."""
+    from ...activations import ACTIVATIONS
+    from ...spec import L2_FORMS, REDUCTIONS
+
+    g = p.add_argument_group("network (the member of the family; default the seed network: tanh, mean, no L2)")
+    g.add_argument("--activation", choices=ACTIVATIONS, default="tanh", help="hidden activation (default: tanh)")
+    g.add_argument("--alpha", type=_alpha_value, default=None, metavar="A",
+                   help="leaky_relu's negative slope, in [0, 1) (default: 0.01)")
+    g.add_argument("--l2", type=_l2_value, default=0.0, metavar="LAMBDA", help="L2 coefficient lambda (default: 0)")
+    g.add_argument("--l2-form", choices=L2_FORMS, default="half",
+                   help="half: (lambda/2)||W||^2, gradient lambda W; full: lambda||W||^2, gradient 2 lambda W "
+                        "(default: half)")
+    g.add_argument("--l2-biases", action="store_true", help="regularize the biases too (default: weights only)")
+    g.add_argument("--reduction", choices=REDUCTIONS, default="mean", help="loss over samples (default: mean)")
+
+
+def spec_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`scratch.NetworkSpec` of :func:`add_spec_options`'s options; a combination the
+    spec refuses (``--alpha`` without ``--activation leaky_relu``) raises :class:`UsageError`."""
+    from ...spec import NetworkSpec
+
+    kwargs: dict[str, Any] = dict(activation=args.activation, l2=args.l2, l2_form=args.l2_form,
+                                  l2_biases=args.l2_biases, reduction=args.reduction)
+    if args.alpha is not None:
+        if args.activation != "leaky_relu":
+            raise UsageError(f"--alpha {args.alpha:g}: the slope belongs to --activation leaky_relu, "
+                             f"not {args.activation}")
+        kwargs["alpha"] = args.alpha
+    try:
+        return NetworkSpec(**kwargs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
