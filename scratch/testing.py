@@ -54,6 +54,7 @@ __all__ = [
     "check_outputs",
     "make_report",
     "get_reference",
+    "identify_implementation",
 ]
 
 #: The default sweep: the same as ``python -m scratch compare``.
@@ -562,3 +563,13 @@ def assert_implementation(fn: Callable, **kwargs: Any) -> Report:
     if not report.ok:
         raise AssertionError(report.failure_message())
     return report
+
+
+def identify_implementation(fn: Callable, **kwargs: Any) -> Any:
+    """Find which member of the family ``fn`` implements, then check it against that member:
+    :func:`scratch.identify.identify` (same keyword arguments; returns its
+    :class:`scratch.identify.Identification`, whose ``sentence`` says what was found and
+    ``report`` is the check)."""
+    from .identify import identify
+
+    return identify(fn, **kwargs)
