@@ -282,7 +282,7 @@ def _read_npy(folder: Path, path: Path, max_elements: int, error: type[Exception
 
 def _manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         raise CaseFileError(f"{folder} has no {MANIFEST}: write cases first (python -m scratch cases export {folder})")
     m = _read_json(folder, path, MAX_MANIFEST_BYTES, CaseFileError)
     if not isinstance(m, dict) or m.get("format") != FORMAT:
