@@ -387,11 +387,16 @@ def _changed_inputs(folder: Path, layout: str, e: Mapping[str, Any], case: Sweep
 
     base = _path(folder, e["inputs"], f"case {case.id}: inputs")
     hashes = e.get("sha256")
-    if isinstance(hashes, dict):
+    if hashes is not None:
+        files = {"inputs.json": base} if layout == "json" else {f"{k}.npy": base / f"{k}.npy" for k in INPUTS}
+        if not isinstance(hashes, dict) or not set(map(str, hashes)) <= set(files):
+            raise CaseFileError(f"case {case.id}: sha256 must map {', '.join(files)} to hex digests, got {hashes!r:.200}")
+        n = sum(int(np.prod(v)) for v in _input_shapes(*case.dims, case.target).values())
         for name, digest in hashes.items():
-            f = base if layout == "json" else base / str(name)
-            if _sha256(f) != digest:
-                return f"{f} was changed after export (its SHA-256 differs from the manifest's)"
+            f = files[str(name)]
+            with _open_regular(folder, f, _max_bytes(n), CaseFileError) as fh:
+                if hashlib.sha256(fh.read()).hexdigest() != digest:
+                    return f"{f} was changed after export (its SHA-256 differs from the manifest's)"
     try:
         fresh = draw(case.seed, (case.shape, case.dims), case.dtype, case.target, spec=case.spec)
     except (ValueError, TypeError):

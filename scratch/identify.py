@@ -99,7 +99,7 @@ class Identification:
         return self.matched and self.report is not None and self.report.ok
 
     def __str__(self) -> str:
-        return self.sentence + ("\n\n" + str(self.report) if self.report is not None else "")
+        return str(self.report) if self.report is not None else self.sentence  # the report opens with the sentence
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the member found (or None), the closest, the fitted numbers, the sentence."""
@@ -338,7 +338,7 @@ def identify(
         verdict = ("every case passes against that network" if report.ok else
                    f"{len(report.failures())} of {len(report.results)} case(s) fail against that network (below)")
         sentence = f"matches {spec.describe()}; {verdict}"
-        return Identification(spec, spec, False, {"k": k, "alpha": alpha, "score": score}, sentence, report, results)
+        return _done(Identification(spec, spec, False, {"k": k, "alpha": alpha, "score": score}, sentence, report, results))
 
     if not probes:
         first = next((r for r in results if r.error), None)
@@ -346,7 +346,7 @@ def identify(
             " (missing, non-finite or wrongly shaped loss or gradients)"
         sentence = ("could not identify the network: the implementation returned no usable loss and gradients "
                     f"on the probe cases{why}; checked against the seed network below")
-        return Identification(None, SEED, False, {}, sentence, check(SEED), results)
+        return _done(Identification(None, SEED, False, {}, sentence, check(SEED), results))
 
     forward = _forward_matches(probes, COMMON_ALPHAS)
     if forward is None:
@@ -356,7 +356,7 @@ def identify(
                     f"({p.case.describe()}) the loss is already wrong for every activation ({', '.join(ACTIVATIONS)}), "
                     f"reduction and L2 penalty (got {float(p.got['loss']):.6g}; the seed network gives {seed_loss:.6g}); "
                     "checked against the seed network below")
-        return Identification(None, SEED, True, {}, sentence, check(SEED), results)
+        return _done(Identification(None, SEED, True, {}, sentence, check(SEED), results))
     # The forward pass matches a member at N = 1; pick the reduction whose loss fits the N > 1 probes.
     many = [p for p in probes if not p.n1]
     if many:
@@ -367,4 +367,10 @@ def identify(
             forward = sum_spec
     sentence = (f"no member of the family matches: the loss matches {forward.describe()} (the forward pass is "
                 "right), but the gradients differ; checked against that network below")
-    return Identification(None, forward, False, {}, sentence, check(forward), results)
+    return _done(Identification(None, forward, False, {}, sentence, check(forward), results))
+
+
+def _done(found: Identification) -> Identification:
+    """``found``, its report carrying the identification (printed above the report's header, in its JSON)."""
+    found.report.identification = found.as_dict()
+    return found

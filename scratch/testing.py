@@ -316,6 +316,9 @@ class Report:
     notes: list[str] = field(default_factory=list)
     #: The member(s) of the family the cases were checked against (:class:`scratch.NetworkSpec`).
     networks: list[NetworkSpec] = field(default_factory=list)
+    #: When the network was identified first (``check --identify``): what was found
+    #: (:meth:`scratch.identify.Identification.as_dict`); printed above the header.
+    identification: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -369,7 +372,7 @@ class Report:
 
     def summary(self) -> str:
         """The printable summary: a header, a table per quantity and dtype, failures, diagnosis, blind spots."""
-        lines = [self._header(), ""]
+        lines = ([self.identification["sentence"], ""] if self.identification else []) + [self._header(), ""]
         table = []
         for s in self.summary_rows():
             if not s["cases"]:
@@ -425,7 +428,8 @@ class Report:
     def failure_message(self) -> str:
         """The text of :func:`assert_implementation`'s ``AssertionError``: the header, each
         failing quantity with its error, tolerance, first failing case and worst element, and the diagnosis."""
-        return "\n".join([self._header(), *self._note_lines(), *self._failure_lines(), *self._blind_spot_lines()])
+        first = [self.identification["sentence"]] if self.identification else []
+        return "\n".join([*first, self._header(), *self._note_lines(), *self._failure_lines(), *self._blind_spot_lines()])
 
     def as_dict(self) -> dict[str, Any]:
         """The whole report as JSON-ready data."""
@@ -433,6 +437,7 @@ class Report:
             "implementation": self.implementation, "reference": self.reference, "signature": self.signature,
             "sweep": self.sweep, "network": [s.as_dict() for s in self.networks],
             "network_described": [s.describe() for s in self.networks], "notes": list(self.notes),
+            **({"identification": self.identification} if self.identification else {}),
             "passed": self.ok, "n_cases": len(self.results),
             "n_failed": len(self.failures()), "not_returned": list(self.not_returned),
             "summary": self.summary_rows(),

@@ -290,3 +290,12 @@ def test_utf8_bom_json_outputs_and_manifest_are_read(one):
     m.write_bytes(b"\xef\xbb\xbf" + m.read_bytes())
     report = casefiles.check(folder)
     assert report.ok, str(report)
+
+
+def test_a_hash_entry_naming_a_file_outside_the_inputs_exits_2(one, capsys):
+    folder, case = one
+    m = json.loads((folder / "manifest.json").read_text())
+    m["cases"][0]["sha256"] = {"../../../etc/passwd": "0" * 64}
+    (folder / "manifest.json").write_text(json.dumps(m))
+    rc, _, err = run_cli(["cases", "check", str(folder), "--quiet"], capsys)
+    assert rc == 2 and "sha256 must map inputs.json" in err, err

@@ -212,11 +212,17 @@ def test_check_of_the_course_notes_net_against_the_seed_network_fails(capsys):
     assert "(the seed network)" in capsys.readouterr().out
 
 
-def test_check_identify_finds_the_options_by_itself(capsys):
-    assert main(["check", f"{__file__}:course_notes_net", "--identify", "--l2-form", "full", *CLI_SWEEP]) == 0
+def test_check_identify_finds_the_options_by_itself(tmp_path, capsys):
+    out_json = tmp_path / "r.json"
+    assert main(["check", f"{__file__}:course_notes_net", "--identify", "--l2-form", "full", *CLI_SWEEP,
+                 "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("matches relu, reduction sum, L2 lambda ||W||^2 with lambda = 0.001 on weights only; "
-                          "every case passes against that network")
+    sentence = ("matches relu, reduction sum, L2 lambda ||W||^2 with lambda = 0.001 on weights only; "
+                "every case passes against that network")
+    assert out.startswith(sentence) and out.count(sentence) == 1
+    data = json.loads(out_json.read_text())
+    assert data["identification"]["sentence"] == sentence and data["identification"]["matched"]
+    assert data["identification"]["spec"] == NetworkSpec("relu", l2=1e-3, l2_form="full", reduction="sum").as_dict()
 
 
 def test_check_identify_on_a_wrong_forward_pass_exits_1(capsys):

@@ -97,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
         if args.identify:
             from ...identify import identify
 
-            found = identify(fn, l2_form=args.l2_form, progress=case_progress(args, "identify"), **sweep)
-            print(found.sentence + "\n")
-            report = found.report
+            report = identify(fn, l2_form=args.l2_form, progress=case_progress(args, "identify"), **sweep).report
         else:
             report = check_implementation(fn, spec=spec, progress=case_progress(args, "check"), **sweep)
     except (ImplementationError, ValueError) as exc:
