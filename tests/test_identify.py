@@ -225,6 +225,15 @@ def test_check_identify_finds_the_options_by_itself(tmp_path, capsys):
     assert data["identification"]["spec"] == NetworkSpec("relu", l2=1e-3, l2_form="full", reduction="sum").as_dict()
 
 
+def test_check_identify_with_a_network_option_exits_2_before_any_work(capsys, monkeypatch):
+    import scratch.testing
+
+    monkeypatch.setattr(scratch.testing, "run_cases", lambda *a, **k: pytest.fail("work started"))
+    assert main(["check", f"{__file__}:course_notes_net", "--identify", "--activation", "relu", *CLI_SWEEP]) == 2
+    err = capsys.readouterr().err
+    assert "--identify finds the network itself" in err and "Traceback" not in err
+
+
 def test_check_identify_on_a_wrong_forward_pass_exits_1(capsys):
     assert main(["check", f"{__file__}:softplus_net", "--identify", *CLI_SWEEP]) == 1
     assert "the forward pass itself differs" in capsys.readouterr().out

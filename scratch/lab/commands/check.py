@@ -33,8 +33,8 @@ def register(sub: Any) -> None:
     add_spec_options(p)
     p.add_argument("--identify", action="store_true",
                    help="first find which member of the family (activation, reduction, L2 and its lambda) the "
-                        "implementation computes, then check it against that member; the network options are "
-                        "ignored, except --l2-form, the form lambda is reported in")
+                        "implementation computes, then check it against that member (takes no network option "
+                        "but --l2-form, the form lambda is reported in)")
     p.add_argument("--reference", choices=REFERENCES, default="scratch", help="default: scratch")
     add_json_option(p)
     add_html_option(p)
@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
     except ImplementationError as exc:
         raise UsageError(str(exc)) from exc
     spec = spec_from_args(args)
+    if args.identify and not spec.is_seed:
+        raise UsageError(f"--identify finds the network itself; drop the network options (got {spec.describe()}; "
+                         "only --l2-form goes with --identify: the form lambda is reported in)")
     load_reference(args.reference)
     require_html(args.html)
     sweep = dict(seeds=args.seeds, shapes=[s for s in args.shapes], dtypes=args.dtypes, targets=args.targets,
