@@ -272,7 +272,7 @@ def identify(
     fn: Callable, *, signature: str = "params", l2_form: str = "half",
     seeds: Iterable[int] | None = None, shapes: Iterable[Any] | None = None, dtypes: Iterable[Any] | None = None,
     targets: Iterable[str] | None = None, reference: str = "scratch", name: str | None = None,
-    progress: Callable[[Iterable], Iterable] | None = None, blind_spots: bool = True,
+    progress: Callable[[Iterable], Iterable] | None = None, blind_spots: bool = True, **run_options: Any,
 ) -> Identification:
     """Find the member of the family ``fn`` implements, then check ``fn`` against it.
 
@@ -288,6 +288,10 @@ def identify(
         float32 is allowed) cases of :data:`PROBE_SHAPES` x :data:`PROBE_SEEDS`, with the first
         of ``targets`` (labels by default).
     reference, name, progress, blind_spots : as :func:`scratch.testing.check_implementation`.
+    **run_options
+        Passed unchanged to :func:`scratch.testing.run_cases` (the probes) and
+        :func:`scratch.testing.check_implementation` (the check): how the implementation is run
+        (e.g. the isolation options those take), so the probes run exactly as the check does.
 
     Returns
     -------
@@ -307,7 +311,7 @@ def identify(
     target_list = list(targets if targets is not None else DEFAULT_TARGETS)
     probe_dtype = "float64" if "float64" in dtype_names or not dtype_names else dtype_names[0]
     probe_cases = cases(PROBE_SEEDS, PROBE_SHAPES, [probe_dtype], target_list[:1] or ["labels"])
-    results = run_cases(fn, probe_cases, reference="scratch", signature=signature)
+    results = run_cases(fn, probe_cases, reference="scratch", signature=signature, **run_options)
     probes = [_Probe(r) for r in results if _usable(r)]
 
     found: tuple[float, NetworkSpec, float] | None = None
@@ -328,7 +332,7 @@ def identify(
 
     def check(spec: NetworkSpec) -> Any:
         return check_implementation(fn, spec=spec, reference=reference, signature=signature, name=name,
-                                    progress=progress, blind_spots=blind_spots, **sweep)
+                                    progress=progress, blind_spots=blind_spots, **sweep, **run_options)
 
     if found is not None:
         score, spec, k = found
