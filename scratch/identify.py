@@ -188,17 +188,27 @@ def _with_l2(base: NetworkSpec, k: float, biases: bool, l2_form: str) -> Network
     return NetworkSpec(base.activation, base.alpha, _snap(lam), l2_form, biases, base.reduction)
 
 
-def _best_for(probes: Sequence[_Probe], base: NetworkSpec, l2_form: str) -> tuple[float, NetworkSpec, float]:
-    """(score, spec, k) of the best L2 variant of ``base`` (none, weights only, weights and biases)."""
-    best = (_score(probes, base), base, 0.0)
+def _best_for(probes: Sequence[_Probe], base: NetworkSpec, l2_form: str, match: float) -> tuple[float, NetworkSpec, float]:
+    """(score, spec, k) of the simplest L2 variant of ``base`` that matches (none, then weights
+    only, then weights and biases), λ written as the shortest decimal that still matches
+    (1e-3, not 0.000999988 from float32 probes); the best-scoring variant when none matches."""
+    tried = [(_score(probes, base), base, 0.0)]
+    if tried[0][0] <= match:
+        return tried[0]
     for biases in (False, True):
         k = _fit_k(probes, base, biases)
         spec = _with_l2(base, k, biases, l2_form)
-        if spec is not None:
-            s = _score(probes, spec)
-            if s < best[0]:
-                best = (s, spec, k)
-    return best
+        if spec is None:
+            continue
+        raw = _score(probes, spec)
+        if raw <= match:
+            for digits in range(1, 11):
+                short = _with_l2(base, float(f"{k:.{digits}g}"), biases, l2_form)
+                if short is not None and (score := _score(probes, short)) <= match:
+                    return score, short, k
+            return raw, spec, k
+        tried.append((raw, spec, k))
+    return min(tried, key=lambda t: t[0])
 
 
 def _base(activation: str, reduction: str, alpha: float = 0.01) -> NetworkSpec:
@@ -207,13 +217,13 @@ def _base(activation: str, reduction: str, alpha: float = 0.01) -> NetworkSpec:
 
 def _fit_alpha(probes: Sequence[_Probe], reduction: str, l2_form: str, match: float) -> tuple[float, NetworkSpec, float]:
     """The best leaky_relu slope: the common ones, then a golden-section search over [0, 1)."""
-    tried = [_best_for(probes, _base("leaky_relu", reduction, a), l2_form) for a in COMMON_ALPHAS]
+    tried = [_best_for(probes, _base("leaky_relu", reduction, a), l2_form, match) for a in COMMON_ALPHAS]
     best = min(tried, key=lambda t: t[0])
     if best[0] <= match:
         return best
 
     def f(a: float) -> float:
-        return _best_for(probes, _base("leaky_relu", reduction, a), l2_form)[0]
+        return _best_for(probes, _base("leaky_relu", reduction, a), l2_form, match)[0]
 
     lo, hi = 0.0, 0.999
     g = (math.sqrt(5) - 1) / 2
@@ -230,7 +240,7 @@ def _fit_alpha(probes: Sequence[_Probe], reduction: str, l2_form: str, match: fl
             fb = f(b)
     alpha = (lo + hi) / 2
     for digits in range(1, 13):  # the shortest decimal that fits (0.07, not 0.0700000000002)
-        found = _best_for(probes, _base("leaky_relu", reduction, float(f"{alpha:.{digits}g}")), l2_form)
+        found = _best_for(probes, _base("leaky_relu", reduction, float(f"{alpha:.{digits}g}")), l2_form, match)
         if found[0] <= match:
             return found
     return min(best, found, key=lambda t: t[0])
@@ -322,7 +332,7 @@ def identify(
                 if activation == "leaky_relu":
                     best = _fit_alpha(probes, reduction, l2_form, MATCH_FACTOR)
                 else:
-                    best = _best_for(probes, _base(activation, reduction), l2_form)
+                    best = _best_for(probes, _base(activation, reduction), l2_form, MATCH_FACTOR)
                 if best[0] <= MATCH_FACTOR and (found is None or best[0] < found[0]):
                     found = best
             if found is not None:

@@ -137,10 +137,11 @@ IMPLEMENTATIONS = {
 }
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])  # float32 probes: noisier fits, the same findings
 @pytest.mark.parametrize("name", list(IMPLEMENTATIONS))
-def test_identify_finds_the_member_and_every_case_passes_against_it(name):
+def test_identify_finds_the_member_and_every_case_passes_against_it(name, dtype):
     fn, want, form = IMPLEMENTATIONS[name]
-    found = identify(fn, l2_form=form, **SWEEP)
+    found = identify(fn, l2_form=form, **{**SWEEP, "dtypes": [dtype]})
     assert found.matched, found.sentence
     assert found.spec.canonical() == want.canonical(), (found.spec, want)
     assert found.spec.l2_form == (form if want.l2 else found.spec.l2_form)
