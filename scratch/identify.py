@@ -19,7 +19,10 @@ How each axis is found, on the float64 probe outputs (loss L, gradients dW1 db1 
   same function (half with λ is full with λ/2), so λ is reported in the form asked for
   (``l2_form``, default half);
 - **alpha** of leaky_relu: the common slopes (0.01, 0.1, 0.2, ...), then a golden-section search
-  over [0, 1) when none fits.
+  over [0, 1) when none fits;
+- the simplest variant that matches wins (no L2, then weights only, then with the biases), and
+  λ and alpha are written as the shortest decimal that still matches (1e-3, not 0.000999988
+  from float32 probes).
 
 A candidate matches when every quantity the implementation returned on every probe case is
 within :data:`scratch.diagnosis.MATCH_FACTOR` times the case's tolerance of the candidate's.
