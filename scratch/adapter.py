@@ -4,7 +4,10 @@ A user's function is called in one of two documented ways (``signature=``):
 
 - ``"params"`` (default): ``fn(params, x, y)`` with ``params`` a :class:`scratch.Params`
   (``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,); it unpacks like a tuple);
-- ``"arrays"``: ``fn(W1, b1, W2, b2, x, y)``.
+- ``"arrays"``: ``fn(W1, b1, W2, b2, x, y)``;
+- ``"model"``: ``fn`` is a class (or factory) of models with a ``params`` dict and a
+  ``loss(X, y)`` method returning ``(loss, grads)``, the layout of the CS231n ``TwoLayerNet``
+  assignment: see :func:`from_model` for exactly how the kit builds one per case.
 
 ``x`` is (N, D); ``y`` int labels (N,) or float targets (N, C), in the case's dtype.  It may
 return:
@@ -18,6 +21,16 @@ a failure.  Arrays may be NumPy arrays or anything NumPy converts without copyin
 Python (``__array__``: JAX arrays, detached CPU torch tensors).  Anything else (a tuple of
 gradients in an unknown order, lists, a missing key) raises :class:`ImplementationError`
 saying what was returned and what was expected.
+
+Conventions of real code that are not mistakes are accepted, and said (each a note of
+:attr:`Outputs.notes`, printed once in the report):
+
+- biases' gradients returned as ``(1, H)`` / ``(1, C)`` rows (``np.sum(dz, axis=0,
+  keepdims=True)``, or biases stored as rows) are read as ``(H,)`` / ``(C,)``; their values are
+  still checked, so the note never hides a wrong value;
+- gradients keyed by the parameter's name (``W1 b1 W2 b2``, as in ``grads["W1"]``) are read as
+  ``dW1 db1 dW2 db2``.  A mapping mixing both spellings (``dW1`` and ``W1``) is ambiguous and
+  raises :class:`ImplementationError`.
 """
 
 from __future__ import annotations
@@ -31,14 +44,30 @@ from typing import Any, Callable
 import numpy as np
 
 #: How the kit calls an implementation.
-SIGNATURES = {"params": "fn(params, x, y)", "arrays": "fn(W1, b1, W2, b2, x, y)"}
+SIGNATURES = {"params": "fn(params, x, y)", "arrays": "fn(W1, b1, W2, b2, x, y)",
+              "model": "Model().loss(X, y) -> (loss, grads) after Model().params = {W1 b1 W2 b2}"}
 #: What every implementation must return, and what it may.
 REQUIRED = ("loss", "dW1", "db1", "dW2", "db2")
 OPTIONAL = ("dz1", "dz2")
 EXPECTED = (
-    "(loss, grads) with grads a mapping (or NamedTuple/dataclass) with dW1 db1 dW2 db2 [dz1 dz2], "
-    "or one mapping with loss dW1 db1 dW2 db2 [dz1 dz2]"
+    "(loss, grads) with grads a mapping (or NamedTuple/dataclass) with dW1 db1 dW2 db2 [dz1 dz2] "
+    "(or W1 b1 W2 b2), or one mapping with loss dW1 db1 dW2 db2 [dz1 dz2]"
 )
+#: Gradient keys by parameter name (``grads["W1"]``, the CS231n layout) -> the kit's names.
+PARAM_KEYS = {"W1": "dW1", "b1": "db1", "W2": "dW2", "b2": "db2"}
+#: The notes of the two accepted conventions (one text each, so a report prints each once).
+NOTE_BIAS_ROWS = ("bias gradients returned as (1, H) / (1, C) rows were read as (H,) / (C,) "
+                  "(a convention, not a mistake; their values are checked as usual)")
+NOTE_PARAM_KEYS = "gradients keyed by parameter name (W1 b1 W2 b2) were read as dW1 db1 dW2 db2"
+
+
+class Outputs(dict):
+    """What :func:`read_outputs` returns: quantity -> array (or None), plus ``notes``, the
+    conventions that were accepted while reading it (:data:`NOTE_BIAS_ROWS`, :data:`NOTE_PARAM_KEYS`)."""
+
+    def __init__(self, *args: Any, notes: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notes: tuple[str, ...] = tuple(notes)
 
 
 class ImplementationError(TypeError):
@@ -71,6 +100,8 @@ def check_signature(fn: Callable, signature: str) -> None:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return
+    if signature == "model":
+        return
     n = 3 if signature == "params" else 6
     try:
         sig.bind(*range(n))
@@ -86,7 +117,69 @@ def call(fn: Callable, signature: str, params: Any, x: np.ndarray, y: np.ndarray
     """Call ``fn`` on one case the way ``signature`` says."""
     if signature == "arrays":
         return fn(*params, x, y)
+    if signature == "model":
+        return from_model(fn)(params, x, y)
     return fn(params, x, y)
+
+
+def from_model(factory: Callable[..., Any]) -> Callable[[Any, np.ndarray, np.ndarray], Any]:
+    """A ``fn(params, x, y)`` that checks a class-based model: an object with a ``params`` dict
+    (``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,)) and a ``loss(X, y)`` method returning
+    ``(loss, grads)`` with ``grads`` keyed ``W1 b1 W2 b2`` (the CS231n ``TwoLayerNet`` layout).
+
+    On every call (every case, and the repeat call) the kit builds a fresh object and sets
+    its parameters, exactly so::
+
+        model = factory(D, H, C)        # when factory accepts three positional arguments
+        model = factory()               # otherwise
+        model.params = {"W1": W1.copy(), "b1": b1.copy(), "W2": W2.copy(), "b2": b2.copy()}
+        return model.loss(x, y)
+
+    so the initial weights ``__init__`` draws are replaced by the case's.  ``factory`` is the
+    class itself (``TwoLayerNet``, whose ``__init__(input_size, hidden_size, output_size, ...)``
+    takes D, H, C) or any callable returning such an object, e.g.
+    ``lambda: TwoLayerNet(3, 5, 3, reg=0.0)`` (dims are ignored by the kit's assignment).
+    A regularization strength the model takes in ``__init__`` is the user's to fix in the
+    factory; the kit's ``spec`` says what to expect (``l2``, ``l2_form``).
+
+    Parameters
+    ----------
+    factory : class or callable returning the model object.
+
+    Returns
+    -------
+    callable ``fn(params, x, y)``, usable with ``signature="params"``.
+
+    Raises
+    ------
+    ImplementationError
+        (when called) the object has no ``loss`` method, or ``factory`` cannot be called.
+    """
+    if not callable(factory):
+        raise ImplementationError(f"the model factory must be a class or callable, got {type(factory).__name__}")
+    try:
+        inspect.signature(factory).bind(0, 0, 0)
+        takes_dims = True
+    except TypeError:
+        takes_dims = False
+    except ValueError:  # no signature Python can inspect
+        takes_dims = False
+    name = getattr(factory, "__qualname__", type(factory).__name__)
+
+    def model_loss_and_grads(params: Any, x: np.ndarray, y: np.ndarray) -> Any:
+        W1, b1, W2, b2 = params
+        D, H = np.shape(W1)
+        C = np.shape(W2)[1]
+        model = factory(D, H, C) if takes_dims else factory()
+        if not callable(getattr(model, "loss", None)):
+            raise ImplementationError(f"{name}() built a {type(model).__name__} with no loss(X, y) method; "
+                                      "signature 'model' expects an object with a params dict and loss(X, y)")
+        model.params = {"W1": W1.copy(), "b1": b1.copy(), "W2": W2.copy(), "b2": b2.copy()}
+        return model.loss(x, y)
+
+    model_loss_and_grads.__qualname__ = model_loss_and_grads.__name__ = f"{name}().loss"
+    model_loss_and_grads.__module__ = getattr(factory, "__module__", None)  # type: ignore[assignment]
+    return model_loss_and_grads
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
@@ -119,9 +212,26 @@ def _named(obj: Any) -> Mapping | None:
     return None
 
 
-def read_outputs(ret: Any) -> dict[str, np.ndarray | None]:
+def _param_keyed(grads: Mapping) -> tuple[Mapping, tuple[str, ...]]:
+    """``grads`` with the kit's keys: parameter-name keys (``W1``) renamed (``dW1``), noted;
+    a mapping that mixes both spellings raises :class:`ImplementationError`."""
+    keys = {str(k) for k in grads}
+    by_param = keys & set(PARAM_KEYS)
+    if not by_param:
+        return grads, ()
+    by_grad = keys & set(PARAM_KEYS.values())
+    if by_grad:
+        raise ImplementationError(
+            f"the gradients have keys {sorted(keys)}: both parameter names ({', '.join(sorted(by_param))}) and "
+            f"gradient names ({', '.join(sorted(by_grad))}), so which is the gradient is ambiguous; "
+            "key the gradients dW1 db1 dW2 db2, or W1 b1 W2 b2, not both")
+    return {PARAM_KEYS.get(str(k), k): v for k, v in grads.items()}, (NOTE_PARAM_KEYS,)
+
+
+def read_outputs(ret: Any) -> Outputs:
     """The quantities in a returned value: ``{"loss", "dW1", "db1", "dW2", "db2", "dz1", "dz2"}``
-    -> array, or None for an optional one that was not returned.
+    -> array, or None for an optional one that was not returned; ``.notes`` lists the accepted
+    conventions (gradients keyed ``W1``, bias rows ``(1, H)`` read as ``(H,)``).
 
     Raises
     ------
@@ -141,6 +251,7 @@ def read_outputs(ret: Any) -> dict[str, np.ndarray | None]:
         grads = grads_named
     else:
         raise ImplementationError(f"returned {describe(ret)}; expected {EXPECTED}")
+    grads, notes = _param_keyed(grads)
     keys = [str(k) for k in grads]
     missing = [k for k in REQUIRED[1:] if k not in grads or grads[k] is None]
     if missing:
@@ -149,9 +260,13 @@ def read_outputs(ret: Any) -> dict[str, np.ndarray | None]:
             f"the gradients have keys {keys}: missing {', '.join(missing)}"
             + (f" (did you mean {', '.join(hints)}?)" if hints else "") + f"; expected {EXPECTED}"
         )
-    out: dict[str, np.ndarray | None] = {"loss": _as_array("loss", loss)}
+    out = Outputs({"loss": _as_array("loss", loss)})
     for k in REQUIRED[1:] + OPTIONAL:
         out[k] = None if grads.get(k) is None else _as_array(k, grads[k])
+    rows = [k for k in ("db1", "db2") if out[k] is not None and out[k].ndim == 2 and out[k].shape[0] == 1]
+    for k in rows:  # (1, H) -> (H,): a row, read as the vector it holds; the values are compared as usual
+        out[k] = out[k].reshape(out[k].shape[1])
+    out.notes = notes + ((NOTE_BIAS_ROWS,) if rows else ())
     return out
 
 

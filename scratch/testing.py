@@ -54,6 +54,7 @@ __all__ = [
     "check_outputs",
     "make_report",
     "get_reference",
+    "identify_implementation",
 ]
 
 #: The default sweep: the same as ``python -m scratch compare``.
@@ -136,6 +137,8 @@ class CaseResult:
     ref: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     #: When a second call differed: <second, first> / <first, first> of the last differing quantity.
     repeat_ratio: float | None = None
+    #: Conventions accepted while reading the outputs (:attr:`scratch.adapter.Outputs.notes`).
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -218,7 +221,7 @@ def check_outputs(
     got = read_outputs(dict(outputs))
     ref = _reference(ref_fn, case)
     return CaseResult(case, rtol, _compare(case, got, ref, rtol), tuple(q for q in OPTIONAL if got[q] is None),
-                      None, [], got, ref)
+                      None, [], got, ref, notes=tuple(getattr(got, "notes", ())))
 
 
 def check_case(
@@ -247,7 +250,7 @@ def check_case(
         return CaseResult(case, rtol, error=error)
     ref = _reference(ref_fn, case)
     result = CaseResult(case, rtol, _compare(case, got, ref, rtol), tuple(q for q in OPTIONAL if got[q] is None),
-                        None, problems, got, ref)
+                        None, problems, got, ref, notes=tuple(getattr(got, "notes", ())))
     if repeat:
         again, error2, _ = _run(fn, signature, case)
         if again is None:
@@ -309,6 +312,13 @@ class Report:
     results: list[CaseResult]
     diagnosis: list[Any] = field(default_factory=list)
     blind_spots: list[Any] = field(default_factory=list)
+    #: The conventions accepted (bias rows, gradients keyed W1...), each once, in order of first use.
+    notes: list[str] = field(default_factory=list)
+    #: The member(s) of the family the cases were checked against (:class:`scratch.NetworkSpec`).
+    networks: list[NetworkSpec] = field(default_factory=list)
+    #: When the network was identified first (``check --identify``): what was found
+    #: (:meth:`scratch.identify.Identification.as_dict`); printed above the header.
+    identification: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -353,12 +363,16 @@ class Report:
         sweep_text = ", ".join(f"{k} {' '.join(map(str, v))}" for k, v in self.sweep.items())
         spots = (f"; {len(self.blind_spots)} known mistake(s) this sweep cannot reveal (blind spots below)"
                  if self.blind_spots else "")
-        return (f"{self.implementation} against {self.reference} on {n} case(s) [{sweep_text}]: "
+        net = f" for {'; '.join(s.describe() for s in self.networks)}" if self.networks else ""
+        return (f"{self.implementation} against {self.reference}{net} on {n} case(s) [{sweep_text}]: "
                 + ("all passed" if not nf else f"{nf} failed") + spots)
+
+    def _note_lines(self) -> list[str]:
+        return ["", "Notes (conventions accepted):"] + [f"  {n}" for n in self.notes] if self.notes else []
 
     def summary(self) -> str:
         """The printable summary: a header, a table per quantity and dtype, failures, diagnosis, blind spots."""
-        lines = [self._header(), ""]
+        lines = ([self.identification["sentence"], ""] if self.identification else []) + [self._header(), ""]
         table = []
         for s in self.summary_rows():
             if not s["cases"]:
@@ -368,6 +382,7 @@ class Report:
             table.append((s["quantity"], s["dtype"], str(s["cases"]), _num(s["max_rel"]), tol,
                           _num(s["worst_ratio"]), s["status"]))
         lines.append(plain_table(("quantity", "dtype", "cases", "worst rel err", "tolerance", "err/tol", "status"), table))
+        lines += self._note_lines()
         lines += self._failure_lines()
         lines += self._blind_spot_lines()
         return "\n".join(lines)
@@ -413,13 +428,17 @@ class Report:
     def failure_message(self) -> str:
         """The text of :func:`assert_implementation`'s ``AssertionError``: the header, each
         failing quantity with its error, tolerance, first failing case and worst element, and the diagnosis."""
-        return "\n".join([self._header(), *self._failure_lines(), *self._blind_spot_lines()])
+        first = [self.identification["sentence"]] if self.identification else []
+        return "\n".join([*first, self._header(), *self._note_lines(), *self._failure_lines(), *self._blind_spot_lines()])
 
     def as_dict(self) -> dict[str, Any]:
         """The whole report as JSON-ready data."""
         return {
             "implementation": self.implementation, "reference": self.reference, "signature": self.signature,
-            "sweep": self.sweep, "passed": self.ok, "n_cases": len(self.results),
+            "sweep": self.sweep, "network": [s.as_dict() for s in self.networks],
+            "network_described": [s.describe() for s in self.networks], "notes": list(self.notes),
+            **({"identification": self.identification} if self.identification else {}),
+            "passed": self.ok, "n_cases": len(self.results),
             "n_failed": len(self.failures()), "not_returned": list(self.not_returned),
             "summary": self.summary_rows(),
             "diagnosis": [d.as_dict() for d in self.diagnosis],
@@ -446,6 +465,8 @@ def make_report(results: list[CaseResult], fn: Any, reference: Any, signature: s
 
     ref_name = reference if isinstance(reference, str) else _name(reference)
     report = Report(name or _name(fn), ref_name, signature, sweep_desc, results)
+    report.notes = list(dict.fromkeys(n for r in results for n in r.notes))
+    report.networks = list(dict.fromkeys(r.case.spec for r in results))
     if not report.ok:
         report.diagnosis = diagnosis.diagnose(results)
     if blind_spots:
@@ -533,8 +554,6 @@ def check_implementation(
     results = run_cases(fn, case_list, reference=reference, signature=signature, progress=progress)
     desc = {"seeds": seeds, "shapes": [c for c in dict.fromkeys(c.shape for c in case_list)],
             "dtypes": [np.dtype(d).name for d in dtypes], "targets": targets}
-    if not spec.is_seed:
-        desc["network"] = [spec.describe()]
     return make_report(results, fn, reference, signature, sweep_desc=desc, blind_spots=blind_spots, name=name)
 
 
@@ -549,3 +568,13 @@ def assert_implementation(fn: Callable, **kwargs: Any) -> Report:
     if not report.ok:
         raise AssertionError(report.failure_message())
     return report
+
+
+def identify_implementation(fn: Callable, **kwargs: Any) -> Any:
+    """Find which member of the family ``fn`` implements, then check it against that member:
+    :func:`scratch.identify.identify` (same keyword arguments; returns its
+    :class:`scratch.identify.Identification`, whose ``sentence`` says what was found and
+    ``report`` is the check)."""
+    from .identify import identify
+
+    return identify(fn, **kwargs)

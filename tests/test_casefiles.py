@@ -130,12 +130,13 @@ def test_npy_round_trip_and_the_files_are_the_truth(tmp_path):
     for c, b in zip(sweep, back):
         for x, y in zip((*c.params, c.x, c.y), (*b.params, b.x, b.y)):
             assert x.dtype == y.dtype and np.array_equal(x, y)
-    # Edit one input file: load() reads the edit, it does not regenerate the case from its seed.
+    # Edit one input file: load() refuses it, naming the file (the manifest's seed makes other inputs).
     x_file = tmp_path / sweep[0].id / "inputs" / "x.npy"
     x = np.load(x_file)
     x[0, 0] = 0.5
     np.save(x_file, x)
-    assert casefiles.load(tmp_path)[0].x[0, 0] == 0.5 and sweep[0].x[0, 0] != 0.5
+    with pytest.raises(casefiles.CaseFileError, match=f"{sweep[0].id}/inputs/x.npy"):
+        casefiles.load(tmp_path)
 
 
 def test_json_outputs_are_read_in_the_case_dtype_and_npy_dtype_is_checked(tmp_path):

@@ -14,7 +14,8 @@ from typing import Any
 from ... import casefiles
 from ...testing import REFERENCES, cases
 from . import UsageError
-from ._options import add_json_option, add_quiet_option, add_sweep_options, input_folder, output_folder
+from ._options import (add_json_option, add_quiet_option, add_spec_options, add_sweep_options, input_folder,
+                       output_folder, spec_from_args)
 from .check import case_progress, finish, load_reference
 
 
@@ -43,6 +44,7 @@ def register(sub: Any) -> None:
                            "which names each case's input and output paths and the expected output shapes.")
     e.add_argument("folder", type=new_folder, metavar="DIR", help="a new or empty folder")
     add_sweep_options(e)
+    add_spec_options(e)
     e.add_argument("--format", choices=casefiles.FORMATS, default="json",
                    help="json: DIR/<id>/inputs.json; npy: DIR/<id>/inputs/<name>.npy (default: json)")
     e.set_defaults(func=run_export)
@@ -59,8 +61,9 @@ def register(sub: Any) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``python -m scratch cases export``; return the exit status (0 written, 2 usage)."""
+    spec = spec_from_args(args)
     try:
-        case_list = cases(args.seeds, args.shapes, args.dtypes, args.targets)
+        case_list = cases(args.seeds, args.shapes, args.dtypes, args.targets, spec=spec)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if not case_list:

@@ -9,7 +9,8 @@ from ...adapter import SIGNATURES, ImplementationError, check_signature, load_fu
 from ...testing import REFERENCES, check_implementation, get_reference
 from ..report import wrote
 from . import UsageError
-from ._options import add_json_option, add_quiet_option, add_sweep_options, output_file, show_progress
+from ._options import (add_json_option, add_quiet_option, add_spec_options, add_sweep_options, output_file,
+                       show_progress, spec_from_args)
 
 #: Modules the ``--html`` page needs (each named with its extra when missing).
 HTML_NEEDS = ("pygments", "matplotlib", "latex2mathml")
@@ -29,6 +30,11 @@ def register(sub: Any) -> None:
     p.add_argument("--signature", choices=list(SIGNATURES), default="params",
                    help="; ".join(f"{k}: {v}" for k, v in SIGNATURES.items()) + " (default: params)")
     add_sweep_options(p)
+    add_spec_options(p)
+    p.add_argument("--identify", action="store_true",
+                   help="first find which member of the family (activation, reduction, L2 and its lambda) the "
+                        "implementation computes, then check it against that member (takes no network option "
+                        "but --l2-form, the form lambda is reported in)")
     p.add_argument("--reference", choices=REFERENCES, default="scratch", help="default: scratch")
     add_json_option(p)
     add_html_option(p)
@@ -82,13 +88,21 @@ def run(args: argparse.Namespace) -> int:
         check_signature(fn, args.signature)
     except ImplementationError as exc:
         raise UsageError(str(exc)) from exc
+    spec = spec_from_args(args)
+    if args.identify and not spec.is_seed:
+        raise UsageError(f"--identify finds the network itself; drop the network options (got {spec.describe()}; "
+                         "only --l2-form goes with --identify: the form lambda is reported in)")
     load_reference(args.reference)
     require_html(args.html)
+    sweep = dict(seeds=args.seeds, shapes=[s for s in args.shapes], dtypes=args.dtypes, targets=args.targets,
+                 reference=args.reference, signature=args.signature, name=args.target)
     try:
-        report = check_implementation(
-            fn, seeds=args.seeds, shapes=[s for s in args.shapes], dtypes=args.dtypes, targets=args.targets,
-            reference=args.reference, signature=args.signature, name=args.target,
-            progress=case_progress(args, "check"))
+        if args.identify:
+            from ...identify import identify
+
+            report = identify(fn, l2_form=args.l2_form, progress=case_progress(args, "identify"), **sweep).report
+        else:
+            report = check_implementation(fn, spec=spec, progress=case_progress(args, "check"), **sweep)
     except (ImplementationError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     return finish(report, args.json, args.html, argv=["check", args.target, "--html", str(args.html)])

@@ -174,6 +174,11 @@ def render(report: Any, argv: list[str] | None = None) -> Html:
         tag("p", join(["Implementation ", tag("code", report.implementation), " (signature ", tag("code", report.signature),
                        ") against ", tag("code", report.reference), " on the same arrays."])),
         tag("p", f"Sweep: {sweep}."),
+        *([tag("p", "Network: " + "; ".join(s.describe() for s in report.networks) + ".")]
+          if getattr(report, "networks", None) else []),
+        *([tag("p", "Identified: " + report.identification["sentence"] + ".")]
+          if getattr(report, "identification", None) else []),
+        *([tag("p", "Conventions accepted: " + "; ".join(report.notes) + ".")] if getattr(report, "notes", None) else []),
         verdict,
     ])
     sections = [summary_section(report)]
