@@ -176,7 +176,9 @@ def _run(fn: Callable, signature: str, case: SweepCase) -> tuple[dict[str, np.nd
     except ImplementationError:
         raise
     except Exception as exc:  # the implementation's own failure: reported, not fatal
-        return None, f"raised {type(exc).__name__}: {exc}", []
+        from .diagnosis import describe_exception
+
+        return None, f"raised {describe_exception(exc)}", []  # with the user's file and line
     problems = [f"modified its input {name} in place"
                 for name, before, after in zip(("W1", "b1", "W2", "b2", "x", "y"),
                                                (*case.params, case.x, case.y), (*params, x, y))
@@ -447,7 +449,7 @@ def make_report(results: list[CaseResult], fn: Any, reference: Any, signature: s
     ref_name = reference if isinstance(reference, str) else _name(reference)
     report = Report(name or _name(fn), ref_name, signature, sweep_desc, results)
     if not report.ok:
-        report.diagnosis = diagnosis.diagnose(results)
+        report.diagnosis = diagnosis.diagnose(results, reference=ref_name)
     if blind_spots:
         returned = tuple(q for q in QUANTITIES if any(q in r.checks for r in results)) or REQUIRED
         report.blind_spots = diagnosis.blind_spots(all_cases or [r.case for r in results], returned,

@@ -612,7 +612,7 @@ PITFALLS: dict[str, Pitfall] = {p.name: p for p in [
             "The usual L2 term penalizes the weights and leaves the biases free: a bias only shifts a unit, "
             "and shrinking it toward 0 buys no smoothness. Looping over every parameter (for p in params: "
             "loss += lam * (p**2).sum()) regularizes the biases too, changing the loss and db1, db2. With "
-            "biases of 0 it changes nothing.",
+            "biases of 0 it changes nothing. (Where the biases are meant to be regularized, say so: --l2-biases.)",
             ("loss", "db2", "db1"), l2_on_biases, NetworkSpec.penalty, "l2", "l2_zero_bias",
             "biases 0: their penalty and its gradient are 0",
             spec=L2, applies=lambda spec: spec.l2 > 0 and not spec.l2_biases, takes_spec=True),
