@@ -884,7 +884,12 @@ def _describe_setting(setting: str) -> str:
     shape = {"confident": "confident", "mixed": "confident"}.get(s.shape, s.shape)
     if s.logit_scale >= 100:
         shape = "huge"
-    return f"shape {shape}, {s.dtype}, {s.target}"
+    text = f"shape {shape} in {s.dtype} with {s.target} targets (--shapes {shape} --dtypes {s.dtype} --targets {s.target})"
+    if s.dead_units:
+        text += f", with hidden units switched off (z1 = 0 exactly), which no sweep shape has"
+    if s.dtype == "float32" and shape in SPECIAL_SHAPES:
+        text += " (in float32 only: a correct float64 implementation can lose digits there too, reported as such)"
+    return text
 
 
 def blind_spots(case_list: Iterable[SweepCase], returned: Sequence[str] = QUANTITIES, *,
@@ -899,17 +904,18 @@ def blind_spots(case_list: Iterable[SweepCase], returned: Sequence[str] = QUANTI
     from .compare import reference_result
     from .cases import DTYPES
 
-    reps: dict[tuple[str, str, str], SweepCase] = {}
+    reps: dict[tuple[str, str, str, NetworkSpec], SweepCase] = {}
     for c in case_list:
-        reps.setdefault((c.shape, c.dtype, c.target), c)
+        reps.setdefault((c.shape, c.dtype, c.target, c.spec), c)
     refs = {}
     for key, c in reps.items():
-        L, g = reference_result(loss_and_grads, c.params, c.x, c.y)
+        L, g = reference_result(functools.partial(loss_and_grads, spec=c.spec), c.params, c.x, c.y)
         refs[key] = {"loss": np.asarray(L), **g._asdict()}
+    specs = {c.spec for c in reps.values()}
     spots = []
     for p in PITFALLS.values():
-        if not p.is_gradient:
-            continue
+        if not p.is_gradient or not any(p.applies(sp) for sp in specs):
+            continue  # not a mistake of any member the sweep checks: nothing to reveal
         if SETTINGS[p.caught_on].calls > 1:
             if repeat_checked:
                 continue
@@ -917,6 +923,8 @@ def blind_spots(case_list: Iterable[SweepCase], returned: Sequence[str] = QUANTI
             continue
         visible = False
         for key, c in reps.items():
+            if not p.applies(c.spec):
+                continue
             out = dict(_pitfall_outputs(p.name, c.id, c))
             rtol = oracle_rtol(DTYPES[c.dtype], c.dims)
             if not out or any(not check_quantity(q, out[q], refs[key][q], rtol=rtol, dtype=DTYPES[c.dtype], shape=np.shape(refs[key][q]),

@@ -35,7 +35,7 @@ import numpy as np
 
 from .adapter import OPTIONAL, REQUIRED, SIGNATURES, ImplementationError, call, check_signature, read_outputs
 from .cases import DTYPES, SHAPES, TARGETS, SweepCase, sweep
-from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result, same_values
+from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result, same_values, zero_truth_floor
 from .formatting import json_ready, plain_table
 from .spec import SEED, NetworkSpec, as_spec
 from .tolerances import oracle_rtol
@@ -196,11 +196,13 @@ def _reference(reference: Callable, case: SweepCase) -> dict[str, np.ndarray]:
 
 def _compare(case: SweepCase, got: Mapping[str, np.ndarray | None], ref: Mapping[str, np.ndarray], rtol: float) -> dict[str, Check]:
     shapes = expected_shapes(*case.dims)
+    floor = zero_truth_floor(case.params, case.x, case.y, case.spec)  # the loss's scale where its truth is 0 (C = 1)
     out = {}
     for q in QUANTITIES:
         if got.get(q) is None:
             continue
-        c = check_quantity(q, got[q], ref[q], rtol=rtol, dtype=DTYPES[case.dtype], shape=shapes[q], ref_dtype=np.float64)
+        c = check_quantity(q, got[q], ref[q], rtol=rtol, dtype=DTYPES[case.dtype], shape=shapes[q], ref_dtype=np.float64,
+                           floor=floor if q == "loss" else 0.0)
         if q == "loss" and not c.passed and c.problem.startswith("dtype") and np.asarray(got[q]).dtype == np.float64 \
                 and case.dtype == "float32":
             c = Check(**{**c.__dict__, "problem": c.problem + " (a Python float or float64 loss in a float32 case: "
