@@ -785,7 +785,10 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
     # mistakes at once: e.g. a bias bug everywhere and a float32 cancellation on confident rows).
     partial: dict[str, dict[str, list[Any]]] = {}  # pitfall -> quantity -> the cases it is named on
     for q in left:
-        open_cases = list(tried[q])
+        # a non-finite scalar (a NaN loss) matches any pitfall that makes one: evidence only
+        # when it holds on every failing case tried (above), not for a part of them
+        open_cases = [r for r in tried[q] if np.size(r.got[q]) > 1 or np.all(np.isfinite(r.got[q]))]
+        rest_nonfinite = [r for r in tried[q] if not any(r is c for c in open_cases)]
         while open_cases:  # greedy cover: the pitfall reproducing most of the open cases first
             ids = {id(r) for r in open_cases}
             best = max((n for n in matched if q in matched[n]), default=None,
@@ -795,12 +798,11 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
                 break
             partial.setdefault(best, {})[q] = covered
             open_cases = [r for r in open_cases if id(r) not in {id(c) for c in covered}]
-        if open_cases:
-            rest[q] = open_cases
+        if open_cases or rest_nonfinite:
+            rest[q] = rest_nonfinite + open_cases
     for name, per_q in partial.items():
         findings.append(_pitfall_finding(name, list(per_q), tried, bad_q, sample, results, per_q))
-    lost, done = _precision_findings({q: rs for q, rs in rest.items() if not any(q in pq for pq in partial.values())},
-                                     results)
+    lost, done = _precision_findings(rest, results)
     findings += lost
     rest = {q: rs for q, rs in rest.items() if q not in done}
     groups: dict[str, list[tuple[str, str]]] = {}  # where -> (quantity, what): one line per part of the sweep
