@@ -46,11 +46,17 @@ MATCH_FACTOR = 2.0
 #: A ratio to the truth counts as constant when ``g - k r`` is within this many times the
 #: case's tolerance (relative to the largest magnitude).
 RATIO_FACTOR = 10.0
-#: "Right formula, lost digits": an error within this factor of the error of the right formulas
-#: computed the plain way (log of a sum, yhat - y, 1 - a1^2) in the case's dtype, where those
-#: fail too.  Two right formulas that lose the same digits differ by rounding luck (a different
-#: summation order), not by a decade; a wrong formula is off by O(1).
-PRECISION_FACTOR = 10.0
+#: "Right formula, lost digits": where the right formulas computed the plain way (log of a sum,
+#: yhat - y, 1 - a1^2) fail too, an error of at most this many units of the dtype's eps times the
+#: size of the terms that cancel (:func:`rounding_scale`: the backward pass run on absolute values,
+#: with |f'| <= 1) is rounding, whatever the summation order: each of the half-dozen operations
+#: of the chain rounds once or twice.  A wrong formula is off by the size of the truth, which on
+#: these rows is far above it (a dropped T ~ 1e-9 against 16 eps64 x 20 ~ 7e-14 in float64).
+PRECISION_ULPS = 16.0
+#: An operation is named as one that lost the digits unless computing it alone the plain way
+#: (the rest cancellation-free) costs more than this many times the implementation's error: a
+#: plain 1 - a1^2 that would cost ten times the error seen is not what this code does.
+ATTRIBUTION_FACTOR = 4.0
 
 
 @dataclass(frozen=True)
@@ -441,23 +447,64 @@ def _lost_digits(q: str, r: Any) -> float | None:
     return err if err > r.rtol else None
 
 
+def rounding_scale(q: str, case: SweepCase) -> float:
+    """The size of the terms that cancel in ``q`` on ``case`` (float64): for the loss, its
+    :func:`scratch.compare.zero_truth_floor`; for a gradient, the largest entry of the backward
+    pass run on absolute values (|yhat| s + |y| for dz2, then |a1|^T, |W2|^T, |f'| <= 1, |x|^T, and
+    the penalty's |k W|).  A rounding error of the chain is a few eps times this."""
+    from .compare import zero_truth_floor
+    from .network import Params, _forward
+
+    k = ("scale", q, case.id, id(case.x))
+    if k in _CACHE:
+        return _CACHE[k][0]
+    spec = case.spec
+    params = Params(*(np.asarray(p, np.float64) for p in case.params))
+    x = np.asarray(case.x, np.float64)
+    with np.errstate(all="ignore"):
+        if q == "loss":
+            value = zero_truth_floor(params, x, case.y, spec)
+        else:
+            fwd = _forward(params, x, spec)
+            C = params.W2.shape[1]
+            Y = np.abs(np.eye(C)[case.y] if case.y.ndim == 1 else np.asarray(case.y, np.float64))
+            f = spec.scale(x.shape[0])
+            dz2 = (fwd.yhat * Y.sum(axis=1, keepdims=True) + Y) * f
+            dz1 = dz2 @ np.abs(params.W2).T
+            reg = spec.penalty_grads(Params(*(np.abs(p) for p in params))) or (0, 0, 0, 0)
+            a = {"dz2": dz2, "dW2": np.abs(fwd.a1).T @ dz2 + reg[2], "db2": dz2.sum(axis=0) + reg[3], "dz1": dz1,
+                 "dW1": np.abs(x).T @ dz1 + reg[0], "db1": dz1.sum(axis=0) + reg[1]}[q]
+            value = float(np.max(a, initial=0.0))
+    _CACHE[k] = (value,)
+    return value
+
+
 def _precision_explains(q: str, r: Any) -> bool:
-    """The user's ``q`` on ``r`` fails as the right formulas computed the plain way fail:
-    within :data:`PRECISION_FACTOR` of their error (right formula, lost digits)."""
-    lost = _lost_digits(q, r)
-    return lost is not None and _error(q, r.got[q], r) <= PRECISION_FACTOR * lost
+    """The user's ``q`` on ``r`` fails where the right formulas computed the plain way fail, by no
+    more than rounding: max|got - ref| <= :data:`PRECISION_ULPS` eps(dtype) :func:`rounding_scale`."""
+    if _lost_digits(q, r) is None:
+        return False
+    got, ref = np.asarray(r.got[q], np.float64), np.asarray(r.ref[q], np.float64)
+    if got.shape != ref.shape or not np.all(np.isfinite(got)):
+        return False
+    eps = float(np.finfo(DTYPES[r.case.dtype]).eps)
+    return float(np.max(np.abs(got - ref), initial=0.0)) <= PRECISION_ULPS * eps * rounding_scale(q, r.case)
 
 
 def _lossy_operations(q: str, r: Any) -> list[str]:
-    """The operations of :data:`LOSSY` whose cancellation-free form alone cuts the plain
-    formulas' error on ``q`` of case ``r`` at least tenfold (or to a pass)."""
-    base = _error(q, plain_outputs(r.case)[q], r)
-    ops = []
+    """The operations of :data:`LOSSY` that lose the digits of ``q`` on case ``r``: those that,
+    computed the plain way with the rest cancellation-free, fail ``q`` there; of them, the ones
+    whose cost is at most :data:`ATTRIBUTION_FACTOR` times the implementation's error, or all when none is."""
+    err = r.checks[q].max_rel
+    candidates, explaining = [], []
     for op in LOSSY:
-        err = _error(q, plain_outputs(r.case, frozenset([op]))[q], r)
-        if err <= r.rtol or err * PRECISION_FACTOR <= base:
-            ops.append(op)
-    return ops
+        cost = _error(q, plain_outputs(r.case, frozenset(o for o in LOSSY if o != op))[q], r)
+        if cost <= r.rtol:
+            continue
+        candidates.append(op)
+        if cost <= err * ATTRIBUTION_FACTOR:
+            explaining.append(op)
+    return explaining or candidates
 
 
 def _precision_findings(rest: dict[str, list[Any]], results: Sequence[Any]) -> tuple[list[Finding], list[str]]:
@@ -802,7 +849,9 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
             rest[q] = rest_nonfinite + open_cases
     for name, per_q in partial.items():
         findings.append(_pitfall_finding(name, list(per_q), tried, bad_q, sample, results, per_q))
-    lost, done = _precision_findings(rest, results)
+    # (a quantity a pitfall explains on part of the cases has a wrong formula: not "right formula" on the rest)
+    lost, done = _precision_findings({q: rs for q, rs in rest.items() if not any(q in pq for pq in partial.values())},
+                                     results)
     findings += lost
     rest = {q: rs for q, rs in rest.items() if q not in done}
     groups: dict[str, list[tuple[str, str]]] = {}  # where -> (quantity, what): one line per part of the sweep
@@ -831,11 +880,10 @@ def _reproduces(name: str, q: str, r: Any) -> bool:
         return False
     if PITFALLS[name].precision:
         return True
-    # A formula pitfall is evidence only where its error exceeds the digits the right formulas
-    # lose when computed the plain way: on a confident row the max-shift-free softmax loses what
-    # z - max - log sum e loses, and matching it says nothing about the max-shift.
-    lost = _lost_digits(q, r)
-    return lost is None or own.max_rel > PRECISION_FACTOR * lost
+    # A formula pitfall is no evidence where the right formulas computed the plain way fail too and
+    # give the implementation's values as well: on a confident row the max-shift-free softmax
+    # loses what z - max - log sum e loses, and matching it says nothing about the max-shift.
+    return _lost_digits(q, r) is None or not same_values(r.got[q], plain_outputs(r.case)[q], MATCH_FACTOR * r.rtol)
 
 
 def _kinds(cases: Sequence[Any]) -> str:

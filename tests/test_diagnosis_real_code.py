@@ -325,3 +325,30 @@ def test_blind_spot_advice_names_the_dtype_as_an_option():
     spots = {b.pitfall: str(b) for b in blind_spots(st.cases(seeds=[0], shapes=["small"], dtypes=["float64"],
                                                              targets=["labels"]))}
     assert "--shapes confident --dtypes float32 --targets labels" in spots["float32_yhat_minus_y"], spots
+
+
+def careful_activation(params, x, y):
+    """Right formulas; tanh' from z1 without cancellation, but log-sum-exp as max + log sum and
+    dz2 = p - y: only the output layer loses digits on confident rows."""
+    W1, b1, W2, b2 = params
+    N, C = x.shape[0], W2.shape[1]
+    z1 = x @ W1 + b1
+    a1 = np.tanh(z1)
+    z2 = a1 @ W2 + b2
+    m = z2.max(axis=1, keepdims=True)
+    logp = z2 - (m + np.log(np.exp(z2 - m) @ np.ones(C)))
+    Y = np.eye(C)[y]
+    dz2 = (np.exp(logp) - Y) / N
+    u = np.exp(-2 * np.abs(z1))
+    dz1 = dz2 @ W2.T * (4 * u / (1 + u) ** 2)
+    return -(Y * logp).sum() / N, {"dW1": x.T @ dz1, "db1": dz1.sum(0), "dW2": a1.T @ dz2, "db2": dz2.sum(0)}
+
+
+def test_the_precision_finding_names_the_operation_that_lost_the_digits():
+    report = st.check_implementation(careful_activation, seeds=[0, 1], shapes=["confident"], dtypes=["float64"],
+                                     targets=["labels"], blind_spots=False)
+    by_q = {q: d for d in report.diagnosis if d.kind == "precision" for q in d.quantities}
+    assert {"loss", "dW2", "dW1"} <= set(by_q), text_of(report)
+    assert "yhat - y at each confident row's most probable class" in by_q["dW1"].text, by_q["dW1"].text
+    assert "activation's derivative" not in by_q["dW1"].text, by_q["dW1"].text  # it is computed from z1 here
+    assert "log1p(T)" in by_q["loss"].text and "yhat - y" not in by_q["loss"].text, by_q["loss"].text
