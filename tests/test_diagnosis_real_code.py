@@ -336,7 +336,7 @@ def careful_activation(params, x, y):
     a1 = np.tanh(z1)
     z2 = a1 @ W2 + b2
     m = z2.max(axis=1, keepdims=True)
-    logp = z2 - (m + np.log(np.exp(z2 - m) @ np.ones(C)))
+    logp = z2 - (m + np.log(np.exp(z2 - m) @ np.ones(C))[:, None])
     Y = np.eye(C)[y]
     dz2 = (np.exp(logp) - Y) / N
     u = np.exp(-2 * np.abs(z1))
