@@ -13,6 +13,19 @@ against an oracle (torch, JAX, or the numeric oracle's complex step) at the tole
 other check uses, :func:`scratch.tolerances.oracle_rtol`.  Two pitfalls are not about a
 gradient formula (NaN == NaN in ``assert_allclose``, JAX without x64); they carry a
 ``demo`` function instead.  ``python -m scratch pitfalls`` prints the gallery.
+
+**The family** (:class:`scratch.spec.NetworkSpec`).  Each pitfall declares the member it is a
+mistake of (``spec``; its ``caught_on`` setting is a problem of that member, and the oracles are
+built for it) and the members where it means anything (``applies``: no 1/N to forget in a summed
+loss, no tanh' in a relu network).  The output-layer mistakes are written once, for the seed
+network, and are the same mistake in every member: :func:`member_outputs` runs them with the
+member's hidden activation (the shared pieces read it from :func:`hidden_layer`) and applies its
+reduction and L2 penalty outside them (a sum is N times the mean; the penalty and its gradient
+are added to a data part that does not depend on them).  The mistakes about a member's own terms
+(the L2 conventions, regularized biases, a penalty missing from the loss or the gradient) take
+``spec=`` and are written for it.  :mod:`scratch.diagnosis` computes every fingerprint this way,
+for the case's own member.  ``precision`` marks the float32 cancellations: right formulas that
+lose digits, named as such.
 """
 
 from __future__ import annotations
