@@ -105,11 +105,37 @@ class Check:
         return {**asdict(self), "passed": self.passed}
 
 
+def zero_truth_floor(params: Any, x: np.ndarray, y: np.ndarray, spec: Any = None) -> float:
+    """The loss's scale where its truth is exactly 0 (C = 1): ``max(1, max|z2|)`` times the
+    largest row mass of the targets, times N for a summed loss (the size of the terms of
+    ``z2 - logsumexp(z2)`` that cancel; see :data:`scratch.tolerances.ZERO_TRUTH_MIN_SCALE`).
+
+    ``params`` W1 (D, H), b1 (H,), W2 (H, C), b2 (C,); ``x`` (N, D); ``y`` (N,) labels or (N, C)."""
+    from .network import Params, _logits
+    from .spec import as_spec
+    from .tolerances import ZERO_TRUTH_MIN_SCALE
+
+    spec = as_spec(spec)
+    with np.errstate(all="ignore"):  # (1)-(3) in float64
+        z2 = _logits(Params(*(np.asarray(p, np.float64) for p in params)), np.asarray(x, np.float64), spec)[2]
+    y = np.asarray(y)
+    mass = 1.0 if y.ndim == 1 else float(np.max(np.abs(y).sum(axis=1), initial=0.0))
+    zmax = float(np.max(np.abs(z2), initial=0.0)) if np.all(np.isfinite(z2)) else 0.0
+    scale = max(ZERO_TRUTH_MIN_SCALE, zmax) * max(mass, ZERO_TRUTH_MIN_SCALE)
+    return scale * (x.shape[0] if spec.reduction == "sum" else 1)
+
+
 def check_quantity(
-    quantity: str, got: Any, ref: Any, *, rtol: float, dtype: Any, shape: tuple[int, ...], ref_dtype: Any = None
+    quantity: str, got: Any, ref: Any, *, rtol: float, dtype: Any, shape: tuple[int, ...], ref_dtype: Any = None,
+    floor: float = 0.0,
 ) -> Check:
     """Compare one quantity: shape, then dtype (of ``got``; of ``ref`` against ``ref_dtype``),
-    then finiteness of both, then the relative error against ``rtol``."""
+    then finiteness of both, then the relative error against ``rtol``.
+
+    ``floor``: where ``ref`` is exactly 0 everywhere, the error is measured against
+    ``max(max|got|, floor)`` instead (an absolute tolerance ``rtol * floor``;
+    :data:`scratch.tolerances.ZERO_TRUTH_MIN_SCALE` says why, :func:`zero_truth_floor` gives the
+    loss's)."""
     got_a, ref_a = np.asarray(got), np.asarray(ref)
     ref_dtype = np.dtype(dtype if ref_dtype is None else ref_dtype)
     problem = None
@@ -129,6 +155,8 @@ def check_quantity(
     diff = np.abs(got_a.astype(np.float64) - ref_a.astype(np.float64)) if comparable else None
     max_abs = float(np.max(diff)) if comparable and diff.size else (0.0 if comparable else float("inf"))
     max_rel = relative_error(got_a, ref_a) if comparable else float("inf")
+    if floor > 0 and comparable and ref_a.size and not np.any(ref_a):  # a zero truth: the problem's scale
+        max_rel = max_abs / max(floor, float(np.max(np.abs(got_a))))
     if problem is None and not max_rel <= rtol:
         problem = f"value: relative error {max_rel:.3g} > {rtol:.3g}"
     worst: tuple[Any, ...] = (None, None, None)
@@ -146,13 +174,16 @@ def compare_results(
     dtype: Any,
     dims: tuple[int, int, int, int],
     ref_dtype: Any = None,
+    loss_floor: float = 0.0,
 ) -> list[Check]:
-    """Compare ``(loss, grads)`` pairs quantity by quantity; ``dims`` is (N, D, H, C)."""
+    """Compare ``(loss, grads)`` pairs quantity by quantity; ``dims`` is (N, D, H, C);
+    ``loss_floor`` the loss's scale where its truth is 0 (:func:`zero_truth_floor`)."""
     shapes = expected_shapes(*dims)
     got_q = dict(zip(QUANTITIES, (got[0], *got[1])))
     ref_q = dict(zip(QUANTITIES, (ref[0], *ref[1])))
     return [
-        check_quantity(q, got_q[q], ref_q[q], rtol=rtol, dtype=dtype, shape=shapes[q], ref_dtype=ref_dtype)
+        check_quantity(q, got_q[q], ref_q[q], rtol=rtol, dtype=dtype, shape=shapes[q], ref_dtype=ref_dtype,
+                       floor=loss_floor if q == "loss" else 0.0)
         for q in QUANTITIES
     ]
 
@@ -181,7 +212,8 @@ def check_case(
     H, C = params.W2.shape
     got = ours(params, x, y)
     ref = reference_result(reference, params, x, y)
-    return compare_results(got, ref, rtol=rtol, dtype=dtype, ref_dtype=np.float64, dims=(N, D, H, C))
+    return compare_results(got, ref, rtol=rtol, dtype=dtype, ref_dtype=np.float64, dims=(N, D, H, C),
+                           loss_floor=zero_truth_floor(params, x, y, getattr(reference, "keywords", {}).get("spec")))
 
 
 def reference_result(reference: Callable, params: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Grads]:

@@ -124,6 +124,8 @@ def short_diagnosis(cell: Cell) -> str:
         names.append("raised")
     if any(d.kind == "signature" for d in cell.report.diagnosis):
         names.append("no known pitfall")
+    names += [{"precision": "lost digits", "reference": "the reference loses digits", "family": "another member"}[d.kind]
+              for d in cell.report.diagnosis if d.kind in ("precision", "reference", "family")]
     where = sorted({r.case.shape for r in cell.report.failures()})
     text = ", ".join(dict.fromkeys(names))
     return f"{text} [on {' '.join(where)}]"

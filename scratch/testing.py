@@ -35,7 +35,7 @@ import numpy as np
 
 from .adapter import OPTIONAL, REQUIRED, SIGNATURES, ImplementationError, call, check_signature, read_outputs
 from .cases import DTYPES, SHAPES, TARGETS, SweepCase, sweep
-from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result, same_values
+from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result, same_values, zero_truth_floor
 from .formatting import json_ready, plain_table
 from .spec import SEED, NetworkSpec, as_spec
 from .tolerances import oracle_rtol
@@ -179,7 +179,9 @@ def _run(fn: Callable, signature: str, case: SweepCase) -> tuple[dict[str, np.nd
     except ImplementationError:
         raise
     except Exception as exc:  # the implementation's own failure: reported, not fatal
-        return None, f"raised {type(exc).__name__}: {exc}", []
+        from .diagnosis import describe_exception
+
+        return None, f"raised {describe_exception(exc)}", []  # with the user's file and line
     problems = [f"modified its input {name} in place"
                 for name, before, after in zip(("W1", "b1", "W2", "b2", "x", "y"),
                                                (*case.params, case.x, case.y), (*params, x, y))
@@ -197,11 +199,13 @@ def _reference(reference: Callable, case: SweepCase) -> dict[str, np.ndarray]:
 
 def _compare(case: SweepCase, got: Mapping[str, np.ndarray | None], ref: Mapping[str, np.ndarray], rtol: float) -> dict[str, Check]:
     shapes = expected_shapes(*case.dims)
+    floor = zero_truth_floor(case.params, case.x, case.y, case.spec)  # the loss's scale where its truth is 0 (C = 1)
     out = {}
     for q in QUANTITIES:
         if got.get(q) is None:
             continue
-        c = check_quantity(q, got[q], ref[q], rtol=rtol, dtype=DTYPES[case.dtype], shape=shapes[q], ref_dtype=np.float64)
+        c = check_quantity(q, got[q], ref[q], rtol=rtol, dtype=DTYPES[case.dtype], shape=shapes[q], ref_dtype=np.float64,
+                           floor=floor if q == "loss" else 0.0)
         if q == "loss" and not c.passed and c.problem.startswith("dtype") and np.asarray(got[q]).dtype == np.float64 \
                 and case.dtype == "float32":
             c = Check(**{**c.__dict__, "problem": c.problem + " (a Python float or float64 loss in a float32 case: "
@@ -468,7 +472,7 @@ def make_report(results: list[CaseResult], fn: Any, reference: Any, signature: s
     report.notes = list(dict.fromkeys(n for r in results for n in r.notes))
     report.networks = list(dict.fromkeys(r.case.spec for r in results))
     if not report.ok:
-        report.diagnosis = diagnosis.diagnose(results)
+        report.diagnosis = diagnosis.diagnose(results, reference=ref_name)
     if blind_spots:
         returned = tuple(q for q in QUANTITIES if any(q in r.checks for r in results)) or REQUIRED
         report.blind_spots = diagnosis.blind_spots(all_cases or [r.case for r in results], returned,

@@ -49,6 +49,19 @@ def oracle_rtol(dtype: Any, shape: tuple[int, int, int, int]) -> float:
         return float32_rtol(*shape)
     raise TypeError(f"no tolerance for dtype {dt}")
 
+#: Where the true value is exactly 0 everywhere (the loss with C = 1: the log-softmax of a single
+#: class is 0), the relative error of the largest magnitude is 1 for *any* non-zero rounding
+#: error, so a correct ``z2 - logsumexp(z2)`` that leaves 1e-15 reads as a total failure and hides
+#: the real signature.  There the error is measured against an absolute floor, the problem's
+#: scale for that quantity (:func:`scratch.compare.zero_truth_floor`): the size of the terms that
+#: cancel, max(1, max|z2|) times the largest row mass of the targets (times N for a summed loss).
+#: The check stays ``error / scale <= rtol``, so the absolute tolerance is tied to the dtype through
+#: :func:`oracle_rtol`: 1e-10 x scale in float64, ~2e-5 x scale in float32.  A rounding error of
+#: z2 - logsumexp(z2) is a few eps x |z2| (1e-15 on logits of order 1; float32: ~1e-7); a wrong
+#: loss there (a penalty or a constant added) is of order 1e-3 or more and still fails.  The floor is
+#: never below this (logits near 0 still cancel at the scale of the log's argument, 1).
+ZERO_TRUTH_MIN_SCALE = 1.0
+
 #: float64, scratch vs the complex-step oracle (oracles.numeric, method="complex", h = 1e-20).
 #: Complex step has no subtractive cancellation and its truncation error h^2 f'''/6 ~ 1e-40 is
 #: far below resolution, so it is as exact as a forward pass: worst seen 8.7e-15 over the

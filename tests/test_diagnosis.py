@@ -8,7 +8,8 @@ import pytest
 
 import scratch.testing as st
 from scratch.diagnosis import blind_spots, gradient_pitfalls
-from scratch.lab.pitfalls import PITFALLS, SETTINGS, fresh
+from scratch.lab.pitfalls import PITFALLS, SETTINGS, fresh, member_outputs
+from scratch.testing import run_cases
 
 import user_impls as U
 
@@ -22,9 +23,34 @@ def sweep_showing(name: str) -> dict:
     return dict(seeds=[0, 1], shapes=list(dict.fromkeys([shape, "small"])), dtypes=[s.dtype], targets=[s.target])
 
 
+def dead(case, k):
+    """The case with hidden units 0..k-1 switched off: z1[:, :k] = 0 exactly (ReLU's kink)."""
+    W1, b1 = case.params.W1.copy(), case.params.b1.copy()
+    W1[:, :k], b1[:k] = 0, 0
+    return case._replace(params=case.params._replace(W1=W1, b1=b1))
+
+
+def kit_report(name: str):
+    """The kit's report on pitfall ``name`` written as a user's function for the member it is a
+    mistake of, on a sweep of that member containing the problem it shows on."""
+    p = PITFALLS[name]
+    s = SETTINGS[p.caught_on]
+    cases = st.cases(spec=s.spec, **sweep_showing(name))
+    if s.dead_units:
+        cases = [dead(c, s.dead_units) for c in cases]
+
+    def user(params, x, y):
+        return member_outputs(p, s.spec, params, x, y)
+
+    if s.calls > 1:  # state kept between calls: one instance for the whole sweep
+        user = fresh(p)
+
+    return st.make_report(run_cases(user, cases), user, "scratch", "params", sweep_desc={}, blind_spots=False, name=name)
+
+
 @pytest.mark.parametrize("name", GRADIENT_PITFALLS)
 def test_every_gallery_pitfall_is_diagnosed_as_itself(name):
-    report = st.check_implementation(fresh(PITFALLS[name]), name=name, blind_spots=False, **sweep_showing(name))
+    report = kit_report(name)
     assert not report.ok, f"{name} passed its own sweep"
     named = [d.pitfall for d in report.diagnosis if d.kind == "pitfall"]
     assert named and named[0] == name, f"{name} diagnosed as {named}:\n" + "\n".join(map(str, report.diagnosis))
@@ -70,7 +96,8 @@ def test_textbook_float32_fails_confident_cases_diagnosed_as_cancellation():
     report = st.check_implementation(U.textbook, seeds=[0], shapes=["confident", "small"], dtypes=["float32"],
                                      targets=["labels"])
     text = report.failure_message()
-    assert "pitfall `float32_tanh_derivative_from_a1`" in text and "as torch and JAX do" in text, text
+    assert "pitfall `float32_tanh_derivative_from_a1`" in text and "torch and JAX compute it the same way" in text, text
+    assert "loss: right formula, lost digits" in text and "log1p(T)" in text, text
     assert "fails only for shapes confident (passes on small)" in text, text
 
 

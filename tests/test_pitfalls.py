@@ -12,6 +12,7 @@ the elementwise error of scratch.lab.accuracy sees it instead.
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -29,8 +30,12 @@ from scratch.lab.pitfalls import (
     check_on,
     check_pitfall,
     failed_quantities,
+    member_outputs,
+    oracle,
     run_faulty,
 )
+from scratch.compare import check_case
+from scratch.spec import NetworkSpec
 from scratch.tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL, FLOAT64_ORACLE_RTOL, FRAMEWORK_CANCELLATION_MIN_ERROR
 
 GRADIENT = [p.name for p in PITFALLS.values() if p.is_gradient]
@@ -52,6 +57,12 @@ REQUIRED = {
     "gradients accumulated": "accumulating_gradients", "float32 yhat - y cancellation": "float32_yhat_minus_y",
     "assert_allclose NaN == NaN": "nan_equals_nan", "JAX without x64": "jax_without_x64",
     "zero biases hiding a bias bug": "zero_biases_hide_a_bias_bug",
+    # issue 18: the family's own mistakes
+    "ReLU derivative with >=": "relu_derivative_ge", "float32 sigmoid' as s(1 - s)": "float32_sigmoid_derivative",
+    "L2 gradient of the other convention": "l2_gradient_other_convention", "biases regularized": "l2_on_biases",
+    "penalty in the gradient, not the loss": "penalty_missing_from_loss",
+    "penalty in the loss, not the gradient": "penalty_missing_from_gradient",
+    "loss averaged over N*C entries": "loss_mean_over_all_entries",
 }
 
 
@@ -69,7 +80,7 @@ def test_pitfall_is_caught(name, oracle_name):
 @pytest.mark.parametrize("setting", USED_SETTINGS)
 def test_right_code_passes_the_same_check(setting, oracle_name):
     """The control: scratch.loss_and_grads passes where the pitfalls fail, so a failure is the pitfall's."""
-    checks = check_on(scratch.loss_and_grads, oracle_name, setting)
+    checks = check_on(functools.partial(scratch.loss_and_grads, spec=SETTINGS[setting].spec), oracle_name, setting)
     assert not failed_quantities(checks), [c.problem for c in checks if not c.passed]
 
 
@@ -192,3 +203,34 @@ def test_pitfalls_show_prints_code_and_story(capsys):
 def test_pitfalls_show_unknown_name_exits_2(capsys):
     assert main(["pitfalls", "--show", "nope"]) == 2
     assert "unknown pitfall" in capsys.readouterr().err
+
+
+#: Members of the family the seed-written pitfalls are also made in (their fingerprints there).
+MEMBERS = {"relu": NetworkSpec(activation="relu"), "sigmoid-sum": NetworkSpec(activation="sigmoid", reduction="sum"),
+           "l2-full-biases": NetworkSpec(l2=0.01, l2_form="full", l2_biases=True)}
+SEED_WRITTEN = [p.name for p in PITFALLS.values() if p.is_gradient and not p.takes_spec and not p.precision
+                and SETTINGS[p.caught_on].spec.is_seed and SETTINGS[p.caught_on].calls == 1]
+
+
+@pytest.mark.parametrize("member", list(MEMBERS))
+@pytest.mark.parametrize("name", SEED_WRITTEN)
+def test_a_seed_pitfall_made_in_another_member_is_the_same_mistake_there(name, member):
+    """The fingerprint the diagnosis uses for a case of another member: the pitfall run with that
+    member's activation, reduction and penalty fails, against torch built for that member, on
+    exactly the quantities it corrupts in the seed network; where it means nothing it is refused."""
+    p, spec = PITFALLS[name], MEMBERS[member]
+    case = SETTINGS[p.caught_on].case()
+    if not p.applies(spec):
+        with pytest.raises(ValueError, match=f"pitfall {name} is not a mistake of the network"):
+            member_outputs(p, spec, *case[:3])
+        return
+    ref = functools.partial(oracle("torch"), spec=spec)
+    checks = check_case(lambda *a: member_outputs(p, spec, *a), ref, *case[:3], rtol=FLOAT64_ORACLE_RTOL)
+    assert failed_quantities(checks) == tuple(q for q in QUANTITIES if q in p.hits)
+
+
+@pytest.mark.parametrize("name", GRADIENT)
+def test_pitfall_declares_the_member_it_is_a_mistake_of(name):
+    p = PITFALLS[name]
+    assert SETTINGS[p.caught_on].spec == p.spec and p.applies(p.spec)
+    assert "# BUG" in p.source() and "# RIGHT" in p.source()
