@@ -310,6 +310,7 @@ def assert_case(fn: Callable, case: SweepCase, **kwargs: Any) -> CaseResult:
         def test_backprop(case):
             scratch.testing.assert_case(my_loss_and_grads, case)
     """
+    __tracebackhide__ = True  # a failure points at the user's test, not into the kit
     result = check_case(fn, case, **kwargs)
     if not result.ok:
         report = make_report([result], fn, kwargs.get("reference", "scratch"), kwargs.get("signature", "params"),
@@ -682,6 +683,7 @@ def assert_implementation(fn: Callable, **kwargs: Any) -> Report:
     case (seed, shape, dtype, target kind), the worst element's index and both values, and the
     diagnosis.  Returns the report when everything passed.
     """
+    __tracebackhide__ = True
     report = check_implementation(fn, **kwargs)
     if not report.ok:
         raise AssertionError(report.failure_message())
