@@ -58,8 +58,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     that closes the pipe early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a
     shell tool would), not a ``BrokenPipeError`` traceback.
     """
-    parser = build_parser(prog)
-    args, extra = parser.parse_known_args(argv)
+    try:
+        parser = build_parser(prog)
+        args, extra = parser.parse_known_args(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.__stderr__)
+        return 130
     command = args.command_parser
     if extra:
         command.error(f"unrecognized arguments: {' '.join(extra)}")
