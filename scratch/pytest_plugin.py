@@ -119,6 +119,7 @@ def pytest_unconfigure(config: Any) -> None:
     worker = _STATE.pop("worker", None)
     if worker is not None:
         worker.close()
+    _STATE.clear()
 
 
 class ConformanceItem(pytest.Item):

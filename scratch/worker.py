@@ -190,6 +190,7 @@ def _unpack(body: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
         raise ValueError("array sizes that do not add up to the message")
     arrays, at = [], 4 + n
     for s in sizes:
+        _check_npy(body[at:at + s])
         try:
             arrays.append(np.load(io.BytesIO(body[at:at + s]), allow_pickle=False))
         except Exception as exc:
@@ -197,6 +198,26 @@ def _unpack(body: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
                 from None
         at += s
     return header, arrays
+
+
+def _check_npy(blob: bytes) -> None:
+    """Refuse a ``.npy`` blob whose header declares a dtype with fields or objects, or a shape
+    whose bytes are not exactly the blob's data, *before* NumPy allocates anything for it."""
+    from numpy.lib import format as npy
+
+    f = io.BytesIO(blob)
+    try:
+        version = npy.read_magic(f)
+        shape, _, dtype = (npy.read_array_header_1_0(f) if version == (1, 0) else npy.read_array_header_2_0(f))
+    except Exception as exc:
+        raise ValueError(f"an array header NumPy cannot read ({type(exc).__name__})") from None
+    if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biufcSU":
+        raise ValueError(f"an array of dtype {dtype}")
+    count = 1
+    for d in shape:
+        count *= d
+    if count * dtype.itemsize != len(blob) - f.tell():
+        raise ValueError(f"an array header declaring shape {shape} of {dtype} for {len(blob) - f.tell()} bytes of data")
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -233,6 +254,8 @@ class Isolated:
         file, removed by :meth:`close` (read it before with :meth:`log_head`).
     cwd : path or None
         The worker's working folder (default ours).
+    load_timeout : float
+        Seconds the import of the submission may take (default :data:`LOAD_TIMEOUT`).
 
     Use :meth:`start` (raises :class:`ImplementationUnusable` for a target that cannot be
     used), :meth:`run` per case, :meth:`close` (or ``with``).  ``load_error`` holds why the
@@ -242,7 +265,7 @@ class Isolated:
 
     def __init__(self, target: str, signature: str = "params", *, timeout: float = DEFAULT_TIMEOUT,
                  memory: int | None = DEFAULT_MEMORY_MB, log: str | os.PathLike | None = None,
-                 cwd: str | os.PathLike | None = None) -> None:
+                 cwd: str | os.PathLike | None = None, load_timeout: float = LOAD_TIMEOUT) -> None:
         from .adapter import SIGNATURES
 
         if signature not in SIGNATURES:
@@ -253,6 +276,7 @@ class Isolated:
             raise ValueError(f"memory must be None or a number of MiB >= 64, got {memory!r}")
         self.kind, self.where, self.attr = parse_target(target)
         self.target, self.signature, self.timeout, self.memory = target, signature, float(timeout), memory
+        self.load_timeout = float(load_timeout)
         self.cwd = str(Path(cwd or os.getcwd()).resolve())
         self._own_log = log is None
         if log is None:
@@ -306,7 +330,7 @@ class Isolated:
                    "signature": self.signature, "path": user_path + [p for p in sys.path if p],
                    "memory": self.memory, "fsize": MAX_FILE_MB}
         try:
-            header, _ = self._ask(_pack(message), max(LOAD_TIMEOUT, self.timeout), 1 << 16, during="the import")
+            header, _ = self._ask(_pack(message), self.load_timeout, 1 << 16, during="the import")
         except _Ended as exc:
             self.load_error = f"{exc} (while importing {self.target})"
             self._kill()
@@ -420,7 +444,8 @@ class Isolated:
         while got < n:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._from_worker], [], [], left)[0]:
-                raise _Ended(f"timed out after {self.timeout:g} s during {during} (the worker and its "
+                limit = self.load_timeout if during == "the import" else self.timeout
+                raise _Ended(f"timed out after {limit:g} s during {during} (the worker and its "
                              f"children were killed; --timeout sets the limit)")
             chunk = os.read(self._from_worker, min(n - got, 1 << 20))
             if not chunk:

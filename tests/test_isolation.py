@@ -373,6 +373,29 @@ def test_a_target_string_is_isolated_by_default(tmp_path):
     assert not report.ok and report.implementation == f"{sub}:fn"
 
 
+def test_a_hang_at_import_is_a_time_out_for_every_case(tmp_path):
+    sub = submission(tmp_path, "time.sleep(3600)\nfn = right\n")
+    case = st.cases([0], ["small"], ["float64"], ["labels"])[0]
+    with Isolated(f"{sub}:fn", load_timeout=0.5) as worker:
+        first, second = worker.run(case.params, case.x, case.y), worker.run(case.params, case.x, case.y)
+    assert first.outputs is None and "timed out after 0.5 s during the import" in first.error
+    assert second.error == first.error
+
+
+@pytest.mark.parametrize("header, why", [
+    ("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 1000), }", "declaring shape"),
+    ("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", "dtype object"),
+], ids=["shape-larger-than-data", "object-dtype"])
+def test_a_forged_npy_header_is_refused_before_allocating(header, why):
+    from scratch.worker import _check_npy
+
+    text = header.encode("latin1")
+    text += b" " * (63 - (10 + len(text)) % 64) + b"\n"
+    blob = b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + b"\x00" * 8
+    with pytest.raises(ValueError, match=why):
+        _check_npy(blob)
+
+
 def test_a_callable_cannot_be_isolated():
     with pytest.raises(ValueError, match="isolate=True needs the implementation as a target string"):
         st.run_cases(lambda p, x, y: None, st.cases([0], ["small"], ["float64"], ["labels"]), isolate=True)
