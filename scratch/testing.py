@@ -136,6 +136,9 @@ class CaseResult:
     ref: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     #: When a second call differed: <second, first> / <first, first> of the last differing quantity.
     repeat_ratio: float | None = None
+    #: Isolated runs: how the worker ended on this case (:attr:`scratch.worker.Outcome.ended`:
+    #: "timeout", "exit", "signal", "garbage", "import", "not run"), None when it did not.
+    ended: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -158,7 +161,7 @@ class CaseResult:
         c = self.case
         return {"id": c.id, "seed": c.seed, "shape": c.shape, "dims": list(c.dims), "dtype": c.dtype,
                 "target": c.target, "network": c.spec.as_dict(), "rtol": self.rtol, "passed": self.ok, "error": self.error,
-                "problems": self.problems, "quantities": quantities}
+                "problems": self.problems, "ended": self.ended, "quantities": quantities}
 
 
 def _copies(case: SweepCase) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -201,17 +204,11 @@ def _run(fn: Any, signature: str, case: SweepCase) -> tuple[dict[str, np.ndarray
 
 
 def _kit_settings() -> Any:
-    """Our own floating-point and warning settings for the reference and the comparison,
-    whatever an in-process implementation set (``np.seterr(all="raise")``,
-    ``warnings.simplefilter("error")``)."""
-    import contextlib
-    import warnings
-
-    stack = contextlib.ExitStack()
-    stack.enter_context(np.errstate(all="ignore"))
-    stack.enter_context(warnings.catch_warnings())
-    warnings.simplefilter("ignore", RuntimeWarning)
-    return stack
+    """Our own floating-point settings for the reference and the comparison, whatever an
+    in-process implementation set (``np.seterr(all="raise")``): NumPy's error state is
+    per-thread and restored on exit, so this is safe for threads running checks side by side
+    (no global warning filters are touched)."""
+    return np.errstate(all="ignore")
 
 
 def _reference(reference: Callable, case: SweepCase) -> dict[str, np.ndarray]:
@@ -275,7 +272,8 @@ def check_case(
     rtol = oracle_rtol(DTYPES[case.dtype], case.dims)
     got, error, problems = _run(fn, signature, case)
     if got is None:
-        return CaseResult(case, rtol, error=error, problems=problems)
+        return CaseResult(case, rtol, error=error, problems=problems,
+                          ended=fn.last.ended if isinstance(fn, Isolated) and fn.last else None)
     ref = _reference(ref_fn, case)
     try:
         with _kit_settings():

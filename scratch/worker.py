@@ -106,6 +106,10 @@ class Outcome:
     outputs: dict[str, np.ndarray | None] | None
     error: str | None = None
     problems: list[str] = field(default_factory=list)
+    #: How the worker ended, when it did: ``"timeout"``, ``"exit"``, ``"signal"``, ``"garbage"``
+    #: (output that is not a result), ``"import"`` (the submission could not be imported) or
+    #: ``"not run"`` (after :data:`MAX_CRASHES`); None when the function returned or raised.
+    ended: str | None = None
 
 
 class ImplementationUnusable(Exception):
@@ -232,7 +236,12 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class _Ended(Exception):
-    """The worker ended, hung or sent garbage; ``str`` says which (the case's verdict)."""
+    """The worker ended, hung or sent garbage; ``str`` says which (the case's verdict), ``kind``
+    is :attr:`Outcome.ended`."""
+
+    def __init__(self, message: str, kind: str = "garbage") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class Isolated:
@@ -286,8 +295,11 @@ class Isolated:
         self.log_path = Path(log).resolve()
         self.log_path.write_bytes(b"")
         self.load_error: str | None = None
-        self.crashes: list[str] = []
+        #: One ``(kind, message)`` per time the worker ended during a call (see :attr:`Outcome.ended`).
+        self.crashes: list[tuple[str, str]] = []
         self.calls = 0
+        #: The :class:`Outcome` of the last :meth:`run`.
+        self.last: Outcome | None = None
         self._proc: subprocess.Popen | None = None
         self._to_worker = self._from_worker = -1
 
@@ -375,6 +387,12 @@ class Isolated:
 
     def run(self, params: Sequence[np.ndarray], x: np.ndarray, y: np.ndarray,
             max_bytes: int | None = None) -> Outcome:
+        """See :meth:`_run_once`; the outcome is also kept in :attr:`last`."""
+        self.last = self._run_once(params, x, y, max_bytes)
+        return self.last
+
+    def _run_once(self, params: Sequence[np.ndarray], x: np.ndarray, y: np.ndarray,
+                  max_bytes: int | None = None) -> Outcome:
         """Call the user's function on ``params`` (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)),
         ``x`` (N, D), ``y`` (N,) or (N, C), in the worker.
 
@@ -388,10 +406,10 @@ class Isolated:
         """
         if len(self.crashes) >= MAX_CRASHES:
             return Outcome(None, f"not run: the worker ended {len(self.crashes)} times on earlier cases "
-                                 f"(last: {self.crashes[-1]})")
+                                 f"(last: {self.crashes[-1][1]})", ended="not run")
         self.start()
         if self.load_error is not None:
-            return Outcome(None, self.load_error)
+            return Outcome(None, self.load_error, ended="import")
         W1, b1, W2, b2 = (np.asarray(a) for a in params)
         x, y = np.asarray(x), np.asarray(y)
         if max_bytes is None:
@@ -403,9 +421,9 @@ class Isolated:
                                        during="the call")
             return self._outcome(header, arrays)
         except _Ended as exc:
-            self.crashes.append(str(exc))
+            self.crashes.append((exc.kind, str(exc)))
             self._kill()
-            return Outcome(None, str(exc))
+            return Outcome(None, str(exc), ended=exc.kind)
 
     def _outcome(self, header: dict[str, Any], arrays: list[np.ndarray]) -> Outcome:
         problems = header.get("problems", [])
@@ -446,7 +464,7 @@ class Isolated:
             if left <= 0 or not select.select([self._from_worker], [], [], left)[0]:
                 limit = self.load_timeout if during == "the import" else self.timeout
                 raise _Ended(f"timed out after {limit:g} s during {during} (the worker and its "
-                             f"children were killed; --timeout sets the limit)")
+                             f"children were killed; --timeout sets the limit)", "timeout")
             chunk = os.read(self._from_worker, min(n - got, 1 << 20))
             if not chunk:
                 raise self._ended(during)
@@ -469,7 +487,8 @@ class Isolated:
             hint = " (os._exit, or an exit the kit could not catch)"
         elif status is not None and status < 0 and -status == signal.SIGKILL and self.memory:
             hint = f" (the address-space limit is {self.memory} MiB; --memory sets it)"
-        return _Ended(f"the worker process ended during {during} with {how}{hint}: no result")
+        kind = "signal" if status is not None and status < 0 else "exit"
+        return _Ended(f"the worker process ended during {during} with {how}{hint}: no result", kind)
 
     # -- the log --------------------------------------------------------------------------
 

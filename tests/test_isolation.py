@@ -245,7 +245,7 @@ def test_a_crash_costs_one_case_the_rest_run_in_a_fresh_worker(tmp_path, capsys)
                     "--quiet"])
     assert rc == 1
     assert [c["passed"] for c in report["cases"]] == [False, True, True]
-    assert "SIGSEGV" in report["cases"][0]["error"]
+    assert "SIGSEGV" in report["cases"][0]["error"] and report["cases"][0]["ended"] == "signal"
 
 
 def test_after_three_crashes_the_rest_are_not_run_and_the_report_says_why(tmp_path, capsys):
@@ -257,6 +257,7 @@ def test_after_three_crashes_the_rest_are_not_run_and_the_report_says_why(tmp_pa
     assert rc == 1 and report["n_failed"] == 5
     assert "exit status 7" in report["cases"][0]["error"]
     assert report["cases"][4]["error"].startswith("not run: the worker ended 3 times")
+    assert [c["ended"] for c in report["cases"]] == ["exit"] * 3 + ["not run"] * 2
 
 
 def test_huge_exception_text_is_cut(tmp_path, capsys):
