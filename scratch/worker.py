@@ -620,9 +620,12 @@ def _call(fn: Any, signature: str, arrays: list[np.ndarray], user_files: tuple[s
 def _serve(argv: Sequence[str]) -> None:  # pragma: no cover - runs in the worker process
     """The worker's loop: read a message, answer it; end with ``os._exit`` (no atexit, no
     non-daemon thread can keep it alive) when the parent closes the channel."""
-    import resource
+    import importlib.util  # noqa: F401  (everything the worker uses, imported before the user's folder
+    import resource  # comes first on sys.path: a submission's traceback.py or numpy.py shadows none of it)
+    import traceback  # noqa: F401
 
-    import scratch.adapter  # noqa: F401  (everything the worker uses, imported before the user's folder)
+    import numpy.lib.format  # noqa: F401
+    import scratch.adapter  # noqa: F401
     import scratch.network  # noqa: F401
 
     rfd, wfd = int(argv[0]), int(argv[1])

@@ -284,10 +284,12 @@ def test_chdir_cannot_redirect_the_report_and_a_stale_one_is_removed(tmp_path, c
 def test_a_folder_with_its_own_oracles_and_numpy_shadows_nothing(tmp_path, capsys):
     folder = tmp_path / "student"
     folder.mkdir()
-    for name in ("numpy.py", "oracles.py", "scratch.py"):
+    for name in ("numpy.py", "oracles.py", "scratch.py", "traceback.py", "json.py"):
         (folder / name).write_text("raise ImportError('the shadow was imported')\n")
     rc, out, report = check(tmp_path, capsys, "fn = right\n")
     assert rc == 0, out
+    rc, out, report = check(tmp_path, capsys, "def fn(p, x, y):\n    raise ValueError('mine')\n")
+    assert rc == 1 and "raised ValueError: mine (at " in out  # the traceback module is ours, not the shadow
     import oracles
 
     assert Path(oracles.__file__).resolve().parent == ROOT / "oracles"
@@ -483,3 +485,49 @@ def test_plugin_spec_options_and_rerun_by_node_id(plugin_run):
                        "-v", result.stdout.str().split("scratch-conformance[")[1].split("]")[0].join(
                            ["scratch-conformance[", "]"]))
     rerun.assert_outcomes(passed=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Ctrl-C in every command
+# --------------------------------------------------------------------------------------------
+
+#: The least each command needs to parse.
+_ARGV = {"check": ["check", "m:f"], "cases": ["cases", "export", "somewhere"]}
+
+
+def _commands() -> list[str]:
+    import argparse
+
+    from scratch.lab import cli
+
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(sub.choices)
+
+
+def _interrupt(args):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_ctrl_c_in_every_command_exits_130_without_a_traceback(command, monkeypatch, capsys):
+    import argparse
+
+    from scratch.lab import cli
+
+    real = cli.build_parser
+
+    def interrupting(prog=None):
+        parser = real(prog)
+        todo = [parser]
+        while todo:  # every (nested) sub-command's func raises KeyboardInterrupt
+            for action in todo.pop()._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    for p in action.choices.values():
+                        p.set_defaults(func=_interrupt)
+                        todo.append(p)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", interrupting)
+    assert cli.main(_ARGV.get(command, [command])) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
