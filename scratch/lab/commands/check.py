@@ -143,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     finally:
         worker.close()
-    if log_path is None:
+    if log_path is not None and log_path.exists() and log_path.stat().st_size == 0:
+        log_path.unlink()  # nothing printed: no empty log beside the report
+    if log_path is None or not log_path.exists():
         report.log = None
     return finish(report, json_path, html_path, argv=["check", args.target, "--html", str(args.html)])
 
