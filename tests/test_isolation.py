@@ -475,6 +475,17 @@ def test_plugin_segfault_and_hang_are_failures_not_a_dead_run(plugin_run):
     result.stdout.fnmatch_lines(["*SIGSEGV*", "*timed out after 0.5 s*"])
 
 
+def test_plugin_exits_and_keyboard_interrupt_are_failures(plugin_run):
+    result = plugin_run("def fn(p, x, y):\n"
+                        "    if y.ndim == 1:\n        os._exit(0)\n"
+                        "    if np.all((y == 0) | (y == 1)):\n        raise KeyboardInterrupt\n"
+                        "    if np.allclose(y.sum(axis=1), 1):\n        sys.exit(0)\n"
+                        "    return right(p, x, y)\n",
+                        "-p", "no:xdist", "--scratch-targets", "labels", "onehot", "soft", "unnormalized")
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines(["*exit status 0*", "*raised KeyboardInterrupt*", "*called sys.exit(0)*"])
+
+
 def test_plugin_spec_options_and_rerun_by_node_id(plugin_run):
     body = ("import functools\nfrom scratch import NetworkSpec\n"
             "fn = functools.partial(_truth, spec=NetworkSpec(activation='relu', reduction='sum'))\n")
