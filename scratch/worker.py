@@ -23,8 +23,8 @@ puts the worker in its own process group, so a time-out kills it *and its childr
 Ctrl-C at the terminal reaches only the parent, which then stops the worker itself.
 
 The channel is a pair of pipes (not the worker's stdin/stdout): messages are length-prefixed,
-a small JSON header followed by ``.npy`` blobs, read with ``np.load(allow_pickle=False)``: the
-parent never unpickles anything the worker sends, caps every message's size from the case's
+a small JSON header followed by ``.npy`` blobs, read as ``np.load(allow_pickle=False)`` would
+(:func:`_read_npy`): the parent never unpickles anything the worker sends, caps every message's size from the case's
 shapes before reading it, and treats anything it cannot read as "not a result".  The worker's
 stdout and stderr go to a log file (the user's prints and warnings; never into the report).
 
@@ -51,6 +51,7 @@ Example
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import os
@@ -60,6 +61,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,25 +196,21 @@ def _unpack(body: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
         raise ValueError("array sizes that do not add up to the message")
     arrays, at = [], 4 + n
     for s in sizes:
-        _check_npy(body[at:at + s])
-        try:
-            arrays.append(np.load(io.BytesIO(body[at:at + s]), allow_pickle=False))
-        except Exception as exc:
-            raise ValueError(f"an array NumPy cannot read without pickle ({type(exc).__name__}: {_cut(str(exc), 200)})") \
-                from None
+        arrays.append(_read_npy(body[at:at + s]))
         at += s
     return header, arrays
 
 
-def _check_npy(blob: bytes) -> None:
-    """Refuse a ``.npy`` blob whose header declares a dtype with fields or objects, or a shape
-    whose bytes are not exactly the blob's data, *before* NumPy allocates anything for it."""
+def _read_npy(blob: bytes) -> np.ndarray:
+    """The array in one ``.npy`` blob, refusing a header that declares a dtype with fields or
+    objects, or a shape whose bytes are not exactly the blob's data, *before* anything is
+    allocated (the header is parsed once, as ``np.load(allow_pickle=False)`` would)."""
     from numpy.lib import format as npy
 
     f = io.BytesIO(blob)
     try:
         version = npy.read_magic(f)
-        shape, _, dtype = (npy.read_array_header_1_0(f) if version == (1, 0) else npy.read_array_header_2_0(f))
+        shape, fortran, dtype = (npy.read_array_header_1_0(f) if version == (1, 0) else npy.read_array_header_2_0(f))
     except Exception as exc:
         raise ValueError(f"an array header NumPy cannot read ({type(exc).__name__})") from None
     if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biufcSU":
@@ -222,6 +220,8 @@ def _check_npy(blob: bytes) -> None:
         count *= d
     if count * dtype.itemsize != len(blob) - f.tell():
         raise ValueError(f"an array header declaring shape {shape} of {dtype} for {len(blob) - f.tell()} bytes of data")
+    flat = np.frombuffer(blob, dtype=dtype, count=count, offset=f.tell())
+    return flat.reshape(shape, order="F" if fortran else "C").copy()
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -300,6 +300,8 @@ class Isolated:
         self.calls = 0
         #: The :class:`Outcome` of the last :meth:`run`.
         self.last: Outcome | None = None
+        self._queue: collections.deque = collections.deque()  # calls announced by expect(), not yet run
+        self._sent_ahead = False  # a feeder thread sent every queued call to the current worker
         self._proc: subprocess.Popen | None = None
         self._to_worker = self._from_worker = -1
 
@@ -371,6 +373,7 @@ class Isolated:
                 except OSError:
                     pass
         self._to_worker = self._from_worker = -1
+        self._sent_ahead = False
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -384,6 +387,53 @@ class Isolated:
             pass
 
     # -- one call -------------------------------------------------------------------------
+
+    def expect(self, calls: Sequence[tuple[Sequence[np.ndarray], np.ndarray, np.ndarray]]) -> None:
+        """Announce the calls :meth:`run` will be asked for next, in order, as ``(params, x, y)``
+        with the very array objects it will be given.  A feeder thread sends them ahead, so the
+        worker computes the next case while the parent compares this one (no round trip per
+        call).  A :meth:`run` on inputs that were not announced drops the announced calls before
+        it (the worker is restarted when they were already sent).  Each call's time-out counts
+        from when :meth:`run` starts waiting for it, so a call never gets less than ``timeout``."""
+        if self._queue and self._sent_ahead:
+            self._kill()
+        self._queue = collections.deque(calls)
+
+    def _feed(self) -> None:
+        """Send every queued call to the current worker from a daemon thread (its own copy of the
+        pipe's end: a later worker's pipe is never written by an old feeder)."""
+        fd = os.dup(self._to_worker)
+        calls = list(self._queue)
+
+        def feeder() -> None:
+            try:
+                for params, x, y in calls:
+                    _write_all(fd, _pack({"op": "call"}, (*(np.asarray(a) for a in params), np.asarray(x),
+                                                          np.asarray(y))))
+            except OSError:  # the worker ended: run() reports it, and a new worker gets a new feeder
+                pass
+            finally:
+                os.close(fd)
+
+        threading.Thread(target=feeder, name="scratch-worker-feeder", daemon=True).start()
+        self._sent_ahead = True
+
+    def _announced(self, params: Sequence[np.ndarray], x: np.ndarray) -> bool:
+        """Whether this call was announced by :meth:`expect` (and is now sent or being sent)."""
+        at = next((i for i, (p, xx, _) in enumerate(self._queue) if xx is x and p is params), None)
+        if at is None or at > 0:
+            if self._sent_ahead and self._queue:
+                self._kill()  # calls were sent that will not be asked for: their replies would come first
+                self.start()
+            if at is None:
+                self._queue.clear()
+                return False
+            for _ in range(at):
+                self._queue.popleft()
+        if not self._sent_ahead:
+            self._feed()
+        self._queue.popleft()
+        return True
 
     def run(self, params: Sequence[np.ndarray], x: np.ndarray, y: np.ndarray,
             max_bytes: int | None = None) -> Outcome:
@@ -410,6 +460,9 @@ class Isolated:
         self.start()
         if self.load_error is not None:
             return Outcome(None, self.load_error, ended="import")
+        announced = self._announced(params, x)
+        if self.load_error is not None:  # the restart above found an import that fails
+            return Outcome(None, self.load_error, ended="import")
         W1, b1, W2, b2 = (np.asarray(a) for a in params)
         x, y = np.asarray(x), np.asarray(y)
         if max_bytes is None:
@@ -417,8 +470,8 @@ class Isolated:
             max_bytes = 16 * 16 * (1 + N * C + H * C + C + N * H + D * H + H) + (1 << 20)
         self.calls += 1
         try:
-            header, arrays = self._ask(_pack({"op": "call"}, (W1, b1, W2, b2, x, y)), self.timeout, max_bytes,
-                                       during="the call")
+            message = None if announced else _pack({"op": "call"}, (W1, b1, W2, b2, x, y))
+            header, arrays = self._ask(message, self.timeout, max_bytes, during="the call")
             return self._outcome(header, arrays)
         except _Ended as exc:
             self.crashes.append((exc.kind, str(exc)))
@@ -440,13 +493,15 @@ class Isolated:
         outputs.update(zip(names, arrays))
         return Outcome(outputs, None, problems)
 
-    def _ask(self, message: bytes, timeout: float, max_bytes: int, *, during: str) -> tuple[dict, list]:
-        """Send ``message``, wait at most ``timeout`` s for the reply; :class:`_Ended` otherwise."""
+    def _ask(self, message: bytes | None, timeout: float, max_bytes: int, *, during: str) -> tuple[dict, list]:
+        """Send ``message`` (None: the feeder sent it), wait at most ``timeout`` s for the reply;
+        :class:`_Ended` otherwise."""
         deadline = time.monotonic() + timeout
-        try:
-            _write_all(self._to_worker, message)
-        except (BrokenPipeError, OSError):
-            raise self._ended(during) from None
+        if message is not None:
+            try:
+                _write_all(self._to_worker, message)
+            except (BrokenPipeError, OSError):
+                raise self._ended(during) from None
         head = self._read(8, deadline, during)
         (n,) = struct.unpack(">Q", head)
         if n > max_bytes:

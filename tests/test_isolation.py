@@ -390,13 +390,26 @@ def test_a_hang_at_import_is_a_time_out_for_every_case(tmp_path):
     ("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", "dtype object"),
 ], ids=["shape-larger-than-data", "object-dtype"])
 def test_a_forged_npy_header_is_refused_before_allocating(header, why):
-    from scratch.worker import _check_npy
+    from scratch.worker import _read_npy
 
     text = header.encode("latin1")
     text += b" " * (63 - (10 + len(text)) % 64) + b"\n"
     blob = b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + b"\x00" * 8
     with pytest.raises(ValueError, match=why):
-        _check_npy(blob)
+        _read_npy(blob)
+
+
+def test_npy_blobs_round_trip_big_endian_and_fortran_order():
+    import io
+
+    from scratch.worker import _read_npy
+
+    for a in (np.arange(6.0).reshape(2, 3).astype(">f8"), np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+              np.float32(1.5) * np.ones(()), np.zeros((0, 3))):
+        buf = io.BytesIO()
+        np.save(buf, a, allow_pickle=False)
+        b = _read_npy(buf.getvalue())
+        assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
 
 
 def test_a_callable_cannot_be_isolated():
