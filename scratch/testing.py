@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .adapter import OPTIONAL, REQUIRED, SIGNATURES, ImplementationError, call, check_signature, read_outputs
+from .adapter import OPTIONAL, REQUIRED, SIGNATURES, ImplementationError, call, check_signature, load_function, read_outputs
 from .cases import DTYPES, SHAPES, TARGETS, SweepCase, sweep
 from .compare import QUANTITIES, Check, check_quantity, expected_shapes, reference_result, same_values, zero_truth_floor
 from .formatting import json_ready, plain_table
@@ -139,6 +139,9 @@ class CaseResult:
     repeat_ratio: float | None = None
     #: Conventions accepted while reading the outputs (:attr:`scratch.adapter.Outputs.notes`).
     notes: tuple[str, ...] = ()
+    #: Isolated runs: how the worker ended on this case (:attr:`scratch.worker.Outcome.ended`:
+    #: "timeout", "exit", "signal", "garbage", "import", "not run"), None when it did not.
+    ended: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -161,39 +164,61 @@ class CaseResult:
         c = self.case
         return {"id": c.id, "seed": c.seed, "shape": c.shape, "dims": list(c.dims), "dtype": c.dtype,
                 "target": c.target, "network": c.spec.as_dict(), "rtol": self.rtol, "passed": self.ok, "error": self.error,
-                "problems": self.problems, "quantities": quantities}
+                "problems": self.problems, "ended": self.ended, "quantities": quantities}
 
 
 def _copies(case: SweepCase) -> tuple[Any, np.ndarray, np.ndarray]:
     return case.params.copy(), case.x.copy(), case.y.copy()
 
 
-def _run(fn: Callable, signature: str, case: SweepCase) -> tuple[dict[str, np.ndarray | None] | None, str | None, list[str]]:
-    """Call ``fn`` on copies of the case: ``(outputs, error, problems)``.  A structural problem
-    with the return value raises :class:`ImplementationError`; anything else ``fn`` raises is
-    recorded as the case's error."""
-    params, x, y = _copies(case)
-    try:
-        with np.errstate(all="ignore"):
-            ret = call(fn, signature, params, x, y)
-    except ImplementationError:
-        raise
-    except Exception as exc:  # the implementation's own failure: reported, not fatal
-        from .diagnosis import describe_exception
+def _run(fn: Any, signature: str, case: SweepCase) -> tuple[dict[str, np.ndarray | None] | None, str | None, list[str]]:
+    """Call ``fn`` on copies of the case: ``(outputs, error, problems)``.
 
-        return None, f"raised {describe_exception(exc)}", []  # with the user's file and line
-    problems = [f"modified its input {name} in place"
-                for name, before, after in zip(("W1", "b1", "W2", "b2", "x", "y"),
-                                               (*case.params, case.x, case.y), (*params, x, y))
-                if not np.array_equal(before, after)]
-    try:
-        return read_outputs(ret), None, problems
-    except ImplementationError as exc:
-        raise ImplementationError(f"on case {case.id}: {exc}") from None
+    ``fn`` is a callable (called here, in-process) or a :class:`scratch.worker.Isolated` (called
+    in its worker).  Whatever goes wrong with one call (an exception, an unreadable return value,
+    an array that is not numbers, a crashed worker) is that case's ``error``, never the sweep's."""
+    from .worker import Isolated, _cut, _safe_str
+
+    if isinstance(fn, Isolated):
+        o = fn.run(case.params, case.x, case.y)
+        outputs, error, problems = o.outputs, o.error, o.problems
+    else:
+        params, x, y = _copies(case)
+        try:
+            with np.errstate(all="ignore"):
+                ret = call(fn, signature, params, x, y)
+        except (Exception, SystemExit) as exc:  # the implementation's own failure: reported, not fatal
+            from .diagnosis import describe_exception
+
+            return None, _cut(f"raised {describe_exception(exc)}"), []  # with the user's file and line
+        problems = [f"modified its input {name} in place"
+                    for name, before, after in zip(("W1", "b1", "W2", "b2", "x", "y"),
+                                                   (*case.params, case.x, case.y), (*params, x, y))
+                    if not np.array_equal(before, after)]
+        try:
+            outputs, error = read_outputs(ret), None
+        except ImplementationError as exc:
+            outputs, error = None, _cut(_safe_str(exc))
+        except Exception as exc:  # e.g. a mapping whose __getitem__ raises
+            outputs, error = None, _cut(f"returned a value the kit cannot read: {type(exc).__name__}: {_safe_str(exc)}")
+    if outputs is not None:
+        odd = [f"{q} has dtype {a.dtype}" for q, a in outputs.items() if a is not None and a.dtype.kind not in "biufc"]
+        if odd:
+            outputs, error = None, f"{'; '.join(odd)}: expected arrays of floating-point numbers"
+    return outputs, error, problems
+
+
+def _kit_settings() -> Any:
+    """Our own floating-point settings for the reference and the comparison, whatever an
+    in-process implementation set (``np.seterr(all="raise")``): NumPy's error state is
+    per-thread and restored on exit, so this is safe for threads running checks side by side
+    (no global warning filters are touched)."""
+    return np.errstate(all="ignore")
 
 
 def _reference(reference: Callable, case: SweepCase) -> dict[str, np.ndarray]:
-    L, g = reference_result(reference, case.params, case.x, case.y)
+    with _kit_settings():
+        L, g = reference_result(reference, case.params, case.x, case.y)
     return {"loss": np.asarray(L), **g._asdict()}
 
 
@@ -246,14 +271,24 @@ def check_case(
     -------
     CaseResult
     """
-    check_signature(fn, signature)
+    from .worker import Isolated
+
+    if not isinstance(fn, Isolated):
+        check_signature(fn, signature)
     ref_fn = get_reference(reference, case.spec) if isinstance(reference, str) else reference
     rtol = oracle_rtol(DTYPES[case.dtype], case.dims)
     got, error, problems = _run(fn, signature, case)
     if got is None:
-        return CaseResult(case, rtol, error=error)
+        return CaseResult(case, rtol, error=error, problems=problems,
+                          ended=fn.last.ended if isinstance(fn, Isolated) and fn.last else None)
     ref = _reference(ref_fn, case)
-    result = CaseResult(case, rtol, _compare(case, got, ref, rtol), tuple(q for q in OPTIONAL if got[q] is None),
+    try:
+        with _kit_settings():
+            checks = _compare(case, got, ref, rtol)
+    except Exception as exc:  # values the comparison cannot take: the case's failure, not the checker's
+        return CaseResult(case, rtol, error=f"returned values the kit cannot compare ({type(exc).__name__}: "
+                          f"{str(exc)[:200]})", problems=problems)
+    result = CaseResult(case, rtol, checks, tuple(q for q in OPTIONAL if got[q] is None),
                         None, problems, got, ref, notes=tuple(getattr(got, "notes", ())))
     if repeat:
         again, error2, _ = _run(fn, signature, case)
@@ -280,6 +315,7 @@ def assert_case(fn: Callable, case: SweepCase, **kwargs: Any) -> CaseResult:
         def test_backprop(case):
             scratch.testing.assert_case(my_loss_and_grads, case)
     """
+    __tracebackhide__ = True  # a failure points at the user's test, not into the kit
     result = check_case(fn, case, **kwargs)
     if not result.ok:
         report = make_report([result], fn, kwargs.get("reference", "scratch"), kwargs.get("signature", "params"),
@@ -323,6 +359,9 @@ class Report:
     #: When the network was identified first (``check --identify``): what was found
     #: (:meth:`scratch.identify.Identification.as_dict`); printed above the header.
     identification: dict[str, Any] | None = None
+    #: The first lines the implementation printed (isolated runs), and the log holding all of them.
+    output: list[str] = field(default_factory=list)
+    log: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -389,7 +428,14 @@ class Report:
         lines += self._note_lines()
         lines += self._failure_lines()
         lines += self._blind_spot_lines()
+        lines += self._output_lines()
         return "\n".join(lines)
+
+    def _output_lines(self) -> list[str]:
+        if not self.output:
+            return []
+        where = f" (all of it in {self.log})" if self.log else ""
+        return ["", f"The implementation printed{where}; its first lines:"] + [f"  | {t}" for t in self.output]
 
     __str__ = summary
 
@@ -448,6 +494,7 @@ class Report:
             "diagnosis": [d.as_dict() for d in self.diagnosis],
             "blind_spots": [b.as_dict() for b in self.blind_spots],
             "cases": [r.as_dict() for r in self.results],
+            "output": {"first_lines": self.output, "log": self.log},
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -481,12 +528,68 @@ def make_report(results: list[CaseResult], fn: Any, reference: Any, signature: s
 
 
 def run_cases(
-    fn: Callable, case_list: Sequence[SweepCase], *, reference: str | Callable = "scratch", signature: str = "params",
-    progress: Callable[[Iterable], Iterable] | None = None,
+    fn: Any, case_list: Sequence[SweepCase], *, reference: str | Callable = "scratch", signature: str = "params",
+    progress: Callable[[Iterable], Iterable] | None = None, isolate: bool | None = None,
+    timeout: float | None = None, memory: int | None = None, log: Any = None,
 ) -> list[CaseResult]:
     """:func:`check_case` on every case (the first case of each dtype also called twice); a
-    reference named by a string is bound to each case's ``spec``."""
+    reference named by a string is bound to each case's ``spec``.
+
+    ``fn`` is a callable, a target string (``"package.module:function"`` or
+    ``"path/file.py:function"``) or an open :class:`scratch.worker.Isolated`.  ``isolate``
+    (default: True for a target string, False for a callable) runs it in a worker process
+    (:mod:`scratch.worker`) with ``timeout`` seconds per call and ``memory`` MiB of address
+    space; its prints go to ``log`` (default: a temporary file).  See :func:`check_implementation`.
+    """
+    from .worker import Isolated
+
+    if isinstance(fn, Isolated):
+        return _run_all(fn, case_list, reference, signature, progress)
+    if _isolated(fn, isolate):
+        with _open_worker(fn, signature, timeout, memory, log) as worker:
+            return _run_all(worker, case_list, reference, signature, progress)
+    if isinstance(fn, str):
+        fn = load_function(fn)
     check_signature(fn, signature)
+    return _run_all(fn, case_list, reference, signature, progress)
+
+
+def _isolated(fn: Any, isolate: bool | None) -> bool:
+    """Whether to run ``fn`` in a worker: a target string by default, a callable never."""
+    if isolate is None:
+        return isinstance(fn, str)
+    if isolate and not isinstance(fn, str):
+        raise ValueError("isolate=True needs the implementation as a target string ('package.module:function' or "
+                         f"'path/file.py:function'), not a {type(fn).__name__}: a worker imports it itself")
+    return bool(isolate)
+
+
+def _open_worker(target: str, signature: str, timeout: float | None, memory: int | None, log: Any) -> Any:
+    """An :class:`scratch.worker.Isolated` for ``target``, started; a target it cannot use raises
+    :class:`ImplementationError` (no such module/function, a signature that cannot be called)."""
+    from .worker import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, ImplementationUnusable, Isolated
+
+    worker = Isolated(target, signature, timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+                      memory=DEFAULT_MEMORY_MB if memory is None else memory, log=log)
+    try:
+        worker.start()
+    except ImplementationUnusable as exc:
+        worker.close()
+        raise ImplementationError(str(exc)) from None
+    return worker
+
+
+def _run_all(fn: Any, case_list: Sequence[SweepCase], reference: str | Callable, signature: str,
+             progress: Callable[[Iterable], Iterable] | None) -> list[CaseResult]:
+    from .worker import Isolated
+
+    if isinstance(fn, Isolated):  # every call announced: the worker runs ahead while we compare
+        dtypes: set[str] = set()
+        calls = []
+        for case in case_list:
+            calls += [(case.params, case.x, case.y)] * (1 + (case.dtype not in dtypes))
+            dtypes.add(case.dtype)
+        fn.expect(calls)
     refs: dict[NetworkSpec, Callable] = {}
     seen: set[str] = set()
     results = []
@@ -516,14 +619,19 @@ def check_implementation(
     blind_spots: bool = True,
     progress: Callable[[Iterable], Iterable] | None = None,
     spec: Any = SEED,
+    isolate: bool | None = None,
+    timeout: float | None = None,
+    memory: int | None = None,
+    log: Any = None,
 ) -> Report:
     """Check ``fn`` on the sweep seeds x shapes x dtypes x targets against ``reference``, for the
     family member ``spec``.
 
     Parameters
     ----------
-    fn : callable
-        ``fn(params, x, y)`` (``signature="params"``) or ``fn(W1, b1, W2, b2, x, y)``
+    fn : callable, target string or :class:`scratch.worker.Isolated`
+        The implementation: a function, or where to find one (``"package.module:function"``,
+        ``"path/file.py:function"``), or an open worker.  Called as ``fn(params, x, y)`` (``signature="params"``) or ``fn(W1, b1, W2, b2, x, y)``
         (``signature="arrays"``), returning ``(loss, grads)`` or one mapping with ``"loss"``:
         see :mod:`scratch.adapter`.  dz1 (N, H) and dz2 (N, C) are optional.
     seeds, shapes, dtypes, targets
@@ -540,6 +648,23 @@ def check_implementation(
         The network ``fn`` implements: hidden activation, reduction, L2 (default: the seed
         network, tanh, mean, no L2).
 
+    isolate : bool or None
+        Run ``fn`` in a worker process (:mod:`scratch.worker`): nothing it does (exit, crash,
+        hang, patch the kit or NumPy, change floating-point settings, print) can reach the
+        verdict.  Default: True for a target string, False for a callable.  A callable runs
+        in-process, for speed and debugging (no worker start, breakpoints and ``print`` work):
+        it is *not* for untrusted code, which can rewrite the check it runs in; a callable
+        cannot be isolated (the worker imports the function itself, nothing is pickled), so
+        untrusted code is given as a target string, and the command line always isolates.
+    timeout : float
+        Isolated: seconds per call (default :data:`scratch.worker.DEFAULT_TIMEOUT`).
+    memory : int
+        Isolated: the worker's address-space limit in MiB (default
+        :data:`scratch.worker.DEFAULT_MEMORY_MB`).
+    log : path
+        Isolated: where the implementation's prints and warnings go (default: a temporary
+        file); its first lines are in ``report.output``.
+
     Returns
     -------
     Report
@@ -547,7 +672,9 @@ def check_implementation(
     Raises
     ------
     ImplementationError
-        ``fn`` cannot be called as ``signature`` says, or returned something unreadable.
+        ``fn`` cannot be called as ``signature`` says, or (a target) names no module or
+        function.  Everything that goes wrong on one case (an exception, an unreadable return
+        value, a crash, a time-out) is that case's failure in the report.
     """
     seeds, shapes, dtypes, targets = list(seeds), list(shapes), list(dtypes), list(targets)
     spec = as_spec(spec)
@@ -555,10 +682,28 @@ def check_implementation(
     if not case_list:
         raise ValueError("the sweep is empty: give at least one seed, shape, dtype and target kind "
                          "(the 'confident' shape has labels and onehot targets only)")
-    results = run_cases(fn, case_list, reference=reference, signature=signature, progress=progress)
+    from .worker import Isolated
+
+    if name is None and isinstance(fn, str):
+        name = fn
+    output, log_name = [], None
+    if _isolated(fn, isolate) and not isinstance(fn, Isolated):
+        if name is None:
+            name = fn
+        with _open_worker(fn, signature, timeout, memory, log) as worker:
+            results = run_cases(worker, case_list, reference=reference, signature=signature, progress=progress)
+            output = worker.log_head()
+            log_name = None if log is None else str(worker.log_path)
+    else:
+        results = run_cases(fn, case_list, reference=reference, signature=signature, progress=progress,
+                            isolate=isolate)
+        if isinstance(fn, Isolated):
+            output, log_name, name = fn.log_head(), str(fn.log_path), name or fn.target
     desc = {"seeds": seeds, "shapes": [c for c in dict.fromkeys(c.shape for c in case_list)],
             "dtypes": [np.dtype(d).name for d in dtypes], "targets": targets}
-    return make_report(results, fn, reference, signature, sweep_desc=desc, blind_spots=blind_spots, name=name)
+    report = make_report(results, fn, reference, signature, sweep_desc=desc, blind_spots=blind_spots, name=name)
+    report.output, report.log = output, log_name
+    return report
 
 
 def assert_implementation(fn: Callable, **kwargs: Any) -> Report:
@@ -568,6 +713,7 @@ def assert_implementation(fn: Callable, **kwargs: Any) -> Report:
     case (seed, shape, dtype, target kind), the worst element's index and both values, and the
     diagnosis.  Returns the report when everything passed.
     """
+    __tracebackhide__ = True
     report = check_implementation(fn, **kwargs)
     if not report.ok:
         raise AssertionError(report.failure_message())

@@ -51,12 +51,19 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; return the exit status.
 
     An unknown option is reported by the command's own parser (its usage line), and a
-    :class:`~scratch.lab.commands.UsageError` raised by a command exits 2 with its message.  A reader
+    :class:`~scratch.lab.commands.UsageError` raised by a command exits 2 with its message.  Ctrl-C
+    (``KeyboardInterrupt``) ends every command with 130 (128 + SIGINT) and one line, no traceback:
+    worker processes are stopped by their ``with`` blocks and reports are written atomically, so
+    none is left half-written.  A reader
     that closes the pipe early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a
     shell tool would), not a ``BrokenPipeError`` traceback.
     """
-    parser = build_parser(prog)
-    args, extra = parser.parse_known_args(argv)
+    try:
+        parser = build_parser(prog)
+        args, extra = parser.parse_known_args(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.__stderr__)
+        return 130
     command = args.command_parser
     if extra:
         command.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -65,6 +72,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except UsageError as exc:
         print(f"{command.prog}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        try:
+            print(f"{command.prog}: interrupted", file=sys.__stderr__)
+        except (OSError, ValueError):
+            pass
+        return 130
     except BrokenPipeError:
         # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail too
         devnull = os.open(os.devnull, os.O_WRONLY)

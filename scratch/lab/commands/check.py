@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ...adapter import SIGNATURES, ImplementationError, check_signature, load_function
+from ...adapter import SIGNATURES, ImplementationError
 from ...testing import REFERENCES, check_implementation, get_reference
 from ..report import wrote
 from . import UsageError
@@ -39,7 +39,41 @@ def register(sub: Any) -> None:
     add_json_option(p)
     add_html_option(p)
     add_quiet_option(p)
+    add_isolation_options(p)
     p.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < v <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds in (0, 86400]")
+    return v
+
+
+def _mebibytes(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
+    if v != 0 and not 64 <= v <= 1 << 30:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MiB >= 64, or 0 for no limit")
+    return v
+
+
+def add_isolation_options(p: argparse.ArgumentParser) -> None:
+    """``--timeout SECONDS`` and ``--memory MIB``: the limits of the worker process the
+    implementation runs in (see :mod:`scratch.worker`)."""
+    from ...worker import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT
+
+    g = p.add_argument_group("isolation (the implementation runs in its own worker process)")
+    g.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"per call; past it the worker and its children are killed and the case fails "
+                        f"(default: {DEFAULT_TIMEOUT:g})")
+    g.add_argument("--memory", type=_mebibytes, default=DEFAULT_MEMORY_MB, metavar="MIB",
+                   help=f"the worker's address-space limit; 0: none (default: {DEFAULT_MEMORY_MB})")
 
 
 def add_html_option(p: argparse.ArgumentParser) -> None:
@@ -82,11 +116,17 @@ def load_reference(name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``python -m scratch check``; return the exit status (0 ok, 1 a mismatch, 2 usage)."""
+    """Run ``python -m scratch check``; return the exit status (0 every case ran and passed,
+    1 any failure of the implementation, crashes and time-outs included, 2 usage).
+
+    The implementation always runs in a worker process (:class:`scratch.worker.Isolated`);
+    the report paths are resolved and stale reports removed before it starts."""
+    from ...worker import ImplementationUnusable, Isolated, parse_target
+    from ..outputs import claim
+
     try:
-        fn = load_function(args.target)
-        check_signature(fn, args.signature)
-    except ImplementationError as exc:
+        parse_target(args.target)
+    except ImplementationUnusable as exc:
         raise UsageError(str(exc)) from exc
     spec = spec_from_args(args)
     if args.identify and not spec.is_seed:
@@ -94,30 +134,49 @@ def run(args: argparse.Namespace) -> int:
                          "only --l2-form goes with --identify: the form lambda is reported in)")
     load_reference(args.reference)
     require_html(args.html)
+    json_path, html_path = claim([args.json, args.html])
+    log_path = claim([(json_path or html_path).with_suffix(".log")])[0] if json_path or html_path else None
+    try:
+        worker = Isolated(args.target, args.signature, timeout=args.timeout, memory=args.memory or None, log=log_path)
+    except ImplementationUnusable as exc:
+        raise UsageError(str(exc)) from exc
     sweep = dict(seeds=args.seeds, shapes=[s for s in args.shapes], dtypes=args.dtypes, targets=args.targets,
                  reference=args.reference, signature=args.signature, name=args.target)
     try:
+        try:
+            worker.start()
+        except ImplementationUnusable as exc:
+            raise UsageError(str(exc)) from exc
         if args.identify:
             from ...identify import identify
 
-            report = identify(fn, l2_form=args.l2_form, progress=case_progress(args, "identify"), **sweep).report
+            report = identify(worker, l2_form=args.l2_form, progress=case_progress(args, "identify"), **sweep).report
         else:
-            report = check_implementation(fn, spec=spec, progress=case_progress(args, "check"), **sweep)
+            report = check_implementation(worker, spec=spec, progress=case_progress(args, "check"), **sweep)
     except (ImplementationError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    return finish(report, args.json, args.html, argv=["check", args.target, "--html", str(args.html)])
+    finally:
+        worker.close()
+    if log_path is not None and log_path.exists() and log_path.stat().st_size == 0:
+        log_path.unlink()  # nothing printed: no empty log beside the report
+    if log_path is None or not log_path.exists():
+        report.log = None
+    return finish(report, json_path, html_path, argv=["check", args.target, "--html", str(args.html)])
 
 
 def finish(report: Any, json_path: Any, html_path: Any = None, *, argv: list[str] | None = None) -> int:
-    """Print a conformance report, write it as JSON and as an HTML page when asked; the exit
-    status (0 ok, 1 a mismatch)."""
+    """Print a conformance report, write it as JSON and as an HTML page when asked (each
+    atomically: a temporary file renamed into place); the exit status (0 every case ran and
+    passed, 1 any failure)."""
+    from ..outputs import write_atomic
+
     print(report)
     if json_path:
-        json_path.write_text(report.to_json() + "\n")
+        write_atomic(json_path, report.to_json() + "\n")
         wrote(json_path)
     if html_path:
         from ..page.check_page import render
 
-        html_path.write_text(render(report, argv), encoding="utf-8")
+        write_atomic(html_path, render(report, argv))
         wrote(html_path)
     return 0 if report.ok else 1
