@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..adapter import SIGNATURES
-from ..cases import CONFIDENT_TARGETS, DTYPES, SHAPES, SPECIAL_SHAPES, TARGETS, SweepCase, shape_label, sweep
+from ..cases import CONFIDENT_TARGETS, DTYPES, SHAPES, SPECIAL_SHAPES, TARGETS, SweepCase, sweep
 from ..compare import QUANTITIES
 from ..spec import SEED, NetworkSpec
 
@@ -274,20 +274,17 @@ def _shapes(r: _Reader, value: Any) -> tuple[str, ...]:
         if v in SPECIAL_SHAPES:
             raise r.fail(where, f"{v!r} is a tier of its own (robustness: huge, float32: confident), "
                          "set by [rubric], not a shape of the ordinary sweep")
-        try:
-            if v not in SHAPES:
-                parts = v.split(",")
-                if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
-                    raise ValueError
-                dims = tuple(int(p) for p in parts)
-                shape_label(dims)
-                if max(dims) > MAX_DIM or dims[0] * max(dims[1:]) > MAX_ELEMENTS or dims[1] * dims[2] > MAX_ELEMENTS:
-                    raise r.fail(where, f"{v!r}: too large (each of N, D, H, C at most {MAX_DIM}, "
-                                 f"and at most {MAX_ELEMENTS:,} elements per array)")
-                v = ",".join(map(str, dims))
-        except ValueError:
-            raise r.fail(where, f"{v!r}: expected a name ({', '.join(SHAPES)}) or four positive integers "
-                         "\"N,D,H,C\"") from None
+        if v not in SHAPES:
+            parts = v.split(",")
+            if len(parts) != 4 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+                raise r.fail(where, f"{v!r}: expected a name ({', '.join(SHAPES)}) or four positive integers "
+                             "\"N,D,H,C\"")
+            dims = tuple(int(p) for p in parts)
+            N, D, H, C = dims
+            if max(dims) > MAX_DIM or max(N * D, D * H, N * H, H * C, N * C) > MAX_ELEMENTS:
+                raise r.fail(where, f"{v!r}: too large (each of N, D, H, C at most {MAX_DIM}, "
+                             f"and at most {MAX_ELEMENTS:,} elements per array)")
+            v = ",".join(map(str, dims))
         if v in out:
             raise r.fail(where, f"{v!r} listed twice")
         out.append(v)

@@ -110,8 +110,13 @@ def check_command(assignment: Assignment, submission: Submission, tier: TierSwee
 
 
 def child_env() -> dict[str, str]:
-    """The environment of a check process: ours, one BLAS thread, no bytecode written."""
+    """The environment of a check process: ours, one BLAS thread, no bytecode written, and
+    (when this package runs from a source checkout) that checkout first on ``PYTHONPATH``,
+    so that the check that grades is the grader's own code."""
     env = dict(os.environ)
+    root = Path(__file__).resolve().parents[2]
+    if root.name not in ("site-packages", "dist-packages"):
+        env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [env.get("PYTHONPATH")])])
     for var in THREAD_VARS:
         env.setdefault(var, "1")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
