@@ -268,6 +268,22 @@ def test_grading_never_writes_into_a_submission(graded):
     assert not list(subs.rglob("__pycache__")) and not list(subs.rglob("*.json"))
 
 
+def test_html_page_per_submission_and_tier(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "no_shift.py").write_text(NO_SHIFT)
+    cfg = tmp_path / "a.toml"
+    cfg.write_text('[sweep]\nseeds = [0]\nshapes = ["small"]\ndtypes = ["float64"]\ntargets = ["labels"]\n'
+                   "[rubric.float32]\n")
+    rc, out, err = run_main(["grade", str(subs), "--out", str(tmp_path / "r"), "--config", str(cfg), "--html"])
+    assert rc == 0, err
+    pages = tmp_path / "r" / "html" / "no_shift.py"
+    assert sorted(p.name for p in pages.iterdir()) == ["ordinary.html", "robustness.html"]
+    assert "softmax_without_max_shift" in (pages / "robustness.html").read_text(encoding="utf-8")
+    report = json.loads((tmp_path / "r" / "reports" / "no_shift.py.json").read_text())
+    assert report["tiers"]["robustness"]["html"] == str(pages / "robustness.html")
+
+
 # --------------------------------------------------------------------------------------------
 # Hangs, interrupts
 # --------------------------------------------------------------------------------------------
@@ -534,6 +550,51 @@ def test_shards_split_the_sorted_class(tmp_path):
     with open(tmp_path / "r" / "grades-2-of-2.csv", newline="") as f:
         assert [r["submission"] for r in csv.DictReader(f)] == ["b", "d"]
     assert not (tmp_path / "r" / "grades.csv").exists()
+
+
+def test_results_inside_the_submissions_is_usage(tmp_path):
+    (tmp_path / "a").mkdir()
+    rc, out, err = run_main(["grade", str(tmp_path), "--out", str(tmp_path / "results")])
+    assert rc == 2 and "inside SUBMISSIONS" in err and not (tmp_path / "results").exists()
+
+
+def test_names_a_spreadsheet_would_run_are_quoted(tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "=HYPERLINK(1)").mkdir(parents=True)
+    assert run_main(["grade", str(subs), "--out", str(tmp_path / "r")])[0] == 0
+    with open(tmp_path / "r" / "grades.csv", newline="") as f:
+        assert [r["submission"] for r in csv.DictReader(f)] == ["'=HYPERLINK(1)"]
+
+
+def test_a_flood_of_output_is_killed_not_stored(tmp_path, monkeypatch):
+    import scratch.grading.runner as runner
+
+    monkeypatch.setattr(runner, "MAX_FILE_BYTES", 1 << 20)  # read by the child between fork and exec
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "chatty.py").write_text("print('x' * (8 << 20))\n\ndef loss_and_grads(params, x, y):\n    pass\n")
+    assert run_main(["grade", str(subs), "--out", str(tmp_path / "r")])[0] == 0
+    with open(tmp_path / "r" / "grades.csv", newline="") as f:
+        row = next(csv.DictReader(f))
+    # Python ignores SIGXFSZ: the print raises OSError (EFBIG) in the submission, a failure of its own
+    assert row["status"] != "graded" and row["score"] == "0" and "File too large" in row["message"]
+    assert max(p.stat().st_size for p in (tmp_path / "r").rglob("*") if p.is_file()) < 1 << 20
+
+
+def test_entry_point_file_in_a_folder(tmp_path):
+    from scratch.grading.submissions import entry_file
+
+    (tmp_path / "zipped" / "hw1").mkdir(parents=True)  # a student who zipped the folder, not its files
+    (tmp_path / "zipped" / "hw1" / "backprop.py").write_text(TEXTBOOK)
+    assert entry_file(tmp_path / "zipped", "backprop.py") == (tmp_path / "zipped" / "hw1" / "backprop.py", None)
+    (tmp_path / "zipped" / "old").mkdir()
+    (tmp_path / "zipped" / "old" / "backprop.py").write_text(TEXTBOOK)
+    found, why = entry_file(tmp_path / "zipped", "backprop.py")
+    assert found is None and "2 copies" in why
+    (tmp_path / "two").mkdir()
+    for name in ("a.py", "b.py"):
+        (tmp_path / "two" / name).write_text("")
+    assert "must name one" in entry_file(tmp_path / "two", None)[1]
 
 
 def test_print_config_is_the_default(capsys):

@@ -59,16 +59,23 @@ def csv_columns(assignment: Assignment) -> list[str]:
     return cols + ["pitfalls", "seconds", "crashed", "timed_out", "raised", "message"]
 
 
+def spreadsheet_safe(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula (``=``, ``+``,
+    ``-``, ``@``, tab, CR first): submission names and messages come from students."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def csv_row(g: SubmissionGrade) -> dict[str, Any]:
     """One submission's row of ``grades.csv``."""
-    row: dict[str, Any] = {"submission": g.name, "status": g.status, "score": _fmt(g.score),
+    row: dict[str, Any] = {"submission": spreadsheet_safe(g.name), "status": g.status, "score": _fmt(g.score),
                            "max_score": _fmt(g.max_score)}
     for name, t in g.tiers.items():
         row[name] = _fmt(t.points)
         for q, s in t.quantities.items():
             row[f"{name}.{q}"] = _fmt(s.points)
     row.update(pitfalls=";".join(g.pitfalls), seconds=f"{g.seconds:.2f}", crashed=int(g.crashed),
-               timed_out=int(g.timed_out), raised=sum(t.raised for t in g.tiers.values()), message=g.message)
+               timed_out=int(g.timed_out), raised=sum(t.raised for t in g.tiers.values()),
+               message=spreadsheet_safe(g.message))
     return row
 
 

@@ -6,8 +6,9 @@ interpreter), started in its own session (so its whole process group can be kill
 - an empty working folder of its own (never the student's folder: ``python -m`` puts the
   working folder first on ``sys.path``, and a student's ``scratch.py`` or ``numpy.py`` must not
   shadow ours);
-- an address-space limit (``RLIMIT_AS``, ``[limits] memory``) set in the child before it
-  executes Python (``preexec_fn``; safe because the grader runs no other threads: the
+- an address-space limit (``RLIMIT_AS``, ``[limits] memory``) and a file-size limit
+  (``RLIMIT_FSIZE``, :data:`MAX_FILE_BYTES`: a flood of prints cannot fill the disk) set in
+  the child before it executes Python (``preexec_fn``; safe because the grader runs no other threads: the
   progress bar's monitor thread is switched off);
 - a wall-clock deadline shared by all the submission's tiers (``[limits] time``): at the
   deadline the whole process group is killed (SIGKILL) and the submission is flagged as timed
@@ -46,6 +47,8 @@ POLL_S = 0.02
 TAIL_CHARS = 2000
 #: Largest report read back (a bigger one is a failure of the submission, not a memory problem of ours).
 MAX_REPORT_BYTES = 64 << 20
+#: Largest file a check process may write (its output logs, its report, its page): 256 MiB.
+MAX_FILE_BYTES = 256 << 20
 #: Environment variables set for each check process unless already set.
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -124,15 +127,16 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def _limit_memory(mb: int | None) -> Callable[[], None] | None:
-    if mb is None:
-        return None
+def _limits(mb: int | None) -> Callable[[], None]:
+    """What the child runs between fork and exec: the address-space limit (``mb`` MiB; None:
+    none) and :data:`MAX_FILE_BYTES` per file written (Python ignores SIGXFSZ, so a flood of
+    output fails in the submission with ``OSError: File too large`` instead of filling the disk)."""
     import resource
 
-    nbytes = mb << 20
-
-    def apply() -> None:  # runs in the child between fork and exec
-        resource.setrlimit(resource.RLIMIT_AS, (nbytes, nbytes))
+    def apply() -> None:
+        if mb is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (mb << 20, mb << 20))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
 
     return apply
 
@@ -212,7 +216,11 @@ class _Job:
         self.tier_start = 0.0
         self.files: tuple[Path, Path, Path] | None = None
         self.done = False
-        if submission.entry_file is None:  # nothing to run
+
+    def begin(self) -> None:
+        """Start the first tier (called once the job is in the runner's list, so that an
+        interrupt from here on kills what it started)."""
+        if self.sub.entry_file is None:  # nothing to run
             self._finish()
         else:
             self._start_next()
@@ -239,7 +247,7 @@ class _Job:
             with open(out, "wb") as fo, open(err, "wb") as fe:
                 self.proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
                                              env=child_env(), start_new_session=True,
-                                             preexec_fn=_limit_memory(self.a.memory_mb))
+                                             preexec_fn=_limits(self.a.memory_mb))
         except (OSError, subprocess.SubprocessError) as exc:  # e.g. the memory limit too small to start
             self.current.returncode, self.current.problem = -1, f"crashed: could not start check: {exc}"
             self.result.runs.append(self.current)
@@ -327,7 +335,9 @@ def run_submissions(
         while queue or active:
             while queue and len(active) < jobs:
                 i, sub = queue.popleft()
-                active.append(_Job(assignment, sub, work, i, expected, html_dir))
+                job = _Job(assignment, sub, work, i, expected, html_dir)
+                active.append(job)
+                job.begin()
             for job in list(active):
                 if job.poll():
                     active.remove(job)

@@ -29,6 +29,26 @@ class Submission:
     problem: str | None = None
 
 
+#: How deep below a folder submission the entry point file is looked for, and how many folders at most.
+SEARCH_DEPTH, SEARCH_FOLDERS = 3, 1000
+
+
+def _below(folder: Path, file: str) -> list[Path]:
+    """The files called ``file`` at most :data:`SEARCH_DEPTH` folders below ``folder``, links not
+    followed, hidden folders skipped, at most :data:`SEARCH_FOLDERS` folders looked at."""
+    import os
+
+    found, seen = [], 0
+    for here, dirs, files in os.walk(folder, followlinks=False):
+        seen += 1
+        depth = len(Path(here).relative_to(folder).parts)
+        dirs[:] = [] if depth >= SEARCH_DEPTH or seen >= SEARCH_FOLDERS else \
+            sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED)
+        if depth and file in files and (Path(here) / file).is_file():
+            found.append(Path(here) / file)
+    return sorted(found)
+
+
 def entry_file(folder: Path, file: str | None) -> tuple[Path | None, str | None]:
     """The file of ``folder`` holding the entry point: ``file`` when given (at the top, else
     the one file of that name anywhere below), else the folder's only top-level ``.py`` file.
@@ -37,8 +57,7 @@ def entry_file(folder: Path, file: str | None) -> tuple[Path | None, str | None]
         top = folder / file
         if top.is_file():
             return top, None
-        below = sorted(p for p in folder.rglob(file) if p.is_file()
-                       and not any(part.startswith(".") or part in SKIPPED for part in p.relative_to(folder).parts))
+        below = _below(folder, file)
         if len(below) == 1:
             return below[0], None
         if below:

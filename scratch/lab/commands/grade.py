@@ -146,8 +146,9 @@ def _usage(args: argparse.Namespace) -> None:
     elif not args.submissions.is_dir():
         raise UsageError(f"SUBMISSIONS {str(args.submissions)!r} is not a folder (one submission? use "
                          "--format gradescope, or put it in a folder)")
-    if args.out.exists() and args.out.resolve() == args.submissions.resolve():
-        raise UsageError("--out must not be the SUBMISSIONS folder")
+    out, subs = args.out.resolve(), args.submissions.resolve()
+    if subs.is_dir() and (out == subs or subs in out.parents):
+        raise UsageError("--out must not be inside SUBMISSIONS (it would be graded as a submission)")
 
 
 class _Progress:
