@@ -193,6 +193,14 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``python -m scratch grade``; return the exit status (0 graded, 2 usage, 130 interrupted)."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # before or after the grading loop (which handles its own)
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     from ...grading import DEFAULT_CONFIG
 
     if args.print_config:
