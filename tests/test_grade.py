@@ -214,6 +214,22 @@ def test_diagnosed_pitfalls_in_the_row(graded, name, pitfall):
     assert pitfall in graded[4][name]["pitfalls"].split(";")
 
 
+def test_a_pitfall_another_tier_rules_out_is_not_counted(graded):
+    # textbook.py passes every huge-logit case: it has the max-shift, whatever a float32 diagnosis says
+    assert "softmax_without_max_shift" not in graded[4]["textbook.py"]["pitfalls"].split(";")
+
+
+@pytest.mark.parametrize("robustness_failed, counted", [(0, False), (1, True)])
+def test_contradicted_by_the_tier_that_always_shows_the_pitfall(robustness_failed, counted):
+    from scratch.grading.scoring import TierScore, contradicted, pitfall_tier
+
+    a = load_assignment()
+    assert (pitfall_tier("softmax_without_max_shift", a), pitfall_tier("float32_yhat_minus_y", a),
+            pitfall_tier("missing_mean", a)) == ("robustness", "float32", "ordinary")
+    tiers = {"robustness": TierScore("robustness", 5.0, 5.0, {}, n_cases=20, n_failed=robustness_failed)}
+    assert contradicted("softmax_without_max_shift", tiers, a) is not counted
+
+
 @pytest.mark.parametrize("name, words", [
     ("segfault.py", "SIGSEGV"),
     ("exits.py", "status 3"),

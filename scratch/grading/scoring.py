@@ -144,7 +144,7 @@ def score_tier(run: TierRun | None, tier_name: str, points: dict[str, float], sc
 class SubmissionGrade:
     """The grade of one submission: ``status`` (one of :data:`STATUSES`), ``score`` of
     ``max_score``, per tier a :class:`TierScore`, the ``pitfalls`` diagnosed (names, in tier
-    order), the wall-clock ``seconds``, the ``crashed`` and ``timed_out`` flags and a one-line
+    order, less those another tier rules out), the wall-clock ``seconds``, the ``crashed`` and ``timed_out`` flags and a one-line
     ``message`` for anything that is not an ordinary grade."""
 
     submission: Submission
@@ -158,6 +158,8 @@ class SubmissionGrade:
     timed_out: bool
     message: str = ""
     runs: list[TierRun] = field(default_factory=list, repr=False)
+    #: Pitfalls the diagnosis named but another tier rules out (see :func:`contradicted`).
+    contradicted: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -192,6 +194,7 @@ class SubmissionGrade:
             "status": self.status, "score": self.score, "max_score": self.max_score,
             "crashed": self.crashed, "timed_out": self.timed_out, "message": self.message,
             "seconds": round(self.seconds, 3), "pitfalls": self.pitfalls,
+            "pitfalls_ruled_out": self.contradicted,
             "tiers": {k: t.as_dict() for k, t in self.tiers.items()},
             "feedback": self.feedback(),
             "runs": [{"tier": r.tier, "command": r.command, "returncode": r.returncode,
@@ -199,6 +202,39 @@ class SubmissionGrade:
                       "stderr_tail": r.stderr if r.problem else "",
                       "summary": (r.report or {}).get("summary")} for r in self.runs],
         }
+
+
+def pitfall_tier(pitfall: str, assignment: Assignment) -> str | None:
+    """The tier whose cases always show ``pitfall`` (the gallery's setting for it: logits scaled
+    by 1e3 -> robustness; confident float32 -> float32; an ordinary setting whose shape, dtype
+    and target the ordinary sweep holds -> ordinary), or None."""
+    from ..lab.pitfalls import PITFALLS, SETTINGS
+
+    p = PITFALLS.get(pitfall)
+    if p is None or p.caught_on not in SETTINGS:
+        return None
+    st = SETTINGS[p.caught_on]
+    if st.calls != 1:
+        return None
+    if st.logit_scale >= 1e3 and st.dtype == "float64":
+        return "robustness"
+    if st.shape == "confident" and st.dtype == "float32":
+        return "float32"
+    ordinary = assignment.tier("ordinary")
+    if ordinary and st.logit_scale == 1.0 and st.shape in ordinary.shapes and st.dtype in ordinary.dtypes \
+            and st.target in ordinary.targets:
+        return "ordinary"
+    return None
+
+
+def contradicted(pitfall: str, tiers: dict[str, TierScore], assignment: Assignment) -> bool:
+    """Whether a pitfall the diagnosis named in one tier is ruled out by another: the tier whose
+    cases always show it (:func:`pitfall_tier`) ran and every case passed.  (The diagnosis of a
+    textbook implementation's confident float32 failures can name ``softmax_without_max_shift``;
+    an implementation that passes every huge-logit case has the max-shift.)"""
+    home = pitfall_tier(pitfall, assignment)
+    t = tiers.get(home) if home else None
+    return bool(t and t.problem is None and t.n_cases and not t.n_failed)
 
 
 def case_errors(runs: list[TierRun]) -> list[str]:
@@ -222,7 +258,8 @@ def grade_run(assignment: Assignment, sr: SubmissionRun) -> SubmissionGrade:
             t.problem = sub.problem
             for q in t.quantities.values():
                 q.reason = sub.problem
-    pitfalls = list(dict.fromkeys(p for t in tiers.values() for p in t.pitfalls))
+    named = list(dict.fromkeys(p for t in tiers.values() for p in t.pitfalls))
+    pitfalls = [p for p in named if not contradicted(p, tiers, assignment)]
     timed_out = sr.timed_out
     refused = next((r for r in sr.runs if r.not_gradable), None)
     broken = next((r for r in sr.runs if r.problem and not r.timed_out and not r.not_gradable), None)
@@ -241,7 +278,9 @@ def grade_run(assignment: Assignment, sr: SubmissionRun) -> SubmissionGrade:
         status, message = "graded", ""
     score = round(sum(t.points for t in tiers.values()), 6)
     return SubmissionGrade(sub, status, score, assignment.max_score, tiers, pitfalls, sr.seconds,
-                           crashed=broken is not None or died is not None, timed_out=timed_out, message=cut(message, 300), runs=sr.runs)
+                           crashed=broken is not None or died is not None, timed_out=timed_out,
+                           message=cut(message, 300), runs=sr.runs,
+                           contradicted=[p for p in named if p not in pitfalls])
 
 
 def class_counts(grades: list[SubmissionGrade]) -> dict[str, Any]:
