@@ -481,6 +481,22 @@ def test_network_options_passed_to_check():
     assert parse_assignment("").spec_args() == []
 
 
+@pytest.mark.parametrize("network", [
+    'activation = "leaky_relu"\nalpha = 0.1\nreduction = "sum"\nl2 = 0.001\n',
+    'activation = "sigmoid"\nl2 = 0.5\nl2_form = "full"\nl2_biases = true\n',
+    'activation = "relu"\n',
+], ids=["leaky-sum-l2", "sigmoid-full-biases", "relu"])
+def test_network_options_read_back_as_the_same_spec(network):
+    import argparse
+
+    from scratch.lab.commands._options import add_spec_options, spec_from_args
+
+    a = parse_assignment("[network]\n" + network)
+    p = argparse.ArgumentParser()
+    add_spec_options(p)
+    assert spec_from_args(p.parse_args(a.spec_args())) == a.spec
+
+
 @pytest.mark.parametrize("text, words", [
     ("[sweep]\nshape = ['small']\n", ["[sweep]", "'shape'", "did you mean 'shapes'"]),
     ("[swep]\n", ["top level", "'swep'"]),
@@ -611,6 +627,22 @@ def test_entry_point_file_in_a_folder(tmp_path):
     for name in ("a.py", "b.py"):
         (tmp_path / "two" / name).write_text("")
     assert "must name one" in entry_file(tmp_path / "two", None)[1]
+
+
+@pytest.mark.parametrize("tty, tqdm_installed, shows", [
+    (True, True, "grade: "), (True, False, "\rgraded 2/2"), (False, True, "[2/2] b: 0 / 20 (not gradable)")],
+    ids=["bar", "line", "piped"])
+def test_progress(tmp_path, monkeypatch, tty, tqdm_installed, shows):
+    import scratch.lab.commands.grade as grade_command
+
+    monkeypatch.setattr(grade_command, "show_progress", lambda args: tty)
+    if not tqdm_installed:
+        monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm raises ImportError
+    subs = tmp_path / "subs"
+    for name in ("a", "b"):
+        (subs / name).mkdir(parents=True)  # not gradable: nothing runs
+    rc, out, err = run_main(["grade", str(subs), "--out", str(tmp_path / "r")])
+    assert rc == 0 and shows in err, err
 
 
 def test_print_config_is_the_default(capsys):
