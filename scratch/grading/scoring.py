@@ -246,7 +246,10 @@ def case_errors(runs: list[TierRun]) -> list[str]:
 
 
 def grade_run(assignment: Assignment, sr: SubmissionRun) -> SubmissionGrade:
-    """Score one :class:`~scratch.grading.runner.SubmissionRun` against ``assignment``."""
+    """Score one :class:`~scratch.grading.runner.SubmissionRun` against ``assignment``.
+
+    Afterwards each run's ``report`` holds only its ``passed``, counts and ``summary`` (the
+    cases are scored and dropped: a class of full reports would not fit in memory)."""
     runs = {r.tier: r for r in sr.runs}
     sub = sr.submission
     if sub.problem:
@@ -277,6 +280,9 @@ def grade_run(assignment: Assignment, sr: SubmissionRun) -> SubmissionGrade:
     else:
         status, message = "graded", ""
     score = round(sum(t.points for t in tiers.values()), 6)
+    for r in sr.runs:  # keep each report's summary only: a class's reports would not fit in memory
+        if r.report is not None:
+            r.report = {k: r.report.get(k) for k in ("passed", "n_cases", "n_failed", "summary")}
     return SubmissionGrade(sub, status, score, assignment.max_score, tiers, pitfalls, sr.seconds,
                            crashed=broken is not None or died is not None, timed_out=timed_out,
                            message=cut(message, 300), runs=sr.runs,
