@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = ("scratch", "scratch.network", "scratch.softmax", "scratch.checks", "scratch.compare", "scratch.tolerances",
            "scratch.cases", "scratch.workspace", "scratch.fast_tanh", "scratch.curvature", "scratch.testing",
            "scratch.adapter", "scratch.diagnosis", "scratch.casefiles", "scratch.conformance", "scratch.formatting",
-           "scratch.argtypes")
+           "scratch.argtypes", "scratch.grading")
 #: Packages of the extras; none may load with the product.
 OPTIONAL = ("torch", "jax", "optax", "matplotlib", "rich", "mpmath", "sklearn", "autograd", "scipy", "numba",
             "latex2mathml", "pygments")
