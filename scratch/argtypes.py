@@ -6,7 +6,8 @@ which either parser reports as a usage error naming the option.
 Lists, one rule everywhere: a list option takes words separated by spaces, commas, or both
 (``--seeds 0 1`` = ``--seeds 0,1``, ``--shapes small,c10``).  A shape given by its sizes is
 written ``NxDxHxC`` (``4x3x5x3``); a word that is exactly four integers joined by commas
-(``4,3,5,3``) is also read as one shape, never as four, so ``--shapes 4,3,5,3 small`` is two
+(``4,3,5,3``) is also read as one shape, never as four (a word of integers and commas is
+always one shape, so ``1,2,3`` is an error, not three shapes), so ``--shapes 4,3,5,3 small`` is two
 shapes.  To list several numeric shapes in one word use the ``x`` form: ``4x3x5x3,8x4x6x3``.
 
 Bounds (exit 2 before any work): each array of a case (x: N*D, W1: D*H, a1: N*H, W2: H*C,
@@ -26,6 +27,7 @@ from .cases import SHAPES, SPECIAL_SHAPES
 MAX_ELEMENTS = 2**24
 
 _FOUR_INTS = re.compile(r"^\s*\d+\s*(,\s*\d+\s*){3}$")
+_INTS = re.compile(r"^[\d,]+$")  # sizes joined by commas: one shape (right or wrong), never several
 
 
 def _words(text: str) -> list[str]:
@@ -64,7 +66,7 @@ def parse_shapes(text: str) -> list[tuple[str, tuple[int, int, int, int]]]:
     ``"small,c10"`` -> two shapes, ``"4,3,5,3"`` -> one, ``"4x3x5x3,c10"`` -> two."""
     shapes = []
     for word in _words(text) or [text]:
-        items = [word] if _FOUR_INTS.match(word) else [w for w in word.split(",") if w.strip()] or [word]
+        items = [word] if _INTS.match(word) else [w for w in word.split(",") if w.strip()] or [word]
         shapes.extend(parse_shape(w) for w in items)
     return shapes
 

@@ -1,7 +1,8 @@
 """Options shared by every command: one name, one meaning, one check, everywhere.
 
 The convention: plural names for lists (``--seeds --shapes --dtypes --targets --oracles``),
-``--json FILE`` and ``--plot FILE`` for outputs, ``--quiet`` for no progress bar.  Every list
+``--json FILE`` and ``--plot FILE`` for outputs (each output is created, the folder holding it
+must exist: :func:`output_folder`), ``--quiet`` for no progress bar.  Every list
 takes words separated by spaces, commas or both (``--seeds 0 1`` = ``--seeds 0,1``); a shape is
 a name, ``NxDxHxC``, or ``N,D,H,C`` (four integers joined by commas are one shape, see
 :mod:`scratch.argtypes`).  A positional argument may follow a list when it cannot be read as
@@ -76,8 +77,12 @@ def output_file(suffixes: Iterable[str] | None = None) -> Callable[[str], Path]:
 
 
 def output_folder(text: str) -> Path:
-    """An argparse ``type`` for a folder to write into: created if missing, but its parent must
-    exist; an existing path must be a writable folder."""
+    """An argparse ``type`` for a folder to write into.
+
+    The rule for every output (``--json FILE``, ``--plot FILE``, ``--out FILE``, ``cases export
+    DIR``): the output itself is created (a file, or here the folder), the folder that holds it
+    must already exist and be writable; nothing creates missing parent folders.  An existing
+    path must be a writable folder."""
     path = Path(text)
     if path.exists():
         if not path.is_dir():
@@ -86,8 +91,12 @@ def output_folder(text: str) -> Path:
             raise argparse.ArgumentTypeError(f"folder {text!r} is not writable")
         return path
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{text!r}: cannot create it, {str(parent)!r} is not a writable folder")
+    if not parent.is_dir():
+        why = "is not a folder" if parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text!r}: cannot create it, {str(parent)!r} {why} (the folder that holds "
+                                         "an output must exist; only the output itself is created)")
+    if not os.access(parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r}: cannot create it, folder {str(parent)!r} is not writable")
     return path
 
 
@@ -199,8 +208,8 @@ def name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
         bad = [n for n in names if n not in choices]
         if not names or bad:
             raise argparse.ArgumentTypeError(
-                f"unknown name(s) {', '.join(map(repr, bad)) or '(none given)'}: expected some of {', '.join(choices)}"
-                + did_you_mean(bad[0] if bad else "", choices)
+                f"invalid choice: {', '.join(map(repr, bad)) or repr(text) + ' (no name given)'} "
+                f"(choose from {', '.join(choices)}){did_you_mean(bad[0] if bad else '', choices)}"
             )
         return names
 

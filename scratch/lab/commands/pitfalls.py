@@ -8,7 +8,7 @@ from typing import Any
 from ..pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery, oracle
 from ..report import print_table, write_json
 from . import UsageError
-from ._options import add_json_option, add_oracles_option, load_installed
+from ._options import add_json_option, add_oracles_option, did_you_mean, load_installed
 
 
 def register(sub: Any) -> None:
@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
 def show(name: str) -> None:
     """Print one pitfall: title, story, the faulty code, the right code, where it shows and where not."""
     if name not in PITFALLS:
-        raise UsageError(f"--show {name!r}: unknown pitfall; expected one of {', '.join(PITFALLS)}")
+        raise UsageError(f"--show {name!r}: unknown pitfall{did_you_mean(name, PITFALLS)} "
+                         f"(expected one of {', '.join(PITFALLS)})")
     p = PITFALLS[name]
     print(f"{p.name}: {p.title}\n\n{p.story}\n")
     if p.is_gradient:
@@ -70,7 +71,7 @@ def missed_pitfalls(rows: list[dict[str, Any]]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``python -m scratch pitfalls``; return the exit status (0 ok, 1 a check failed)."""
-    if args.show:
+    if args.show is not None:  # --show "" is an unknown name, not the whole gallery
         show(args.show)
         return 0
     names = list(load_installed(args.oracles, ORACLES, oracle))
