@@ -64,6 +64,16 @@ def _close_lists(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     return argv[:i] + end_lists(p, argv[i:])
 
 
+def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
+    """``argv`` (default ``sys.argv[1:]``) parsed as :func:`main` reads it: the lists closed
+    before a positional (:func:`_close_lists`); bad usage exits 2 (``SystemExit``)."""
+    parser = build_parser(prog)
+    args, extra = parser.parse_known_args(_close_lists(parser, list(sys.argv[1:] if argv is None else argv)))
+    if extra:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; return the exit status.
 
@@ -72,12 +82,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     that closes the pipe early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a
     shell tool would), not a ``BrokenPipeError`` traceback.
     """
-    parser = build_parser(prog)
-    argv = _close_lists(parser, list(sys.argv[1:] if argv is None else argv))
-    args, extra = parser.parse_known_args(argv)
+    args = parse_args(argv, prog)
     command = args.command_parser
-    if extra:
-        command.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         check_sweep_size(args)
         return int(args.func(args))
