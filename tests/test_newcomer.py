@@ -247,7 +247,8 @@ def test_progress_bar_falls_back_to_the_plain_line(monkeypatch):
       "--targets", "labels"], "conformance: "),
     (["bench", "--shapes", "3x2x5x2", "--dtypes", "float64", "--repeats", "1", "--warmup", "1", "--frameworks",
       "numpy"], "bench: "),
-], ids=["compare-numeric", "check", "conformance", "bench"])
+    (["accuracy", "--seeds", "0"], "accuracy: "),
+], ids=["compare-numeric", "check", "conformance", "bench", "accuracy"])
 def test_long_commands_show_progress_without_tqdm(argv, desc, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "tests"))
     terminal = terminal_without_tqdm(monkeypatch)
@@ -260,6 +261,21 @@ def test_long_commands_show_progress_without_tqdm(argv, desc, capsys, monkeypatc
     terminal.truncate()
     rc, _, _ = run_cli([*argv, "--quiet"], capsys)
     assert rc == 0 and desc not in terminal.getvalue()
+
+
+def test_pitfalls_progress_without_tqdm(monkeypatch, capsys):
+    """The gallery itself is the slow part (~30 s): its progress callback drives the line."""
+    import scratch.lab.commands.pitfalls as cmd
+
+    def fake_gallery(names, progress=None):
+        for name in ("missing_mean", "sign_flipped"):
+            progress(name)
+        return []
+
+    monkeypatch.setattr(cmd, "gallery", fake_gallery)
+    terminal = terminal_without_tqdm(monkeypatch)
+    rc, _, _ = run_cli(["pitfalls", "--oracles", "numeric"], capsys)
+    assert rc == 0 and "\rpitfalls: 0/17 pitfall" in terminal.getvalue()
 
 
 def test_report_progress_falls_back_to_the_plain_line(monkeypatch):

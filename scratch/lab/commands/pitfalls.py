@@ -8,7 +8,8 @@ from typing import Any
 from ..pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery, oracle
 from ..report import print_table, write_json
 from . import UsageError
-from ._options import add_json_option, add_oracles_option, did_you_mean, load_installed
+from ._options import (add_json_option, add_oracles_option, add_quiet_option, did_you_mean, load_installed, progress_bar,
+                       show_progress)
 
 
 def register(sub: Any) -> None:
@@ -23,6 +24,7 @@ def register(sub: Any) -> None:
     p.add_argument("--show", metavar="NAME", help=f"print one entry with its code and story; one of: {', '.join(PITFALLS)}")
     add_oracles_option(p, ORACLES, ORACLES)
     add_json_option(p, "the gallery")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
@@ -75,7 +77,13 @@ def run(args: argparse.Namespace) -> int:
         show(args.show)
         return 0
     names = list(load_installed(args.oracles, ORACLES, oracle))
-    rows = gallery(names)
+    with progress_bar("pitfalls", len(PITFALLS), show_progress(args), unit="pitfall") as bar:
+        def step(name: str) -> None:
+            if bar is not None:
+                bar.set_postfix_str(name)
+                bar.update(1)
+
+        rows = gallery(names, progress=step)
     print_table(
         "gradient pitfalls: each faulty implementation vs each oracle through scratch.compare "
         "(max relative error over loss and gradients; inf = non-finite or wrong shape)",
