@@ -3,7 +3,9 @@ blocked: no console error, no request leaving the file, every image decoded, eve
 out, every table-of-contents link landing, a first screen that is not blank, nothing wider than
 the window or the printed page.  And the checker itself, on pages broken on purpose.
 
-CI installs chromium (``.ci/run``) and playwright (the ``test`` extra): nothing here is skipped.
+CI installs chromium (``.ci/run``) and playwright (the ``test`` extra) and sets ``CI=true``: there a
+missing browser fails every test here.  Elsewhere it is a skip naming what is missing and its
+install line (``prerequisites.require_browser``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from prerequisites import require_browser
 from scratch.lab.cli import main
 from scratch.lab.page.verify import browser, check_page
 
@@ -24,6 +27,7 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope="module")
 def chromium():
+    require_browser()
     with browser() as b:
         yield b
 

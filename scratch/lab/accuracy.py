@@ -164,9 +164,10 @@ def implementations(frameworks: dict[str, Callable[..., tuple[Any, Grads]]] | No
 
 
 def measure(seeds: list[int], dtypes: tuple[Any, ...] = (np.float32, np.float64),
-            frameworks: dict[str, Callable[..., tuple[Any, Grads]]] | None = None) -> list[dict[str, Any]]:
+            frameworks: dict[str, Callable[..., tuple[Any, Grads]]] | None = None,
+            progress: Callable[[], None] | None = None) -> list[dict[str, Any]]:
     """Run every implementation (see :func:`implementations`, which ``frameworks`` is passed
-    to) on :func:`confident_case` for each seed and dtype.
+    to) on :func:`confident_case` for each seed and dtype; ``progress()`` after each seed.
 
     Returns
     -------
@@ -193,4 +194,6 @@ def measure(seeds: list[int], dtypes: tuple[Any, ...] = (np.float32, np.float64)
                 row["per_seed"][seed] = e
                 for k in ERROR_KEYS:
                     row[k] = max(row[k], e[k])
+        if progress is not None:
+            progress()
     return [{**row, **stats} for row in rows.values()]

@@ -240,8 +240,10 @@ def environment(worker: str) -> dict[str, Any]:
     return info
 
 
-def run_worker(worker: str, sizes: Sequence[tuple[int, int, int, int]], dtypes: Sequence[str], repeats: int, warmup: int) -> dict[str, Any]:
-    """Measure every implementation of ``worker`` at every size and dtype (in this process).
+def run_worker(worker: str, sizes: Sequence[tuple[int, int, int, int]], dtypes: Sequence[str], repeats: int, warmup: int,
+               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure every implementation of ``worker`` at every size and dtype (in this process);
+    ``progress(label)`` is called after each size and dtype.
 
     Returns
     -------
@@ -257,6 +259,8 @@ def run_worker(worker: str, sizes: Sequence[tuple[int, int, int, int]], dtypes: 
             for impl, step in STEP_BUILDERS[worker](tuple(shape), DTYPES[dtype_name]).items():
                 t = median_time(step, repeats, warmup)
                 results.append({"impl": impl, "shape": list(shape), "dtype": dtype_name, **t})
+            if progress is not None:
+                progress(f"{worker} {dtype_name} {'x'.join(map(str, shape))}")
     rates = {d: blas_rate(DTYPES[d]) for d in dtypes} if worker == "scratch" else {}
     return {"worker": worker, "results": results, "blas_rate": rates, "environment": environment(worker)}
 
@@ -269,15 +273,41 @@ class WorkerFailed(RuntimeError):
         self.missing = missing
 
 
-def spawn_worker(worker: str, sizes: Sequence[tuple[int, int, int, int]], dtypes: Sequence[str], repeats: int, warmup: int) -> dict[str, Any]:
-    """Run :func:`run_worker` in a fresh ``python -m scratch.lab.bench`` subprocess (same environment)."""
+#: The line a worker writes on stderr after each size and dtype (read by :func:`spawn_worker`).
+PROGRESS_MARK = "scratch-bench-progress: "
+
+
+def spawn_worker(worker: str, sizes: Sequence[tuple[int, int, int, int]], dtypes: Sequence[str], repeats: int, warmup: int,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run :func:`run_worker` in a fresh ``python -m scratch.lab.bench`` subprocess (same
+    environment); ``progress(label)`` is called as the worker finishes each size and dtype."""
+    import threading
+
     cmd = [sys.executable, "-m", "scratch.lab.bench", "--worker", worker, "--repeats", str(repeats), "--warmup", str(warmup),
            "--dtypes", *dtypes, "--sizes", *(",".join(map(str, s)) for s in sizes)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    errors: list[str] = []
+
+    def read_stderr() -> None:  # a thread: stdout (the JSON) and stderr are drained at the same time
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith(PROGRESS_MARK):
+                if progress is not None:
+                    progress(line[len(PROGRESS_MARK):].strip())
+            else:
+                errors.append(line)
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()
+    proc.wait()
+    reader.join()
+    stderr = "".join(errors)
     if proc.returncode != 0:
-        last = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        raise WorkerFailed(f"{worker} worker failed: {last[0]}", missing="MissingFramework" in proc.stderr)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        last = stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise WorkerFailed(f"{worker} worker failed: {last[0]}", missing="MissingFramework" in stderr)
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
@@ -289,7 +319,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, required=True)
     a = p.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split(",")) for s in a.sizes]
-    print(json.dumps(run_worker(a.worker, sizes, a.dtypes, a.repeats, a.warmup)))
+    def tell(label: str) -> None:
+        print(PROGRESS_MARK + label, file=sys.stderr, flush=True)
+
+    print(json.dumps(run_worker(a.worker, sizes, a.dtypes, a.repeats, a.warmup, progress=tell)))
     return 0
 
 

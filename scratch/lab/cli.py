@@ -16,6 +16,7 @@ from typing import Sequence
 
 from . import commands
 from .commands import UsageError
+from .commands._options import check_sweep_size, did_you_mean, end_lists
 
 #: What ``--help`` says above the list of commands.
 DESCRIPTION = ("A two-layer tanh/softmax network with every gradient derived by hand in NumPy, checked "
@@ -47,6 +48,32 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _close_lists(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Find the (sub-)command's parser in ``argv``; a mistyped command name is a usage error with
+    a "did you mean" (exit 2); then :func:`~scratch.lab.commands._options.end_lists` on the rest."""
+    p, i = parser, 0
+    while i < len(argv):
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or argv[i].startswith("-"):
+            break
+        choices = subs[0].choices
+        if argv[i] not in choices:
+            p.error(f"unknown command {argv[i]!r}{did_you_mean(argv[i], choices)} "
+                    f"(choose from {', '.join(choices)})")
+        p, i = choices[argv[i]], i + 1
+    return argv[:i] + end_lists(p, argv[i:])
+
+
+def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
+    """``argv`` (default ``sys.argv[1:]``) parsed as :func:`main` reads it: the lists closed
+    before a positional (:func:`_close_lists`); bad usage exits 2 (``SystemExit``)."""
+    parser = build_parser(prog)
+    args, extra = parser.parse_known_args(_close_lists(parser, list(sys.argv[1:] if argv is None else argv)))
+    if extra:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; return the exit status.
 
@@ -59,15 +86,13 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     shell tool would), not a ``BrokenPipeError`` traceback.
     """
     try:
-        parser = build_parser(prog)
-        args, extra = parser.parse_known_args(argv)
+        args = parse_args(argv, prog)
     except KeyboardInterrupt:
         print("interrupted", file=sys.__stderr__)
         return 130
     command = args.command_parser
-    if extra:
-        command.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        check_sweep_size(args)
         return int(args.func(args))
     except UsageError as exc:
         print(f"{command.prog}: error: {exc}", file=sys.stderr)

@@ -729,14 +729,17 @@ def failed_quantities(checks: list[Check]) -> tuple[str, ...]:
     return tuple(c.quantity for c in checks if not c.passed)
 
 
-def gallery(oracle_names: tuple[str, ...] | list[str] = ORACLES) -> list[dict[str, Any]]:
+def gallery(oracle_names: tuple[str, ...] | list[str] = ORACLES,
+            progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Every pitfall run against every oracle: one dict per pitfall with ``name``, ``title``,
     ``hits``, ``caught_on``, per oracle ``max_rel`` (largest relative error over the quantities;
     inf for a non-finite or misshapen result) and ``failed`` (quantities), ``caught_by``, and for
     a demonstration its ``demo`` result, or ``skipped`` (why) when it needs a framework that is
-    not installed."""
+    not installed.  ``progress(name)`` is called before each pitfall."""
     rows = []
     for p in PITFALLS.values():
+        if progress is not None:
+            progress(p.name)
         row: dict[str, Any] = {"name": p.name, "title": p.title, "hits": list(p.hits), "oracles": {}}
         if p.is_gradient:
             row["setting"] = p.caught_on

@@ -1,7 +1,13 @@
 """Options shared by every command: one name, one meaning, one check, everywhere.
 
 The convention: plural names for lists (``--seeds --shapes --dtypes --targets --oracles``),
-``--json FILE`` and ``--plot FILE`` for outputs, ``--quiet`` for no progress bar.  Every value
+``--json FILE`` and ``--plot FILE`` for outputs (each output is created, the folder holding it
+must exist: :func:`output_folder`), ``--quiet`` for no progress bar.  Every list
+takes words separated by spaces, commas or both (``--seeds 0 1`` = ``--seeds 0,1``); a shape is
+a name, ``NxDxHxC``, or ``N,D,H,C`` (four integers joined by commas are one shape, see
+:mod:`scratch.argtypes`).  A positional argument may follow a list when it cannot be read as
+one of its items (``check --seeds 0 1 mod:fn``, see :func:`end_lists`).  Sizes are bounded
+(:data:`MAX_CASES`, :data:`scratch.argtypes.MAX_ELEMENTS`, each count option's ``high``).  Every value
 is checked by argparse while parsing, so bad usage exits 2 with a message naming the option
 *before* any work starts; output paths included (the folder must exist and be writable, the
 extension must be one the writer supports).  Old spellings (``--dtype``, ``--shape``,
@@ -17,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ...argtypes import integer_at_least, parse_shape, seed
+from ...argtypes import integer_at_least, parse_shape, parse_shapes, seed, seeds  # noqa: F401  (seed: re-exported)
 from ...cases import DTYPES, SHAPES, TARGETS
 from . import UsageError
 
@@ -25,9 +31,24 @@ from . import UsageError
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
+#: The most cases one sweep may hold (seeds x shapes x dtypes x targets; the default sweep of
+#: ``check`` holds 400): more is a usage error before any work.
+MAX_CASES = 100_000
+
+
 def positive_int(text: str) -> int:
     """An integer >= 1."""
     return integer_at_least(text, 1, "{} must be >= 1")
+
+
+def positive_int_upto(high: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in [1, ``high``] (a count's documented upper bound)."""
+
+    def check(text: str) -> int:
+        return integer_at_least(text, 1, "{} must be >= 1", high)
+
+    check.__name__ = "integer"  # argparse names the type in "invalid integer value"
+    return check
 
 
 def output_file(suffixes: Iterable[str] | None = None) -> Callable[[str], Path]:
@@ -56,8 +77,12 @@ def output_file(suffixes: Iterable[str] | None = None) -> Callable[[str], Path]:
 
 
 def output_folder(text: str) -> Path:
-    """An argparse ``type`` for a folder to write into: created if missing, but its parent must
-    exist; an existing path must be a writable folder."""
+    """An argparse ``type`` for a folder to write into.
+
+    The rule for every output (``--json FILE``, ``--plot FILE``, ``--out FILE``, ``cases export
+    DIR``): the output itself is created (a file, or here the folder), the folder that holds it
+    must already exist and be writable; nothing creates missing parent folders.  An existing
+    path must be a writable folder."""
     path = Path(text)
     if path.exists():
         if not path.is_dir():
@@ -66,8 +91,12 @@ def output_folder(text: str) -> Path:
             raise argparse.ArgumentTypeError(f"folder {text!r} is not writable")
         return path
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{text!r}: cannot create it, {str(parent)!r} is not a writable folder")
+    if not parent.is_dir():
+        why = "is not a folder" if parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text!r}: cannot create it, {str(parent)!r} {why} (the folder that holds "
+                                         "an output must exist; only the output itself is created)")
+    if not os.access(parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r}: cannot create it, folder {str(parent)!r} is not writable")
     return path
 
 
@@ -86,35 +115,40 @@ def _hidden_alias(p: argparse.ArgumentParser, alias: str, dest: str, **kwargs: A
 def add_seeds_option(p: argparse.ArgumentParser, default: list[int] | None = None) -> None:
     """``--seeds SEED ...`` (integers >= 0; default 0..4) and the hidden alias ``--seed``."""
     default = list(range(5)) if default is None else default
-    p.add_argument("--seeds", type=seed, nargs="+", default=default, metavar="SEED",
-                   help=f"integers >= 0; default: {' '.join(map(str, default))}")
-    _hidden_alias(p, "--seed", "seeds", type=seed, nargs="+")
+    p.add_argument("--seeds", type=seeds, nargs="+", default=default, metavar="SEED", action=_FlatNames,
+                   help=f"integers >= 0 (space- or comma-separated); default: {' '.join(map(str, default))}")
+    _hidden_alias(p, "--seed", "seeds", type=seeds, nargs="+", action=_FlatNames)
 
 
 def add_shapes_option(p: argparse.ArgumentParser, default: list[str] | None = None) -> None:
-    """``--shapes SHAPE ...`` (names or ``N,D,H,C``; default every named shape) and the hidden
-    aliases ``--shape`` and ``--sizes``.  ``args.shapes`` holds ``(label, (N, D, H, C))`` pairs."""
+    """``--shapes SHAPE ...`` (names, ``NxDxHxC`` or ``N,D,H,C``; space- or comma-separated;
+    default every named shape) and the hidden aliases ``--shape`` and ``--sizes``.
+    ``args.shapes`` holds ``(label, (N, D, H, C))`` pairs."""
+    from ...cases import SPECIAL_SHAPES
+
     default = list(SHAPES) if default is None else default
-    p.add_argument("--shapes", type=parse_shape, nargs="+", default=[parse_shape(s) for s in default], metavar="SHAPE",
-                   help=f"names ({', '.join(SHAPES)}) or N,D,H,C; default: {' '.join(default)}")
+    p.add_argument("--shapes", type=parse_shapes, nargs="+", default=[parse_shape(s) for s in default],
+                   metavar="SHAPE", action=_FlatNames,
+                   help=f"names ({', '.join([*SHAPES, *SPECIAL_SHAPES])}) or sizes NxDxHxC (4,3,5,3 is one shape "
+                        f"too), space- or comma-separated; default: {' '.join(default)}")
     for alias in ("--shape", "--sizes"):
-        _hidden_alias(p, alias, "shapes", type=parse_shape, nargs="+")
+        _hidden_alias(p, alias, "shapes", type=parse_shapes, nargs="+", action=_FlatNames)
 
 
 def add_dtypes_option(p: argparse.ArgumentParser, default: list[str] | None = None) -> None:
     """``--dtypes DTYPE ...`` (float64, float32; default both) and the hidden alias ``--dtype``."""
     default = list(DTYPES) if default is None else default
-    p.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=default, metavar="DTYPE",
-                   help=f"{' '.join(DTYPES)}; default: {' '.join(default)}")
-    _hidden_alias(p, "--dtype", "dtypes", nargs="+", choices=list(DTYPES))
+    p.add_argument("--dtypes", type=name_list(list(DTYPES)), nargs="+", default=default, metavar="DTYPE",
+                   action=_FlatNames, help=f"{' '.join(DTYPES)} (space- or comma-separated); default: {' '.join(default)}")
+    _hidden_alias(p, "--dtype", "dtypes", type=name_list(list(DTYPES)), nargs="+", action=_FlatNames)
 
 
 def add_targets_option(p: argparse.ArgumentParser, default: list[str] | None = None) -> None:
     """``--targets TARGET ...`` (default every target kind) and the hidden alias ``--target``."""
     default = list(TARGETS) if default is None else default
-    p.add_argument("--targets", nargs="+", choices=TARGETS, default=default, metavar="TARGET",
-                   help=f"{' '.join(TARGETS)}; default: {' '.join(default)}")
-    _hidden_alias(p, "--target", "targets", nargs="+", choices=TARGETS)
+    p.add_argument("--targets", type=name_list(TARGETS), nargs="+", default=default, metavar="TARGET",
+                   action=_FlatNames, help=f"{' '.join(TARGETS)} (space- or comma-separated); default: {' '.join(default)}")
+    _hidden_alias(p, "--target", "targets", type=name_list(TARGETS), nargs="+", action=_FlatNames)
 
 
 def add_sweep_options(
@@ -150,7 +184,7 @@ class _FlatNames(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
         names = [n for group in values for n in group]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = sorted({str(n[0] if isinstance(n, tuple) else n) for n in names if names.count(n) > 1})
         if twice:
             raise argparse.ArgumentError(self, f"{', '.join(twice)} listed twice")
         setattr(namespace, self.dest, names)
@@ -170,11 +204,12 @@ def name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
     joined by commas (``numpy,jax``).  Pair it with ``nargs="+"`` and :func:`flat_names`."""
 
     def check(text: str) -> list[str]:
-        names = [n.strip() for n in text.split(",") if n.strip()]
+        names = [n.strip() for word in text.split() for n in word.split(",") if n.strip()]
         bad = [n for n in names if n not in choices]
         if not names or bad:
             raise argparse.ArgumentTypeError(
-                f"unknown name(s) {', '.join(map(repr, bad)) or '(none given)'}: expected some of {', '.join(choices)}"
+                f"invalid choice: {', '.join(map(repr, bad)) or repr(text) + ' (no name given)'} "
+                f"(choose from {', '.join(choices)}){did_you_mean(bad[0] if bad else '', choices)}"
             )
         return names
 
@@ -287,10 +322,156 @@ def progress_bar(desc: str, total: int, enabled: bool, unit: str = "it") -> Iter
     try:
         from tqdm import tqdm
     except ImportError:
-        yield None
+        with PlainProgress(desc, total, unit) as plain:
+            yield plain
         return
     with tqdm(total=total, desc=desc, file=sys.stderr, unit=unit, leave=False) as bar:
         yield bar
+
+
+class PlainProgress:
+    """The dependency-free progress line on stderr where tqdm (the ``cli`` extra) is missing:
+    ``compare: 12/80 case (15%) 3.1 s  large-float32``, redrawn in place (``\\r``), at most
+    about 10 times a second, erased on exit.  The subset of tqdm's interface the commands use:
+    ``update(n)``, ``set_postfix_str(s)``, and wrapping an iterable (``bar(iterable)``)."""
+
+    def __init__(self, desc: str, total: int | None = None, unit: str = "it", stream: Any = None) -> None:
+        import time
+
+        self.desc, self.total, self.unit, self.n, self.postfix = desc, total, unit, 0, ""
+        self.stream = stream or sys.stderr
+        self._clock = time.monotonic
+        self._start = self._last = self._clock()
+        self._width = 0
+
+    def __enter__(self) -> "PlainProgress":
+        self._draw(force=True)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __call__(self, iterable: Any) -> Iterator[Any]:
+        if self.total is None and hasattr(iterable, "__len__"):
+            self.total = len(iterable)
+        with self:
+            for item in iterable:
+                yield item
+                self.update(1)
+
+    def update(self, n: int = 1) -> None:
+        """``n`` more done."""
+        self.n += n
+        self._draw()
+
+    def set_postfix_str(self, text: str) -> None:
+        """What is being worked on, shown after the count."""
+        self.postfix = text
+        self._draw()
+
+    def line(self) -> str:
+        """The text of the line: ``desc: n/total unit (pct%) elapsed s  postfix``."""
+        elapsed = self._clock() - self._start
+        count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
+        pct = f" ({100 * self.n / self.total:.0f}%)" if self.total else ""
+        return f"{self.desc}: {count} {self.unit}{pct} {elapsed:.0f} s" + (f"  {self.postfix}" if self.postfix else "")
+
+    def _draw(self, force: bool = False) -> None:
+        now = self._clock()
+        if not force and now - self._last < 0.1 and self.n != self.total:
+            return
+        self._last = now
+        text = self.line()[:99]
+        self.stream.write("\r" + text.ljust(self._width))
+        self.stream.flush()
+        self._width = len(text)
+
+    def close(self) -> None:
+        """Erase the line."""
+        if self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+            self._width = 0
+
+
+def case_progress(args: argparse.Namespace, desc: str) -> Any:
+    """A wrapper of a case iterable drawing progress on a terminal: tqdm, or :class:`PlainProgress`
+    without it; None when stderr is piped or with ``--quiet``."""
+    if not show_progress(args):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return lambda it: PlainProgress(desc, unit="case")(it)
+    return lambda it: tqdm(it, desc=desc, unit="case", leave=False, file=sys.stderr)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'compare'?"`` for a close match of ``word`` among ``choices``, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6) if word else []
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def check_sweep_size(args: argparse.Namespace) -> None:
+    """A sweep of more than :data:`MAX_CASES` cases (seeds x shapes x dtypes x targets) is a
+    :class:`UsageError`, raised after parsing and before any work."""
+    values = [getattr(args, k, None) for k in ("seeds", "shapes", "dtypes", "targets")]
+    if any(v is None or not isinstance(v, list) for v in values):
+        return
+    n = 1
+    for v in values:
+        n *= len(v)
+    if n > MAX_CASES:
+        raise UsageError(f"the sweep holds {n:,} cases (--seeds x --shapes x --dtypes x --targets); "
+                         f"the limit is {MAX_CASES:,}")
+
+
+def end_lists(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """``argv`` with each list option that runs into the command's positional arguments closed:
+    ``--seeds 0 1 mod:fn`` becomes ``--seeds=0 1 mod:fn`` (one word: argparse then leaves
+    ``mod:fn`` to the positional), so a list no longer swallows a positional that cannot be
+    one of its items.  Only when the words left over are no more than ``parser``'s positionals;
+    otherwise ``argv`` is unchanged and argparse reports the bad item."""
+    lists = {flag: a for a in parser._actions if a.nargs == "+" and a.option_strings and a.type is not None
+             for flag in a.option_strings}
+    n_positional = sum(1 for a in parser._actions if not a.option_strings)
+    if not lists or not n_positional:
+        return list(argv)
+    out: list[str] = []
+    words = list(argv)
+    i = 0
+    while i < len(words):
+        action = lists.get(words[i])
+        if action is None or words[i] == "--":
+            if words[i] == "--":
+                return out + words[i:]
+            out.append(words[i])
+            i += 1
+            continue
+        j = i + 1
+        while j < len(words) and not words[j].startswith("-"):
+            j += 1
+        items = words[i + 1:j]
+        k = 0
+        while k < len(items) and _item_ok(action, items[k]):
+            k += 1
+        if 0 < k < len(items) and len(items) - k <= n_positional:
+            out += [f"{words[i]}={' '.join(items[:k])}", *items[k:]]
+        else:
+            out += words[i:j]
+        i = j
+    return out
+
+
+def _item_ok(action: argparse.Action, word: str) -> bool:
+    """Whether ``word`` reads as an item of the list option ``action``."""
+    try:
+        action.type(word)  # type: ignore[misc]
+    except (argparse.ArgumentTypeError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _l2_value(text: str) -> float:

@@ -10,7 +10,7 @@ from ...cases import GAP_RANGE, Z1_RANGE
 from ..report import print_table, write_json
 from ...tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL, FRAMEWORK_CANCELLATION_MIN_ERROR
 from . import UsageError
-from ._options import add_json_option, add_seeds_option, load_installed
+from ._options import add_json_option, add_quiet_option, add_seeds_option, load_installed, progress_bar, show_progress
 
 #: The autograd frameworks measured next to scratch (each when installed).
 FRAMEWORKS = ("torch", "jax")
@@ -31,6 +31,7 @@ def register(sub: Any) -> None:
     )
     add_seeds_option(p, list(range(10)))
     add_json_option(p, "the rows (with per-seed errors)")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("accuracy computes the exact gradients with mpmath, which is not installed: "
                          "pip install 'scratch-backprop[cli]'") from exc
     frameworks = load_installed(None, FRAMEWORKS, oracles.get, at_least_one=False)  # a missing one: skipped, said so
-    rows = measure(args.seeds, frameworks=frameworks)
+    with progress_bar("accuracy", len(args.seeds), show_progress(args), unit="seed") as bar:
+        rows = measure(args.seeds, frameworks=frameworks, progress=None if bar is None else (lambda: bar.update(1)))
     N, D, H, C = ACCURACY_SHAPE
     print_table(
         f"max elementwise relative error vs the exact gradients (mpmath), {len(args.seeds)} seeds, "

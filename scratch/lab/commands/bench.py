@@ -10,7 +10,14 @@ from ..bench import BOUNDS, DISTURBED_SPREAD, IMPLAUSIBLE_FACTOR, IMPLEMENTATION
 from ..plots import new_figure, require_matplotlib, save_figure
 from ..report import print_table, write_json
 from . import UsageError
-from ._options import add_dtypes_option, add_flat_names_option, add_json_option, add_plot_option, add_shapes_option, positive_int
+from ._options import (add_dtypes_option, add_flat_names_option, add_json_option, add_plot_option, add_quiet_option,
+                       add_shapes_option, positive_int_upto, progress_bar, show_progress)
+
+#: ``--frameworks`` names, as ``train --frameworks`` spells them -> the worker that measures it
+#: (``scratch`` is still accepted for ``numpy``).
+FRAMEWORK_WORKERS = {"numpy": "scratch", "torch": "torch", "jax": "jax", "scratch": "scratch"}
+#: Upper bounds of the count options (exit 2 above them, before any work).
+MAX_REPEATS, MAX_WARMUP, MAX_ROUNDS = 10_000, 1_000, 100
 
 #: Goal of the issue: the workspace step at most this fraction of each framework's step.
 GOALS = {"jax": 1.0, "torch": 0.5}
@@ -29,15 +36,19 @@ def register(sub: Any) -> None:
     )
     add_shapes_option(p, [",".join(map(str, s)) for s in SIZES])
     add_dtypes_option(p)
-    p.add_argument("--repeats", type=positive_int, default=30, help="timed steps per point (median); default 30")
-    p.add_argument("--warmup", type=positive_int, default=3, help="untimed steps first (JAX compiles here); default 3")
-    p.add_argument("--rounds", type=positive_int, default=1,
+    p.add_argument("--repeats", type=positive_int_upto(MAX_REPEATS), default=30,
+                   help=f"timed steps per point (median), at most {MAX_REPEATS:,}; default 30")
+    p.add_argument("--warmup", type=positive_int_upto(MAX_WARMUP), default=3,
+                   help=f"untimed steps first (JAX compiles here), at most {MAX_WARMUP:,}; default 3")
+    p.add_argument("--rounds", type=positive_int_upto(MAX_ROUNDS), default=1,
                    help="run every framework's worker this many times, interleaved, and pool the samples "
-                        "(evens out a busy machine); default 1")
-    add_flat_names_option(p, "--frameworks", WORKERS, metavar="FRAMEWORK",
-                          help=f"some of {' '.join(WORKERS)} (space- or comma-separated); default: those installed")
+                        f"(evens out a busy machine), at most {MAX_ROUNDS}; default 1")
+    add_flat_names_option(p, "--frameworks", list(FRAMEWORK_WORKERS), metavar="FRAMEWORK",
+                          help="some of numpy torch jax (space- or comma-separated; as train --frameworks); "
+                               "default: those installed")
     add_json_option(p, "every measurement")
     add_plot_option(p, "time per step against GEMM FLOPs")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
@@ -51,19 +62,28 @@ def fmt_time(seconds: float | None) -> str:
     return f"{us:.0f} us" if us < 1000 else (f"{us / 1000:.2f} ms" if us < 1e4 else f"{us / 1000:.0f} ms")
 
 
-def collect(args: argparse.Namespace) -> dict[str, Any]:
-    """Run one worker per framework; ``{"points": [...], "blas_rate": ..., "environment": ...}``."""
+def collect(args: argparse.Namespace, progress: Any = None) -> dict[str, Any]:
+    """Run one worker per framework; ``{"points": [...], "blas_rate": ..., "environment": ...}``.
+    ``progress`` (a tqdm-like bar or None) advances by one per worker, size and dtype."""
     sizes = [s for _, s in args.shapes]
-    asked = args.frameworks
+    asked = None if args.frameworks is None else list(dict.fromkeys(FRAMEWORK_WORKERS[f] for f in args.frameworks))
     workers = ["scratch", *(w for w in (asked or WORKERS) if w != "scratch")]  # scratch: the BLAS rate
+
+    def step(label: str) -> None:
+        if progress is not None:
+            progress.set_postfix_str(label)
+            progress.update(1)
+
     runs: dict[str, dict[str, Any]] = {}
     samples: dict[tuple[str, tuple[int, ...], str], list[float]] = {}
     rates: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for w in list(workers):
             try:
-                runs[w] = spawn_worker(w, sizes, args.dtypes, args.repeats, args.warmup)
+                runs[w] = spawn_worker(w, sizes, args.dtypes, args.repeats, args.warmup, progress=step)
             except WorkerFailed as exc:
+                if progress is not None:
+                    progress.update(len(sizes) * len(args.dtypes))
                 if not exc.missing:
                     raise
                 if asked is not None:  # asked for by name: a usage error naming the extra
@@ -104,6 +124,37 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
             points.append(pt)
     return {"points": points, "blas_rate": rate, "repeats": args.repeats, "warmup": args.warmup, "rounds": args.rounds,
             "environment": {w: r["environment"] for w, r in runs.items()}, "disturbed": disturbed}
+
+
+def tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The two printed tables, each under ~100 columns: the times per step, then the ratios
+    (with the goals).  ``(title, headers, rows)`` each; ``{steps}`` in a title is the step count."""
+    def fmt_ratio(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3g}"
+
+    def shape(p: dict[str, Any]) -> str:
+        return "x".join(map(str, p["shape"]))
+
+    rates = ", ".join(f"{d} {r / 1e9:.0f} GFLOP/s" for d, r in report["blas_rate"].items())
+    def time(v: float | None) -> str:
+        return fmt_time(v).replace(" ", "")  # 1.59ms: one column narrower
+
+    times = [[p["dtype"][5:], shape(p), *(time(p[i]) for i in IMPLEMENTATIONS), time(p["floor"])]
+             for p in report["points"]]
+    ratios = []
+    for p in report["points"]:
+        goal = [("-" if p[f"workspace/{fw}"] is None else
+                 f"{p[f'workspace/{fw}']:.2f} {'met' if p[f'goal_{fw}'] else 'missed'}") for fw in GOALS]
+        ratios.append([p["dtype"][5:], shape(p), *goal, fmt_ratio(p["workspace/floor"]), fmt_ratio(p.get("numba/jax")),
+                       fmt_ratio(p["numba/floor"]), fmt_ratio(p["stream/floor"])])
+    goals = ", ".join(f"ws/{fw} <= {g}" for fw, g in GOALS.items())
+    return [
+        (f"median time per training step over {{steps}} steps (fp = float bits); BLAS rate {rates}",
+         ["fp", "NxDxHxC", *IMPLEMENTATIONS, "floor"], times),
+        (f"ratios (ws = workspace, nb = numba, floor = GEMM floor; fp = float bits); goals: {goals}",
+         ["fp", "NxDxHxC", *(f"ws/{fw}" for fw in GOALS), "ws/floor", "nb/jax", "nb/floor", "stream/floor"],
+         ratios),
+    ]
 
 
 def describe_environment(env: dict[str, Any]) -> list[str]:
@@ -148,29 +199,20 @@ def run(args: argparse.Namespace) -> int:
     """Run ``python -m scratch bench``; return the exit status (0 ok, 1 a check failed)."""
     if args.plot:  # before the measurements, not after them
         require_matplotlib(UsageError)
-    report = collect(args)
-    headers = ["dtype", "N,D,H,C", *IMPLEMENTATIONS, "GEMM floor", *(f"ws/{fw} (goal <= {g})" for fw, g in GOALS.items()),
-               "ws/floor", "numba/jax", "numba/floor", "stream/floor"]
-    rows = []
-
-    def fmt_ratio(v: float | None) -> str:
-        return "-" if v is None else f"{v:.3g}"
-
-    for p in report["points"]:
-        ratio = {fw: "-" if p[f"workspace/{fw}"] is None else
-                 f"{p[f'workspace/{fw}']:.2f} {'met' if p[f'goal_{fw}'] else 'missed'}" for fw in GOALS}
-        rows.append([p["dtype"], ",".join(map(str, p["shape"])), *(fmt_time(p[i]) for i in IMPLEMENTATIONS),
-                     fmt_time(p["floor"]), *ratio.values(), fmt_ratio(p["workspace/floor"]),
-                     fmt_ratio(p.get("numba/jax")), fmt_ratio(p["numba/floor"]), fmt_ratio(p["stream/floor"])])
-    rates = ", ".join(f"{d} {r / 1e9:.0f} GFLOP/s" for d, r in report["blas_rate"].items())
-    print_table(f"median time per training step over {args.repeats * args.rounds} steps; "
-                f"BLAS rate {rates}", headers, rows)
+    n_workers = len(WORKERS if args.frameworks is None else {"scratch", *(FRAMEWORK_WORKERS[f] for f in args.frameworks)})
+    total = n_workers * args.rounds * len(args.shapes) * len(args.dtypes)
+    with progress_bar("bench", total, show_progress(args), unit="point") as bar:
+        report = collect(args, progress=bar)
+    for title, headers, rows in tables(report):
+        print_table(title.format(steps=args.repeats * args.rounds), headers, rows)
     for line in describe_environment(report["environment"]):
         print(line)
-    for point, factor in report["disturbed"].items():
-        print(f"WARNING: {point}: the step time varied {factor:.0f}x between repeats (90th/10th percentile), or was "
-              f"more than {IMPLAUSIBLE_FACTOR:.0f}x the fastest implementation's: the machine was busy (or a thread pool "
-              "oversubscribed), so these times and ratios are unreliable; rerun on a quiet machine or with --rounds 3")
+    if report["disturbed"]:
+        points = ", ".join(f"{point} ({factor:.0f}x)" for point, factor in report["disturbed"].items())
+        print(f"WARNING: the machine was busy (or a thread pool oversubscribed): at {len(report['disturbed'])} point(s) "
+              f"the step time varied between repeats (90th/10th percentile) by the factor shown, or was more than "
+              f"{IMPLAUSIBLE_FACTOR:.0f}x the fastest implementation's, so those times and ratios are unreliable; rerun "
+              f"on a quiet machine or with --rounds 3: {points}")
     if args.json:
         write_json(args.json, report)
     if args.plot:

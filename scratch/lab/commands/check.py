@@ -9,8 +9,8 @@ from ...adapter import SIGNATURES, ImplementationError
 from ...testing import REFERENCES, check_implementation, get_reference
 from ..report import wrote
 from . import UsageError
-from ._options import (add_json_option, add_quiet_option, add_spec_options, add_sweep_options, output_file,
-                       show_progress, spec_from_args)
+from ._options import (add_json_option, add_quiet_option, add_spec_options, add_sweep_options, case_progress,  # noqa: F401
+                       output_file, show_progress, spec_from_args)
 
 #: Modules the ``--html`` page needs (each named with its extra when missing).
 HTML_NEEDS = ("pygments", "matplotlib", "latex2mathml")
@@ -91,18 +91,6 @@ def require_html(path: Any) -> None:
         problem = missing(HTML_NEEDS)
         if problem:
             raise UsageError(f"--html: {problem}")
-
-
-def case_progress(args: argparse.Namespace, desc: str) -> Any:
-    """A wrapper of the case iterable drawing a tqdm bar on a terminal (None when piped, with
-    ``--quiet``, or without tqdm)."""
-    if not show_progress(args):
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return lambda it: tqdm(it, desc=desc, unit="case", leave=False)
 
 
 def load_reference(name: str) -> None:

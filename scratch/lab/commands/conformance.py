@@ -27,7 +27,8 @@ def register(sub: Any) -> None:
         help="the matrix: scratch, each oracle and third-party peers (scikit-learn, HIPS autograd) checked by the kit",
         description="Check every implementation on every dtype and target kind (including the confident/saturated "
         "and huge-logit cases) through the conformance kit; print one row per implementation, dtype and target with "
-        "each quantity's worst err/tolerance or FAIL, and the diagnosis.  Exit 0 always unless bad usage (2): "
+        "a column per quantity (ok; FAIL and the worst relative error; - when not returned) and the diagnosis (every "
+        "err/tolerance is in --json).  Exit 0 always unless bad usage (2): "
         "departures of peers are findings, not errors.",
     )
     add_flat_names_option(p, "--implementations", IMPLEMENTATIONS,

@@ -28,7 +28,7 @@ from ..plots import new_figure, require_matplotlib
 from ..report import print_table, write_json
 from ...tolerances import LANCZOS_RTOL
 from . import UsageError
-from ._options import add_json_option, add_oracles_option, add_plot_option, load_installed, positive_int
+from ._options import add_json_option, add_oracles_option, add_plot_option, load_installed, positive_int_upto
 
 #: The trained network: the ``train`` command's defaults (moons, H = 16, 200 full-batch SGD steps).
 MOONS = {"hidden": 16, "steps": 200, "lr": 0.5, "momentum": 0.9, "weight_decay": 1e-3}
@@ -142,6 +142,10 @@ def trained_moons(seed_: int) -> tuple[Params, np.ndarray, np.ndarray, str]:
                                f"accuracy {acc:.1%})")
 
 
+#: Upper bound of ``--k`` (exit 2 above it, before any work).
+MAX_K = 100
+
+
 def plot(path: Any, results: list[dict[str, Any]]) -> None:
     """One panel per network: eigenvalues of H and G (symlog scale), the dense spectra where
     computed, the Lanczos ones marked."""
@@ -179,7 +183,7 @@ def register(sub: Any) -> None:
                    help=f"a name ({', '.join(SHAPES)}) or N,D,H,C; default: seed (1,2,500,2)")
     p.add_argument("--seed", type=seed, default=0, help="case and training seed (default 0)")
     p.add_argument("--target", choices=TARGETS, default="labels", help="target kind (default labels)")
-    p.add_argument("--k", type=positive_int, default=5, help="eigenvalues at each end (default 5)")
+    p.add_argument("--k", type=positive_int_upto(MAX_K), default=5, help=f"eigenvalues at each end, at most {MAX_K} (default 5)")
     p.add_argument("--check-shape", type=parse_shape, default=("small", SHAPES["small"]), metavar="SHAPE",
                    help="the small shape of the dense check (default small; P <= 2000)")
     p.add_argument("--no-moons", action="store_true", help="skip the trained moons network")

@@ -8,7 +8,8 @@ from typing import Any
 from ..pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery, oracle
 from ..report import print_table, write_json
 from . import UsageError
-from ._options import add_json_option, add_oracles_option, load_installed
+from ._options import (add_json_option, add_oracles_option, add_quiet_option, did_you_mean, load_installed, progress_bar,
+                       show_progress)
 
 
 def register(sub: Any) -> None:
@@ -23,13 +24,15 @@ def register(sub: Any) -> None:
     p.add_argument("--show", metavar="NAME", help=f"print one entry with its code and story; one of: {', '.join(PITFALLS)}")
     add_oracles_option(p, ORACLES, ORACLES)
     add_json_option(p, "the gallery")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
 def show(name: str) -> None:
     """Print one pitfall: title, story, the faulty code, the right code, where it shows and where not."""
     if name not in PITFALLS:
-        raise UsageError(f"--show {name!r}: unknown pitfall; expected one of {', '.join(PITFALLS)}")
+        raise UsageError(f"--show {name!r}: unknown pitfall{did_you_mean(name, PITFALLS)} "
+                         f"(expected one of {', '.join(PITFALLS)})")
     p = PITFALLS[name]
     print(f"{p.name}: {p.title}\n\n{p.story}\n")
     if p.is_gradient:
@@ -70,11 +73,17 @@ def missed_pitfalls(rows: list[dict[str, Any]]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``python -m scratch pitfalls``; return the exit status (0 ok, 1 a check failed)."""
-    if args.show:
+    if args.show is not None:  # --show "" is an unknown name, not the whole gallery
         show(args.show)
         return 0
     names = list(load_installed(args.oracles, ORACLES, oracle))
-    rows = gallery(names)
+    with progress_bar("pitfalls", len(PITFALLS), show_progress(args), unit="pitfall") as bar:
+        def step(name: str) -> None:
+            if bar is not None:
+                bar.set_postfix_str(name)
+                bar.update(1)
+
+        rows = gallery(names, progress=step)
     print_table(
         "gradient pitfalls: each faulty implementation vs each oracle through scratch.compare "
         "(max relative error over loss and gradients; inf = non-finite or wrong shape)",

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..report import write_json
 from . import UsageError
-from ._options import add_json_option, add_quiet_option, output_file, show_progress
+from ._options import PlainProgress, add_json_option, add_quiet_option, output_file, show_progress
 
 #: Modules the page needs (each named with its extra when missing).
 NEEDS = ("latex2mathml", "pygments", "matplotlib", "mpmath", "torch", "jax")
@@ -36,13 +36,13 @@ def register(sub: Any) -> None:
 
 
 def progress_factory(args: argparse.Namespace) -> Any:
-    """tqdm on a terminal, else None (piped, ``--quiet``, or tqdm not installed)."""
+    """tqdm on a terminal (the plain progress line without tqdm), else None (piped, ``--quiet``)."""
     if not show_progress(args):
         return None
     try:
         from tqdm import tqdm
     except ImportError:
-        return None
+        return lambda **kw: PlainProgress(kw["desc"], kw.get("total"), kw.get("unit", "it"))
     return lambda **kw: tqdm(file=sys.stderr, leave=False, **kw)
 
 
@@ -63,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {args.out} ({len(html.encode('utf-8')) / 1e6:.2f} MB, {run_.plan.name} run, "
           f"{sum(run_.seconds.values()):.0f} s)")
     if args.json:
-        write_json(args.json, run_.as_json())
-        print(f"wrote {args.json}")
+        write_json(args.json, run_.as_json())  # says "wrote FILE" itself
     for line in run_.failures():
         print("FAIL", line)
     return 1 if run_.failures() else 0

@@ -22,10 +22,14 @@ from ...network import Params, forward, init_params, loss_and_grads
 from ..plots import require_matplotlib, saturation_figure
 from ..report import print_table, write_json
 from . import UsageError
-from ._options import add_json_option, add_plot_option, positive_int
+from ._options import add_json_option, add_plot_option, positive_int_upto
 
 #: The swept scales: 1e-2 .. 1e2, four per decade.
 SCALES = tuple(float(s) for s in np.logspace(-2, 2, 17))
+
+#: Upper bound of ``--hidden`` (exit 2 above it, before any work).
+MAX_HIDDEN = 10_000
+
 
 
 def saturation_sweep(
@@ -88,7 +92,8 @@ def register(sub: Any) -> None:
     add_json_option(p, "the sweep")
     p.add_argument("--good", type=float, default=1.0, help="the good scale for the histogram (default 1, LeCun)")
     p.add_argument("--bad", type=float, default=10.0, help="the bad scale for the histogram (default 10)")
-    p.add_argument("--hidden", type=positive_int, default=128, metavar="H", help="hidden units (default 128)")
+    p.add_argument("--hidden", type=positive_int_upto(MAX_HIDDEN), default=128, metavar="H",
+                   help=f"hidden units, at most {MAX_HIDDEN:,} (default 128)")
     p.add_argument("--seed", type=seed, default=0, help="seed of x, the labels and W1 (default 0)")
     p.set_defaults(func=run)
 

@@ -36,7 +36,7 @@ from ._options import (
     add_seeds_option,
     add_shapes_option,
     add_targets_option,
-    positive_int,
+    positive_int_upto,
     progress_bar,
     show_progress,
 )
@@ -90,6 +90,10 @@ def best_steps(steps: np.ndarray, errors: dict[str, np.ndarray]) -> dict[str, di
     """
     return {m: {"h": float(steps[np.argmin(e)]), "error": float(np.min(e))} for m, e in errors.items()}
 
+#: Upper bound of ``--per-decade`` (16 decades x 100 = 1,600 steps; exit 2 above it, before any work).
+MAX_PER_DECADE = 100
+
+
 
 def plot_errors(path: str, steps: np.ndarray, panels: list[tuple[str, dict[str, np.ndarray]]]) -> None:
     """Log-log plots of error against h (matplotlib, Agg canvas), one panel per case, written to ``path``.
@@ -133,7 +137,8 @@ def register(sub: Any) -> None:
     add_seeds_option(p, [0])
     add_shapes_option(p, ["seed"])
     add_targets_option(p, ["labels"])
-    p.add_argument("--per-decade", type=positive_int, default=4, help="steps per decade (default 4)")
+    p.add_argument("--per-decade", type=positive_int_upto(MAX_PER_DECADE), default=4,
+                   help=f"steps per decade, at most {MAX_PER_DECADE} (default 4)")
     p.add_argument("--h-max", type=float, default=1e-1, help="largest step (default 1e-1)")
     p.add_argument("--h-min", type=float, default=1e-16, help="smallest step (default 1e-16)")
     add_plot_option(p, "the log-log plot")

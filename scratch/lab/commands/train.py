@@ -28,7 +28,7 @@ from ._options import (
     add_quiet_option,
     flat_names,
     load_installed,
-    positive_int,
+    positive_int, positive_int_upto,
     progress_bar,
     seed,
     show_progress,
@@ -36,6 +36,10 @@ from ._options import (
 
 #: framework -> module holding its ``train`` (same contract as :func:`scratch.lab.train.train`).
 TRAINERS = {"numpy": "scratch.lab.train", "torch": "oracles.torch_train", "jax": "oracles.jax_train"}
+
+#: Upper bounds of ``--steps`` and of ``--hidden``/``--dim`` (exit 2 above them, before any work).
+MAX_STEPS, MAX_UNITS = 100_000, 10_000
+
 
 
 def get_trainer(name: str) -> Callable[..., TrainResult]:
@@ -64,9 +68,12 @@ def register(sub: Any) -> None:
         "frameworks; exit 1 when two trajectories disagree beyond the tolerance.",
     )
     p.add_argument("--dataset", choices=sorted(DATASETS), default="moons", help="default: moons")
-    p.add_argument("--dim", type=positive_int, default=None, help="input dimension D for blobs (default 2)")
-    p.add_argument("--hidden", type=positive_int, default=16, metavar="H", help="hidden units (default 16)")
-    p.add_argument("--steps", type=positive_int, default=200, metavar="K", help="SGD updates (default 200)")
+    p.add_argument("--dim", type=positive_int_upto(MAX_UNITS), default=None,
+                   help=f"input dimension D for blobs, at most {MAX_UNITS:,} (default 2)")
+    p.add_argument("--hidden", type=positive_int_upto(MAX_UNITS), default=16, metavar="H",
+                   help=f"hidden units, at most {MAX_UNITS:,} (default 16)")
+    p.add_argument("--steps", type=positive_int_upto(MAX_STEPS), default=200, metavar="K",
+                   help=f"SGD updates, at most {MAX_STEPS:,} (default 200)")
     p.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--momentum", type=float, default=0.9, help="momentum in [0, 1) (default 0.9)")
     p.add_argument("--weight-decay", type=float, default=1e-3, help="L2 weight decay (default 1e-3)")
