@@ -450,12 +450,13 @@ def flatten(p: Params) -> np.ndarray:
 
 def unflatten(theta: np.ndarray, like: Params) -> Params:
     """The inverse of :func:`flatten`: a (P,) vector as a Params shaped (and typed) like ``like``."""
+    P = sum(a.size for a in like)
+    if np.ndim(theta) != 1 or np.size(theta) != P:  # never truncated, never padded, never reshaped
+        raise ValueError(f"theta must be a (P,) vector with P = {P} entries, got shape {np.shape(theta)}")
     out, k = [], 0
     for a in like:
         out.append(np.asarray(theta[k:k + a.size], dtype=a.dtype).reshape(a.shape))
         k += a.size
-    if k != theta.size:
-        raise ValueError(f"theta must have P = {k} entries, got {theta.size}")
     return Params(*out)
 
 

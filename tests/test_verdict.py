@@ -1,0 +1,391 @@
+"""The verdict pinned: each test fails on one realistic one-line bug in the checker (issue 21).
+
+The kit's value is its verdict, so each test below is written against one mutation that an
+earlier suite let through (the table of issue 21, and the survivors of the mutmut runs of
+docs/tests.md).  The row each test kills is named in its docstring.  Expected values are
+written out by hand (from the definitions in the docstrings), never computed by the code
+under test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from scratch import casefiles, diagnosis
+from scratch.adapter import ImplementationError, read_outputs
+from scratch.checks import check_inputs, check_params
+from scratch.compare import check_quantity, relative_error
+from scratch.curvature import flatten, unflatten
+from scratch.network import Params, loss_and_grads
+from scratch.testing import check_case, check_outputs, cases, run_cases
+from scratch.tolerances import EPS32, float32_rtol, oracle_rtol
+
+INPUT_NAMES = ("W1", "b1", "W2", "b2", "x", "y")
+
+
+def one_case(shape="small", dtype="float64", target="labels", seed=0):
+    (case,) = cases([seed], [shape], [dtype], [target])
+    return case
+
+
+def correct(params, x, y):
+    """scratch itself, as a user's function: (loss, grads mapping)."""
+    L, g = loss_and_grads(params, x, y)
+    return L, g._asdict()
+
+
+def arrays_of(params, x, y):
+    return dict(zip(INPUT_NAMES, (*params, x, y)))
+
+
+# --------------------------------------------------------------------------------------------
+# checks.check_params: one dtype for all four parameters
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("odd", ["b1", "W2", "b2"])
+@pytest.mark.parametrize("base,other", [("float64", "float32"), ("float32", "float64")], ids=["f64-with-f32", "f32-with-f64"])
+def test_mixed_parameter_dtypes_are_refused(odd, base, other):
+    """Row `check_params`: b2's (or b1's, W2's) dtype no longer compared."""
+    case = one_case(dtype=base)
+    fields = case.params._asdict()
+    fields[odd] = fields[odd].astype(other)
+    params = Params(**fields)
+    with pytest.raises(TypeError, match=rf"one dtype.*{odd}={other}"):
+        check_params(params)
+    with pytest.raises(TypeError, match="one dtype"):
+        check_inputs(params, case.x, case.y)  # the quick path must hand it to the full checks
+    with pytest.raises(TypeError, match="one dtype"):
+        loss_and_grads(params, case.x, case.y)
+
+
+# --------------------------------------------------------------------------------------------
+# compare.check_quantity: the boundary, the worst element
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("got,ref,rtol", [
+    ([1.0], [0.5], 0.5),                 # |1 - 0.5| / max(1, 0.5) = 0.5 exactly
+    ([4.0, 0.0], [3.0, 0.0], 0.25),      # 1 / 4 = 0.25 exactly
+    ([0.0, -8.0], [0.0, -7.0], 0.125),   # 1 / 8
+], ids=["half", "quarter", "eighth"])
+def test_relative_error_exactly_at_rtol_passes(got, ref, rtol):
+    """Row `check_quantity` `<=` -> `<`.  Decision: the tolerance is inclusive (``max_rel <= rtol``
+    passes, as ``numpy.testing.assert_allclose``'s ``|a - b| <= atol + rtol |b|``); one float above
+    fails.  The values are exact binary fractions, so max_rel is exactly rtol."""
+    got, ref = np.array(got), np.array(ref)
+    at = check_quantity("dW1", got, ref, rtol=rtol, dtype=np.float64, shape=got.shape)
+    assert at.max_rel == rtol
+    assert at.passed, at.problem
+    below = check_quantity("dW1", got, ref, rtol=math.nextafter(rtol, 0.0), dtype=np.float64, shape=got.shape)
+    assert not below.passed and below.problem.startswith("value")
+
+
+@pytest.mark.parametrize("got,ref,index,worst", [
+    ([1.0, 5.0, 1.0], [1.0, 1.0, 1.0], (1,), (5.0, 1.0)),
+    ([[0.0, 0.0], [0.0, -3.0]], [[0.1, 0.0], [0.0, 0.0]], (1, 1), (-3.0, 0.0)),
+    ([[2.0, 0.0, 0.0]], [[0.0, 0.0, 0.5]], (0, 0), (2.0, 0.0)),
+], ids=["1d-middle", "2d-last", "2d-first"])
+def test_worst_element_is_the_largest_difference(got, ref, index, worst):
+    """Row `check_quantity`: the worst element found by `argmin` (or any other index): the report
+    must name the element where |got - ref| is largest, with both values."""
+    got, ref = np.array(got), np.array(ref)
+    c = check_quantity("dW2", got, ref, rtol=1e-10, dtype=np.float64, shape=got.shape)
+    assert c.worst_index == index
+    assert (c.worst_got, c.worst_ref) == worst
+    assert c.max_abs == float(np.max(np.abs(got - ref)))
+
+
+# --------------------------------------------------------------------------------------------
+# compare.relative_error: non-finite on either side is inf
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("a,b", [
+    ([1.0, np.nan], [1.0, 2.0]), ([1.0, 2.0], [np.nan, 2.0]),
+    ([np.inf], [1.0]), ([1.0], [-np.inf]), ([np.nan], [np.nan]),
+], ids=["nan-left", "nan-right", "inf-left", "-inf-right", "nan-both"])
+def test_relative_error_is_inf_when_either_side_is_not_finite(a, b):
+    """Row `relative_error`: inf only when *both* sides are non-finite (then one NaN gives NaN or a
+    number, which `<= rtol` may treat as a pass in other callers)."""
+    assert relative_error(a, b) == math.inf
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    ([3.0, -4.0], [3.0, -2.0], 0.5), ([0.0], [0.0], 0.0), ([2.0, 0.0], [0.0, 0.0], 1.0),
+], ids=["half", "both-zero", "ref-zero"])
+def test_relative_error_values(a, b, expected):
+    """The definition ``max|a-b| / max(max|a|, max|b|)``, 0 for two zeros."""
+    assert relative_error(a, b) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# tolerances.float32_rtol: the documented numbers
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dims,documented", [((1, 2, 500, 2), 2.5e-5), ((256, 64, 128, 10), 3.7e-5)],
+                         ids=["seed", "large"])
+def test_float32_rtol_is_the_documented_bound(dims, documented):
+    """Row `float32_rtol` 100x looser (or tighter): the docstring's numbers, 8 eps32 (sum of sqrt)."""
+    assert float32_rtol(*dims) == pytest.approx(documented, rel=0.03)
+    assert oracle_rtol("float32", dims) == float32_rtol(*dims)
+    assert EPS32 == 2.0 ** -23
+
+
+def test_a_float32_error_of_1e_3_fails():
+    """A float32 gradient 1e-3 off (40x the bound, far below 100x it) fails the check."""
+    case = one_case(dtype="float32")
+    L, g = correct(case.params, case.x, case.y)
+    got = {"loss": L, **g, "dW1": (g["dW1"] * np.float32(1 + 1e-3)).astype(np.float32)}
+    result = check_outputs(case, got)
+    assert not result.checks["dW1"].passed and result.checks["dW2"].passed
+
+
+# --------------------------------------------------------------------------------------------
+# testing._copies / _run: the user gets private copies; any in-place write is seen
+# --------------------------------------------------------------------------------------------
+
+
+def writes_into(name, how):
+    """A correct implementation that then writes into its input ``name``."""
+    def fn(params, x, y):
+        out = correct(params, x, y)
+        a = arrays_of(params, x, y)[name]
+        if how == "ulp":
+            a.flat[0] = np.nextafter(a.flat[0], np.inf)
+        elif a.dtype.kind in "iu":
+            a[0] = 1 - a[0] if a[0] in (0, 1) else 0
+        else:
+            a *= 2
+        return out
+    return fn
+
+
+@pytest.mark.parametrize("name", INPUT_NAMES)
+def test_a_write_into_an_input_is_reported_and_never_reaches_the_case(name):
+    """Row `_copies` (y, or any input, handed to the user without a copy): the write changes the
+    reference's inputs and goes unseen.  The kit reports it and the case keeps its arrays."""
+    case = one_case()
+    before = {k: v.copy() for k, v in arrays_of(case.params, case.x, case.y).items()}
+    result = check_case(writes_into(name, "double"), case)
+    assert f"modified its input {name} in place" in result.problems
+    assert not result.ok
+    for k, v in arrays_of(case.params, case.x, case.y).items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", ["W1", "b1", "W2", "b2", "x", "y"])
+def test_a_one_ulp_write_into_an_input_is_reported(name, dtype):
+    """Row `_run` (the modified-input check by `allclose`): a write far below any tolerance is
+    still a write (float targets, so y is a float input too)."""
+    case = one_case(dtype=dtype, target="soft")
+    result = check_case(writes_into(name, "ulp"), case)
+    assert result.problems == [f"modified its input {name} in place"]
+
+
+# --------------------------------------------------------------------------------------------
+# testing.run_cases: the repeat call once per dtype
+# --------------------------------------------------------------------------------------------
+
+
+def stateful_in(dtype):
+    """Correct on the first call in ``dtype``, then gradients accumulated (only in that dtype)."""
+    calls = {"n": 0}
+
+    def fn(params, x, y):
+        L, g = correct(params, x, y)
+        if x.dtype == np.dtype(dtype):
+            calls["n"] += 1
+            g = {k: v * calls["n"] for k, v in g.items()}
+        return L, g
+    return fn
+
+
+@pytest.mark.parametrize("order", [("float64", "float32"), ("float32", "float64")], ids=["f64-first", "f32-first"])
+def test_state_is_looked_for_in_every_dtype(order):
+    """Row `run_cases`: the repeat (state) check on the very first case only, not the first of each
+    dtype: state kept in the second dtype only would pass on a one-case-per-dtype sweep."""
+    case_list = [one_case(dtype=d) for d in order]
+    results = run_cases(stateful_in(order[1]), case_list)
+    assert results[0].ok
+    assert not results[1].ok
+    assert any("second call" in p for p in results[1].problems)
+    assert results[1].repeat_ratio == pytest.approx(2.0)
+
+
+# --------------------------------------------------------------------------------------------
+# adapter.read_outputs: None is never a required gradient
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("q", ["dW1", "db1", "dW2", "db2"])
+@pytest.mark.parametrize("form", ["pair", "one-mapping"])
+def test_none_for_a_required_gradient_is_an_error(q, form):
+    """Row `read_outputs`: `None` accepted for a required gradient (it would read as "not
+    checked").  Only dz1 and dz2 may be left out."""
+    case = one_case()
+    L, g = correct(case.params, case.x, case.y)
+    g[q] = None
+    ret = (L, g) if form == "pair" else {"loss": L, **g}
+    with pytest.raises(ImplementationError, match=f"missing {q}"):
+        read_outputs(ret)
+
+
+@pytest.mark.parametrize("q", ["dz1", "dz2"])
+def test_none_for_an_optional_quantity_is_not_checked(q):
+    case = one_case()
+    L, g = correct(case.params, case.x, case.y)
+    g[q] = None
+    out = read_outputs((L, g))
+    assert out[q] is None and out["dW1"] is not None
+
+
+def test_none_for_the_loss_is_an_error():
+    case = one_case()
+    _, g = correct(case.params, case.x, case.y)
+    with pytest.raises(ImplementationError, match="loss is None"):
+        read_outputs((None, g))
+
+
+# --------------------------------------------------------------------------------------------
+# diagnosis: the "where" text and the pitfall match tolerance
+# --------------------------------------------------------------------------------------------
+
+
+def results_failing_on(shapes_failing, shapes):
+    """Check results (a correct implementation) on one case per shape, with dW1 doubled on ``shapes_failing``."""
+    out = []
+    for s in shapes:
+        case = one_case(shape=s)
+        L, g = correct(case.params, case.x, case.y)
+        if s in shapes_failing:
+            g["dW1"] = 2 * g["dW1"]
+        out.append(check_outputs(case, {"loss": L, **g}))
+    return out
+
+
+def test_n_greater_than_1_is_claimed_when_only_n1_passes():
+    """The positive control of the next test: failing on small and square, passing on n1 (N = 1)."""
+    text = diagnosis._where("dW1", results_failing_on({"small", "square"}, ["n1", "small", "square"]))
+    assert "N > 1 (passes wherever N = 1)" in text
+
+
+@pytest.mark.parametrize("special", ["confident", "huge"])
+def test_n_greater_than_1_is_not_claimed_for_special_shapes(special):
+    """Row `_where`: the "N > 1" claim made when only the special shapes fail (built with N > 1,
+    they say nothing about N: the other N > 1 shapes pass)."""
+    text = diagnosis._where("dW1", results_failing_on({special}, ["n1", "small", special]))
+    assert "N > 1" not in text
+    assert f"shapes {special} (passes on n1 small)" in text
+
+
+PITFALL = "tanh_derivative_from_z"
+
+
+@pytest.mark.parametrize("factor,named", [(0.0, True), (0.5, True), (10.0, False)],
+                         ids=["identical", "half-rtol-off", "10-rtol-off"])
+def test_a_pitfall_is_named_only_within_its_match_tolerance(factor, named):
+    """Row `diagnosis` pitfall match tolerance 100x looser: an output 10 tolerances away from the
+    pitfall's is not the pitfall (MATCH_FACTOR = 2 tolerances)."""
+    case = one_case()
+    out = diagnosis.pitfall_outputs(PITFALL, case)
+    rtol = oracle_rtol("float64", case.dims)
+    got = {q: (v * (1 + factor * rtol) if q in ("dz1", "dW1", "db1") else v) for q, v in out.items()}
+    result = check_outputs(case, got)
+    assert set(result.failed()) == {"dz1", "dW1", "db1"}
+    names = {f.pitfall for f in diagnosis.diagnose([result])}
+    assert (PITFALL in names) is named, names
+
+
+# --------------------------------------------------------------------------------------------
+# casefiles._read_inputs: shapes, not sizes; labels in [0, C)
+# --------------------------------------------------------------------------------------------
+
+
+def exported(tmp_path, fmt, shape="wide"):
+    """A folder with one case (wide: N=3, D=40, H=30, C=7, every dimension different)."""
+    case = one_case(shape=shape)
+    casefiles.export(tmp_path, [case], fmt)
+    return case, tmp_path / case.id
+
+
+def rewrite_input(folder, fmt, name, value):
+    if fmt == "json":
+        path = folder / "inputs.json"
+        data = json.loads(path.read_text())
+        data[name] = np.asarray(value).tolist()
+        path.write_text(json.dumps(data))
+    else:
+        np.save(folder / "inputs" / f"{name}.npy", np.asarray(value), allow_pickle=False)
+
+
+@pytest.mark.parametrize("fmt", casefiles.FORMATS)
+@pytest.mark.parametrize("name,change", [
+    ("x", np.transpose), ("W1", np.transpose), ("W2", np.transpose),
+    ("b1", lambda a: a.reshape(-1, 1)), ("b2", lambda a: a.reshape(1, -1)),
+], ids=["x-transposed", "W1-transposed", "W2-transposed", "b1-column", "b2-row"])
+def test_an_input_of_the_right_size_but_the_wrong_shape_is_refused(tmp_path, fmt, name, change):
+    """Row `_read_inputs` (inputs compared by size, not shape): a transposed input file."""
+    case, folder = exported(tmp_path, fmt)
+    rewrite_input(folder, fmt, name, change(arrays_of(case.params, case.x, case.y)[name]))
+    with pytest.raises(casefiles.CaseFileError, match=rf"{name} has shape"):
+        casefiles.load(tmp_path)
+
+
+@pytest.mark.parametrize("fmt", casefiles.FORMATS)
+@pytest.mark.parametrize("bad", ["C", "-1", "C+5"])
+def test_a_label_outside_0_to_C_is_refused(tmp_path, fmt, bad):
+    """Row `_read_inputs`: labels >= C (exactly C is the boundary) or negative accepted."""
+    case, folder = exported(tmp_path, fmt, shape="small")
+    C = case.dims[3]
+    y = case.y.copy()
+    y[-1] = {"C": C, "-1": -1, "C+5": C + 5}[bad]
+    rewrite_input(folder, fmt, "y", y)
+    with pytest.raises(casefiles.CaseFileError, match=rf"labels y must be integers in \[0, {C}\)"):
+        casefiles.load(tmp_path)
+
+
+@pytest.mark.parametrize("fmt", casefiles.FORMATS)
+def test_the_largest_label_c_minus_1_is_read(tmp_path, fmt):
+    """The other side of the boundary: C - 1 is a label."""
+    case, folder = exported(tmp_path, fmt, shape="small")
+    y = case.y.copy()
+    y[-1] = case.dims[3] - 1
+    rewrite_input(folder, fmt, "y", y)
+    (loaded,) = casefiles.load(tmp_path)
+    np.testing.assert_array_equal(loaded.y, y)
+
+
+# --------------------------------------------------------------------------------------------
+# curvature.unflatten: exactly P entries
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [1, -1, 7], ids=["one-too-many", "one-too-few", "seven-too-many"])
+def test_unflatten_wants_exactly_p_entries(extra):
+    """Row `unflatten`: a too-long theta accepted (its tail silently dropped)."""
+    params = one_case(shape="small").params
+    P = sum(a.size for a in params)  # 3*5 + 5 + 5*3 + 3 = 38
+    assert P == 38
+    with pytest.raises(ValueError, match=rf"P = 38 entries, got shape \({38 + extra},\)"):
+        unflatten(np.zeros(P + extra), params)
+
+
+def test_unflatten_wants_a_vector():
+    params = one_case(shape="small").params
+    with pytest.raises(ValueError, match=r"got shape \(2, 19\)"):
+        unflatten(np.zeros((2, 19)), params)
+
+
+def test_unflatten_inverts_flatten():
+    params = one_case(shape="small").params
+    back = unflatten(flatten(params), params)
+    for a, b in zip(params, back):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
