@@ -4,9 +4,9 @@
 language reads them, computes the loss and gradients of the network, and writes its outputs
 beside them; ``check`` reads those outputs and compares and diagnoses them exactly as
 ``python -m scratch check`` does (:func:`scratch.testing.check_outputs`,
-:func:`scratch.testing.make_report`).  The files are the truth: :func:`load` rebuilds every
-case from the files, never from its seed.  The full description, with a worked example, is
-``docs/case-files.md``; in brief::
+:func:`scratch.testing.make_report`).  :func:`load` reads every case from the files and
+verifies them against the manifest (below: the client is not trusted).  The full description,
+with a worked example, is ``docs/case-files.md``; in brief::
 
     DIR/manifest.json                        what to compute, for every case
     DIR/<id>/inputs.json                     layout "json": {"W1": [[..]], "b1": [..], "W2", "b2", "x", "y"}

@@ -299,3 +299,13 @@ def test_a_hash_entry_naming_a_file_outside_the_inputs_exits_2(one, capsys):
     (folder / "manifest.json").write_text(json.dumps(m))
     rc, _, err = run_cli(["cases", "check", str(folder), "--quiet"], capsys)
     assert rc == 2 and "sha256 must map inputs.json" in err, err
+
+
+def test_bias_rows_in_case_files_are_a_noted_convention(one):
+    from scratch.adapter import NOTE_BIAS_ROWS
+
+    folder, case = one
+    out = client_outputs(case)
+    write_json(folder, case, {**out, "db1": out["db1"].reshape(1, -1), "db2": out["db2"].reshape(1, -1)})
+    report = casefiles.check(folder)
+    assert report.ok and report.notes == [NOTE_BIAS_ROWS]
