@@ -327,10 +327,17 @@ def _member_ref(spec: NetworkSpec, case: SweepCase) -> dict[str, np.ndarray]:
     return dict(_CACHE[k])
 
 
-def _passes(q: str, r: Any, ref: dict[str, np.ndarray]) -> bool:
+def _passes(q: str, r: Any, ref: dict[str, np.ndarray], spec: NetworkSpec | None = None) -> bool:
+    """Whether the implementation's ``q`` on case result ``r`` passes against ``ref`` (the truth of
+    member ``spec``, default the case's), through the one comparison at the case's tolerance."""
+    from .compare import zero_truth_floor
+
     got = r.got.get(q)
-    return got is not None and check_quantity(q, got, ref[q], rtol=r.rtol, dtype=DTYPES[r.case.dtype],
-                                              shape=np.shape(ref[q]), ref_dtype=np.float64).passed
+    if got is None:
+        return False
+    floor = zero_truth_floor(r.case.params, r.case.x, r.case.y, spec or r.case.spec) if q == "loss" else 0.0
+    return check_quantity(q, got, ref[q], rtol=r.rtol, dtype=DTYPES[r.case.dtype], shape=np.shape(ref[q]),
+                          ref_dtype=np.float64, floor=floor).passed
 
 
 def _family_finding(sample: Sequence[Any], bad_q: list[str]) -> tuple[Finding | None, bool]:
@@ -346,10 +353,10 @@ def _family_finding(sample: Sequence[Any], bad_q: list[str]) -> tuple[Finding | 
     for v, opts in _variants(spec):
         refs = [_member_ref(v, r.case) for r in sample]
         returned = [[q for q in QUANTITIES if r.got.get(q) is not None] for r in sample]
-        if all(_passes(q, r, ref) for r, ref, qs in zip(sample, refs, returned) for q in qs):
+        if all(_passes(q, r, ref, v) for r, ref, qs in zip(sample, refs, returned) for q in qs):
             return Finding(tuple(bad_q), "family", _family_text(spec, v, opts)), True
         if loss_only is None and v.activation != spec.activation and v.reduction == spec.reduction \
-                and all(_passes("loss", r, ref) for r, ref in zip(sample, refs)):
+                and all(_passes("loss", r, ref, v) for r, ref in zip(sample, refs)):
             loss_only = Finding(("loss",), "family", f"your loss matches a {v.activation} hidden layer (the forward pass "
                                 f"is {v.activation}'s), but not every gradient does: check with {opts} to see which")
     return loss_only, False

@@ -352,3 +352,14 @@ def test_the_precision_finding_names_the_operation_that_lost_the_digits():
     assert "yhat - y at each confident row's most probable class" in by_q["dW1"].text, by_q["dW1"].text
     assert "activation's derivative" not in by_q["dW1"].text, by_q["dW1"].text  # it is computed from z1 here
     assert "log1p(T)" in by_q["loss"].text and "yhat - y" not in by_q["loss"].text, by_q["loss"].text
+
+
+def test_a_relu_forward_pass_with_a_gradient_bug_is_named_by_its_loss():
+    """relu code with every gradient N x, checked as the seed network: no member matches all of
+    it, but the loss says the forward pass is relu's."""
+    def fn(p, x, y):
+        loss, g = course_net(p, x, y, activation="relu")
+        return loss, {k: v * x.shape[0] for k, v in g.items()}
+
+    text = text_of(st.check_implementation(fn, **SMALL))
+    assert "your loss matches a relu hidden layer (the forward pass is relu's), but not every gradient does" in text, text
