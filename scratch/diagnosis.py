@@ -577,6 +577,45 @@ def _reference_findings(rest: dict[str, list[Any]], reference: str | None) -> tu
     return findings, explained
 
 
+def excuse_reference(results: Sequence[Any], reference: str | None) -> Finding | None:
+    """Re-judge, against the cancellation-free truth, every failing quantity of ``results`` where
+    the reference (``reference``, its name; torch or JAX) is itself off that truth beyond the
+    tolerance: there the reference is known to lose digits (confident, saturated rows; the
+    conformance matrix measures it), and the user is not failed for its rounding.  The checks are
+    replaced in place (each a check against scratch's own values, for the case's member); the
+    returned finding (kind "reference") says where, and by how much each side is off.  None when
+    nothing was re-judged (or the reference is scratch)."""
+    from .compare import zero_truth_floor
+
+    if reference in (None, "scratch"):
+        return None
+    seen: dict[str, list[float]] = {}  # quantity -> [cases, reference's error, yours]
+    shapes: dict[str, None] = {}
+    for r in results:
+        if r.error:
+            continue
+        for q in r.failed():
+            truth = _member_ref(r.case.spec, r.case)
+            err = relative_error(r.ref[q], truth[q])
+            if not err > r.rtol or not _passes(q, r, truth):
+                continue
+            floor = zero_truth_floor(r.case.params, r.case.x, r.case.y, r.case.spec) if q == "loss" else 0.0
+            r.checks[q] = check_quantity(q, r.got[q], truth[q], rtol=r.rtol, dtype=DTYPES[r.case.dtype],
+                                         shape=np.shape(truth[q]), ref_dtype=np.float64, floor=floor)
+            n, ref_err, user_err = seen.get(q, [0, 0.0, 0.0])
+            seen[q] = [n + 1, max(ref_err, err), max(user_err, r.checks[q].max_rel)]
+            shapes[r.case.shape] = None
+    if not seen:
+        return None
+    items = "; ".join(f"{q} on {int(n)} case(s) (the reference is off by up to {a:.2g}, yours by {b:.2g})"
+                      for q, (n, a, b) in seen.items())
+    return Finding(tuple(seen), "reference", f"the reference {reference} itself loses digits on shapes "
+                   f"{' '.join(shapes)}, so there your values were judged against the cancellation-free truth "
+                   f"(scratch's own formulas) instead, and pass: {items}. torch and JAX compute log-sum-exp, 1 - yhat "
+                   "and 1 - a1^2 the plain way, which the conformance matrix (python -m scratch conformance) "
+                   "measures failing there too")
+
+
 # --------------------------------------------------------------------------------------------
 # Diagnosis
 # --------------------------------------------------------------------------------------------
