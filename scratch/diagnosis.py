@@ -125,13 +125,30 @@ def pitfall_outputs(name: str, case: SweepCase) -> dict[str, np.ndarray]:
     return dict(_pitfall_outputs(name, case.id, case))
 
 
-_CACHE: dict[tuple[str, str, int], tuple] = {}
+#: Outputs computed for a case (pitfall fingerprints, members' truths, the plain formulas, scales),
+#: keyed by what and the case; the oldest are dropped beyond :data:`CACHE_SIZE` entries.
+_CACHE: dict[tuple, tuple] = {}
+CACHE_SIZE = 4096
+
+
+def _case_key(case: SweepCase) -> tuple:
+    """What identifies a case's arrays in the cache: its id and the identity of its arrays (a
+    case with one array replaced, e.g. a unit switched off in W1, is another case)."""
+    return (case.id, id(case.x), id(case.y), *map(id, case.params))
+
+
+def _store(key: tuple, value: tuple) -> tuple:
+    """Remember ``value`` under ``key`` (dropping the oldest entry beyond :data:`CACHE_SIZE`)."""
+    _CACHE[key] = value
+    if len(_CACHE) > CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    return value
 
 
 def _pitfall_outputs(name: str, key: str, case: SweepCase) -> tuple:
     from .lab.pitfalls import PITFALLS, member_outputs
 
-    k = (name, key, id(case.x))
+    k = (name, key, *_case_key(case))
     if k not in _CACHE:
         p = PITFALLS[name]
         try:
@@ -139,11 +156,9 @@ def _pitfall_outputs(name: str, key: str, case: SweepCase) -> tuple:
                 raise LookupError(name)
             L, g = member_outputs(p, case.spec, case.params, case.x, case.y)
         except Exception:  # e.g. W2 for W2^T where H != C: such code cannot run, let alone pass
-            _CACHE[k] = ()
+            _store(k, ())
         else:
-            _CACHE[k] = (("loss", np.asarray(L)), *((q, np.asarray(v)) for q, v in g._asdict().items()))
-        if len(_CACHE) > 4096:
-            _CACHE.pop(next(iter(_CACHE)))
+            _store(k, (("loss", np.asarray(L)), *((q, np.asarray(v)) for q, v in g._asdict().items())))
     return _CACHE[k]
 
 
@@ -318,12 +333,12 @@ def _variants(spec: NetworkSpec) -> list[tuple[NetworkSpec, str]]:
 
 def _member_ref(spec: NetworkSpec, case: SweepCase) -> dict[str, np.ndarray]:
     """The cancellation-free truth of member ``spec`` on ``case`` (scratch, float64 rounding)."""
-    k = ("member", spec, case.id, id(case.x))
+    k = ("member", spec, *_case_key(case))
     if k not in _CACHE:
         from .network import loss_and_grads
 
         L, g = reference_result(functools.partial(loss_and_grads, spec=spec), case.params, case.x, case.y)
-        _CACHE[k] = (("loss", np.asarray(L)), *g._asdict().items())
+        _store(k, (("loss", np.asarray(L)), *g._asdict().items()))
     return dict(_CACHE[k])
 
 
@@ -409,7 +424,7 @@ def plain_outputs(case: SweepCase, fix: frozenset[str] = frozenset()) -> dict[st
     from .activations import activate, derivative, derivative_from_activation
     from .network import _forward, dz2_fused, one_hot
 
-    k = ("plain", fix, case.id, id(case.x))
+    k = ("plain", fix, *_case_key(case))
     if k in _CACHE:
         return dict(_CACHE[k])
     spec, (W1, b1, W2, b2), x, y = case.spec, case.params, case.x, case.y
@@ -436,7 +451,7 @@ def plain_outputs(case: SweepCase, fix: frozenset[str] = frozenset()) -> dict[st
         if reg is not None:
             g["dW1"], g["db1"], g["dW2"], g["db2"] = g["dW1"] + reg[0], g["db1"] + reg[1], g["dW2"] + reg[2], g["db2"] + reg[3]
     out = {"loss": np.asarray(loss, dtype=dt), **g}
-    _CACHE[k] = tuple(out.items())
+    _store(k, tuple(out.items()))
     return out
 
 
@@ -462,7 +477,7 @@ def rounding_scale(q: str, case: SweepCase) -> float:
     from .compare import zero_truth_floor
     from .network import Params, _forward
 
-    k = ("scale", q, case.id, id(case.x))
+    k = ("scale", q, *_case_key(case))
     if k in _CACHE:
         return _CACHE[k][0]
     spec = case.spec
@@ -482,7 +497,7 @@ def rounding_scale(q: str, case: SweepCase) -> float:
             a = {"dz2": dz2, "dW2": np.abs(fwd.a1).T @ dz2 + reg[2], "db2": dz2.sum(axis=0) + reg[3], "dz1": dz1,
                  "dW1": np.abs(x).T @ dz1 + reg[0], "db1": dz1.sum(axis=0) + reg[1]}[q]
             value = float(np.max(a, initial=0.0))
-    _CACHE[k] = (value,)
+    _store(k, (value,))
     return value
 
 
