@@ -264,9 +264,10 @@ def _nonfinite_finding(results: Sequence[Any]) -> list[Finding]:
     items, all_bad = [], []
     for q, rs in per_q.items():
         kinds = "/".join(dict.fromkeys(k for r in rs for k in _nonfinite_kinds(r.got[q]).split("/") if k))
-        shapes = " ".join(dict.fromkeys(f"{r.case.shape} {tuple(np.shape(r.got[q]))}" for r in rs))
+        shapes = " ".join(dict.fromkeys(r.case.shape for r in rs))
+        arrays = " ".join(dict.fromkeys(str(tuple(np.shape(r.got[q]))) for r in rs))
         dtypes = " ".join(dict.fromkeys(r.case.dtype for r in rs))
-        items.append(f"{q} {kinds} on {len(rs)} case(s) ({dtypes}; shape {shapes})")
+        items.append(f"{q} {kinds} on {len(rs)} case(s) ({dtypes}; shapes {shapes}; array shape {arrays})")
         all_bad += rs
     text = "non-finite outputs: " + "; ".join(items)
     bad_dtypes = {r.case.dtype for r in all_bad}

@@ -151,7 +151,7 @@ def test_nan_outputs_are_a_finding_of_their_own_with_quantities_dtypes_and_shape
     found = [d for d in report.diagnosis if d.kind == "non-finite"]
     assert len(found) == 1, text_of(report)
     text = found[0].text
-    assert text.startswith("non-finite outputs: loss NaN on 1 case(s) (float32; shape confident ())"), text
+    assert text.startswith("non-finite outputs: loss NaN on 1 case(s) (float32; shapes confident; array shape ())"), text
     assert "Only in float32" in text and "1 - 1e-15 that is exactly 1 in float32" in text, text
 
 
