@@ -708,20 +708,29 @@ def oracle(name: str) -> Callable[..., tuple[Any, Grads]]:
     return functools.partial(f, method="complex") if name == "numeric" else f
 
 
-def check_on(ours: Callable[..., tuple[Any, Grads]], oracle_name: str, setting: str) -> list[Check]:
-    """Run ``ours`` on the problem of ``setting`` through :func:`scratch.compare.check_case`
-    against ``oracle_name`` (built for the setting's member of the family), at :func:`scratch.tolerances.oracle_rtol` (what every check uses)."""
-    s = SETTINGS[setting]
+def check_on(ours: Callable[..., tuple[Any, Grads]], oracle_name: str, setting: str | Setting) -> list[Check]:
+    """Run ``ours`` on the problem of ``setting`` (a name of :data:`SETTINGS` or a
+    :class:`Setting`) through :func:`scratch.compare.check_case` against ``oracle_name`` (built
+    for the setting's member of the family), at :func:`scratch.tolerances.oracle_rtol` (what
+    every check uses)."""
+    s = SETTINGS[setting] if isinstance(setting, str) else setting
     case = s.case()
     dims = (case.x.shape[0], *case.params.dims)
     ref = oracle(oracle_name) if s.spec.is_seed else functools.partial(oracle(oracle_name), spec=s.spec)
     return check_case(ours, ref, case.params, case.x, case.y, rtol=oracle_rtol(case.params.W1.dtype, dims))
 
 
-def check_pitfall(p: Pitfall, oracle_name: str, setting: str | None = None) -> list[Check]:
-    """:func:`check_on` for pitfall ``p``'s faulty implementation, on ``setting`` (default: ``p.caught_on``)."""
-    s = setting or p.caught_on
-    return check_on(functools.partial(run_faulty, p, SETTINGS[s]), oracle_name, s)
+def check_pitfall(p: Pitfall, oracle_name: str, setting: str | None = None, *, spec: Any = None) -> list[Check]:
+    """:func:`check_on` for pitfall ``p``'s faulty implementation, on ``setting`` (default:
+    ``p.caught_on``); with ``spec`` (a :class:`scratch.spec.NetworkSpec` or a mapping of its
+    fields), the same problem in that member of the family, the mistake made there
+    (:func:`member_outputs`) and the oracle built for it."""
+    from ..spec import as_spec
+
+    s = SETTINGS[setting or p.caught_on]
+    if spec is not None:
+        s = replace(s, spec=as_spec(spec))
+    return check_on(functools.partial(run_faulty, p, s), oracle_name, s)
 
 
 def failed_quantities(checks: list[Check]) -> tuple[str, ...]:
@@ -729,23 +738,34 @@ def failed_quantities(checks: list[Check]) -> tuple[str, ...]:
     return tuple(c.quantity for c in checks if not c.passed)
 
 
-def gallery(oracle_names: tuple[str, ...] | list[str] = ORACLES,
+def gallery(oracle_names: tuple[str, ...] | list[str] = ORACLES, *, spec: Any = None,
             progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Every pitfall run against every oracle: one dict per pitfall with ``name``, ``title``,
     ``hits``, ``caught_on``, per oracle ``max_rel`` (largest relative error over the quantities;
     inf for a non-finite or misshapen result) and ``failed`` (quantities), ``caught_by``, and for
     a demonstration its ``demo`` result, or ``skipped`` (why) when it needs a framework that is
-    not installed.  ``progress(name)`` is called before each pitfall."""
+    not installed.  ``progress(name)`` is called before each pitfall.
+
+    ``spec`` (a :class:`scratch.spec.NetworkSpec` or a mapping of its fields): the gallery of
+    that member of the family instead: each gradient pitfall that is a mistake of it
+    (``Pitfall.applies``), made in it, on its own problem of that member (the demonstrations,
+    about the checking, are left out)."""
+    from ..spec import as_spec
+
+    member = None if spec is None else as_spec(spec)
     rows = []
     for p in PITFALLS.values():
+        if member is not None and not (p.is_gradient and p.applies(member)):
+            continue
         if progress is not None:
             progress(p.name)
         row: dict[str, Any] = {"name": p.name, "title": p.title, "hits": list(p.hits), "oracles": {}}
         if p.is_gradient:
             row["setting"] = p.caught_on
-            row["caught_on"] = SETTINGS[p.caught_on].describe()
+            shown = SETTINGS[p.caught_on] if member is None else replace(SETTINGS[p.caught_on], spec=member)
+            row["caught_on"] = shown.describe()
             for o in oracle_names:
-                checks = check_pitfall(p, o)
+                checks = check_pitfall(p, o, spec=member)
                 row["oracles"][o] = {"max_rel": max(c.max_rel for c in checks), "failed": list(failed_quantities(checks))}
             row["caught_by"] = [o for o in oracle_names if row["oracles"][o]["failed"]]
             if p.blind_on:
