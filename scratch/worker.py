@@ -309,7 +309,11 @@ class Isolated:
     # -- lifetime -------------------------------------------------------------------------
 
     def __enter__(self) -> "Isolated":
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -703,11 +707,11 @@ def _serve(argv: Sequence[str]) -> None:  # pragma: no cover - runs in the worke
         (n,) = struct.unpack(">Q", read_exact(8))
         header, arrays = _unpack(read_exact(n))
         if header.get("op") == "load":
-            if header.get("memory"):
-                limit = int(header["memory"]) << 20
-                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            fsize = int(header.get("fsize", MAX_FILE_MB)) << 20
-            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+            for which, mib in ((resource.RLIMIT_AS, header.get("memory")), (resource.RLIMIT_FSIZE, header.get("fsize"))):
+                if mib:
+                    hard = resource.getrlimit(which)[1]  # never above a limit set from outside (a container's)
+                    limit = int(mib) << 20 if hard == resource.RLIM_INFINITY else min(int(mib) << 20, hard)
+                    resource.setrlimit(which, (limit, limit))
             sys.path[:0] = [p for p in header["path"] if p not in sys.path[:1]]
             signature = header["signature"]
             fn, user_files, reply = _load(header)
