@@ -22,6 +22,10 @@ Example
 
 Also: ``python -m scratch check module:function``, the pytest plugin (``pytest --scratch-impl
 module:function``) and case files for any language (``python -m scratch cases``).
+
+Untrusted code: give the implementation as a target string (``"path/hw.py:loss_and_grads"``)
+and it runs in a worker process (:mod:`scratch.worker`), where nothing it does can reach the
+verdict; a callable runs in-process, for speed and debugging (see :func:`check_implementation`).
 """
 
 from __future__ import annotations

@@ -385,30 +385,33 @@ def test_a_hang_at_import_is_a_time_out_for_every_case(tmp_path):
     assert second.error == first.error
 
 
-@pytest.mark.parametrize("header, why", [
-    ("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 1000), }", "declaring shape"),
-    ("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", "dtype object"),
-], ids=["shape-larger-than-data", "object-dtype"])
-def test_a_forged_npy_header_is_refused_before_allocating(header, why):
-    from scratch.worker import _read_npy
+@pytest.mark.parametrize("described, why", [
+    (["<f8", [1000000000000, 1000], 8], "declaring shape"),
+    (["|O", [1], 8], "dtype [|]O"),
+    (["<f8", [1], 8000], "declaring shape"),
+    (["|V8", [1], 8], "dtype [|]V8"),
+    ("<f8", "not \\[dtype, shape, nbytes\\]"),
+    (["no-such", [1], 8], "unknown dtype"),
+], ids=["shape-larger-than-data", "object-dtype", "bytes-past-the-message", "void-dtype", "not-a-list", "unknown"])
+def test_a_forged_array_description_is_refused_before_allocating(described, why):
+    import json
+    import struct
 
-    text = header.encode("latin1")
-    text += b" " * (63 - (10 + len(text)) % 64) + b"\n"
-    blob = b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + b"\x00" * 8
+    from scratch.worker import _unpack
+
+    head = json.dumps({"names": ["loss"], "arrays": [described]}).encode()
     with pytest.raises(ValueError, match=why):
-        _read_npy(blob)
+        _unpack(struct.pack(">I", len(head)) + head + b"\x00" * 8)
 
 
-def test_npy_blobs_round_trip_big_endian_and_fortran_order():
-    import io
+def test_arrays_round_trip_big_endian_fortran_order_and_scalars():
+    from scratch.worker import _pack, _unpack
 
-    from scratch.worker import _read_npy
-
-    for a in (np.arange(6.0).reshape(2, 3).astype(">f8"), np.asfortranarray(np.arange(6.0).reshape(2, 3)),
-              np.float32(1.5) * np.ones(()), np.zeros((0, 3))):
-        buf = io.BytesIO()
-        np.save(buf, a, allow_pickle=False)
-        b = _read_npy(buf.getvalue())
+    sent = [np.arange(6.0).reshape(2, 3).astype(">f8"), np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+            np.float32(1.5) * np.ones((), np.float32), np.zeros((0, 3)), np.arange(4, dtype=np.int64)]
+    header, got = _unpack(_pack({"op": "x"}, sent)[8:])
+    assert header["op"] == "x"
+    for a, b in zip(sent, got, strict=True):
         assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
 
 
