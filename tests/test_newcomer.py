@@ -155,7 +155,7 @@ def test_train_and_bench_both_call_it_numpy():
 def test_bench_runs_numpy_alone_quietly(capsys):
     rc, out, err = run_cli(["bench", "--shapes", "3x2x5x2", "--dtypes", "float64", "--repeats", "1", "--warmup", "1",
                             "--frameworks", "numpy", "--quiet"], capsys)
-    assert rc == 0 and "workspace" in out and "3x2x5x2" in out
+    assert rc == 0 and "workspace" in out and "3,2,5,2" in out
     assert "bench:" not in err  # --quiet: no progress
 
 
