@@ -93,7 +93,7 @@ def test_bench_prints_the_table(report, capsys):
                "--frameworks", "scratch"])
     out = capsys.readouterr().out
     assert rc == 0
-    for word in ("workspace", "plain", "floor", "ws/jax", "goals: ws/jax <= 1.0, ws/torch <= 0.5", "3,2,5,2", "openblas"):
+    for word in ("ws = workspace", "plain", "floor", "ws/jax", "goals: ws/jax <= 1.0, ws/torch <= 0.5", "3,2,5,2", "openblas"):
         assert word in out, word
 
 

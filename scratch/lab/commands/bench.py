@@ -149,8 +149,8 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
                        fmt_ratio(p["numba/floor"]), fmt_ratio(p["stream/floor"])])
     goals = ", ".join(f"ws/{fw} <= {g}" for fw, g in GOALS.items())
     return [
-        (f"median time per training step over {{steps}} steps (fp = float bits); BLAS rate {rates}",
-         ["fp", "N,D,H,C", *IMPLEMENTATIONS, "floor"], times),
+        (f"median time per training step over {{steps}} steps (ws = workspace, fp = float bits); BLAS rate {rates}",
+         ["fp", "N,D,H,C", *("ws" if i == "workspace" else i for i in IMPLEMENTATIONS), "floor"], times),
         (f"ratios (ws = workspace, nb = numba, floor = GEMM floor; fp = float bits); goals: {goals}",
          ["fp", "N,D,H,C", *(f"ws/{fw}" for fw in GOALS), "ws/floor", "nb/jax", "nb/floor", "stream/floor"],
          ratios),
