@@ -248,7 +248,9 @@ def test_progress_bar_falls_back_to_the_plain_line(monkeypatch):
     (["bench", "--shapes", "3x2x5x2", "--dtypes", "float64", "--repeats", "1", "--warmup", "1", "--frameworks",
       "numpy"], "bench: "),
     (["accuracy", "--seeds", "0"], "accuracy: "),
-], ids=["compare-numeric", "check", "conformance", "bench", "accuracy"])
+    (["train", "--steps", "3", "--frameworks", "numpy"], "numpy: "),
+    (["stepsize", "--seeds", "0", "--shapes", "n1", "--targets", "labels", "--per-decade", "1"], "step sizes: "),
+], ids=["compare-numeric", "check", "conformance", "bench", "accuracy", "train", "stepsize"])
 def test_long_commands_show_progress_without_tqdm(argv, desc, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "tests"))
     terminal = terminal_without_tqdm(monkeypatch)
