@@ -59,7 +59,7 @@ def fake_workers(times_of):
     env = {"env": {"OMP_NUM_THREADS": None}, "threadpools": [{"internal_api": "openblas", "num_threads": 2}],
            "framework": "x"}
 
-    def fake(worker, sizes, dtypes, repeats, warmup):
+    def fake(worker, sizes, dtypes, repeats, warmup, progress=None):
         impls = [i for i, w in IMPLEMENTATIONS.items() if w == worker]
         return {"results": [{"impl": i, "shape": list(sizes[0]), "dtype": dtypes[0], "times": times_of(i)} for i in impls],
                 "blas_rate": {dtypes[0]: 1e9} if worker == "scratch" else {}, "environment": env}
@@ -93,7 +93,7 @@ def test_bench_prints_the_table(report, capsys):
                "--frameworks", "scratch"])
     out = capsys.readouterr().out
     assert rc == 0
-    for word in ("workspace", "plain", "GEMM floor", "ws/jax (goal <= 1.0)", "ws/torch (goal <= 0.5)", "3,2,5,2", "openblas"):
+    for word in ("ws = workspace", "plain", "floor", "ws/jax", "goals: ws/jax <= 1.0, ws/torch <= 0.5", "3,2,5,2", "openblas"):
         assert word in out, word
 
 

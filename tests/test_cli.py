@@ -226,7 +226,7 @@ def test_name_lists_take_commas_as_train_frameworks_does(command, option, words,
 
 @pytest.mark.parametrize("argv, message", [(["compare", "--oracles", "torch,torch"], "argument --oracles: torch listed twice"),
                                            (["compare", "--oracles", "torch,tf"], "argument --oracles: invalid choice: 'tf'"),
-                                           (["conformance", "--implementations", "nope"], "argument --implementations: unknown")])
+                                           (["conformance", "--implementations", "nope"], "argument --implementations: invalid choice: 'nope'")])
 def test_name_list_errors_name_the_option(argv, message, capsys):
     rc, err = exit_status(argv, capsys)
     assert rc == 2 and message in err and f"usage: python -m scratch {argv[0]}" in err

@@ -333,7 +333,7 @@ class PlainProgress:
     """The dependency-free progress line on stderr where tqdm (the ``cli`` extra) is missing:
     ``compare: 12/80 case (15%) 3.1 s  large-float32``, redrawn in place (``\\r``), at most
     about 10 times a second, erased on exit.  The subset of tqdm's interface the commands use:
-    ``update(n)``, ``set_postfix_str(s)``, and wrapping an iterable (``bar(iterable)``)."""
+    ``update(n)``, ``set_postfix_str(s)``, ``set_postfix(**kw)``, and wrapping an iterable (``bar(iterable)``)."""
 
     def __init__(self, desc: str, total: int | None = None, unit: str = "it", stream: Any = None) -> None:
         import time
@@ -368,6 +368,12 @@ class PlainProgress:
         """What is being worked on, shown after the count."""
         self.postfix = text
         self._draw()
+
+    def set_postfix(self, refresh: bool = True, **values: Any) -> None:
+        """``loss=0.31, acc=0.9`` after the count (as tqdm's ``set_postfix``)."""
+        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+        if refresh:
+            self._draw()
 
     def line(self) -> str:
         """The text of the line: ``desc: n/total unit (pct%) elapsed s  postfix``."""

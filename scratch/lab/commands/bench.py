@@ -133,7 +133,7 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         return "-" if v is None else f"{v:.3g}"
 
     def shape(p: dict[str, Any]) -> str:
-        return "x".join(map(str, p["shape"]))
+        return ",".join(map(str, p["shape"]))
 
     rates = ", ".join(f"{d} {r / 1e9:.0f} GFLOP/s" for d, r in report["blas_rate"].items())
     def time(v: float | None) -> str:
@@ -149,10 +149,10 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
                        fmt_ratio(p["numba/floor"]), fmt_ratio(p["stream/floor"])])
     goals = ", ".join(f"ws/{fw} <= {g}" for fw, g in GOALS.items())
     return [
-        (f"median time per training step over {{steps}} steps (fp = float bits); BLAS rate {rates}",
-         ["fp", "NxDxHxC", *IMPLEMENTATIONS, "floor"], times),
+        (f"median time per training step over {{steps}} steps (ws = workspace, fp = float bits); BLAS rate {rates}",
+         ["fp", "N,D,H,C", *("ws" if i == "workspace" else i for i in IMPLEMENTATIONS), "floor"], times),
         (f"ratios (ws = workspace, nb = numba, floor = GEMM floor; fp = float bits); goals: {goals}",
-         ["fp", "NxDxHxC", *(f"ws/{fw}" for fw in GOALS), "ws/floor", "nb/jax", "nb/floor", "stream/floor"],
+         ["fp", "N,D,H,C", *(f"ws/{fw}" for fw in GOALS), "ws/floor", "nb/jax", "nb/floor", "stream/floor"],
          ratios),
     ]
 
@@ -207,12 +207,13 @@ def run(args: argparse.Namespace) -> int:
         print_table(title.format(steps=args.repeats * args.rounds), headers, rows)
     for line in describe_environment(report["environment"]):
         print(line)
+    for point, factor in report["disturbed"].items():
+        print(f"WARNING: {point}: {factor:.0f}x (unreliable)")
     if report["disturbed"]:
-        points = ", ".join(f"{point} ({factor:.0f}x)" for point, factor in report["disturbed"].items())
-        print(f"WARNING: the machine was busy (or a thread pool oversubscribed): at {len(report['disturbed'])} point(s) "
-              f"the step time varied between repeats (90th/10th percentile) by the factor shown, or was more than "
-              f"{IMPLAUSIBLE_FACTOR:.0f}x the fastest implementation's, so those times and ratios are unreliable; rerun "
-              f"on a quiet machine or with --rounds 3: {points}")
+        print(f"WARNING: at the {len(report['disturbed'])} point(s) above the step time varied that much between "
+              f"repeats (90th/10th percentile), or was more than {IMPLAUSIBLE_FACTOR:.0f}x the fastest implementation's: "
+              "the machine was busy (or a thread pool oversubscribed), so those times and ratios are unreliable; rerun "
+              "on a quiet machine or with --rounds 3")
     if args.json:
         write_json(args.json, report)
     if args.plot:
