@@ -495,3 +495,87 @@ def test_check_as_dict_holds_passed():
     c = check_quantity("db1", np.array([1.0]), np.array([1.0]), rtol=1e-3, dtype=np.float64, shape=(1,))
     assert c.as_dict() == {"quantity": "db1", "max_abs": 0.0, "max_rel": 0.0, "rtol": 1e-3, "problem": None,
                            "worst_index": (0,), "worst_got": 1.0, "worst_ref": 1.0, "passed": True}
+
+
+F32_MAX_ISH = np.float32(3e38)  # a - b of two such float32 values overflows float32, not float64
+
+
+@pytest.mark.parametrize("fn", ["relative_error", "elementwise_relative_error"])
+def test_errors_are_computed_in_float64(fn):
+    """``3e38 - (-3e38)`` overflows float32: the metrics cast to float64 first (else inf)."""
+    a, b = np.array([F32_MAX_ISH]), np.array([-F32_MAX_ISH])
+    with np.errstate(over="ignore"):
+        assert getattr(compare, fn)(a, b) == pytest.approx(2.0)
+        assert getattr(compare, fn)(b, a) == pytest.approx(2.0)
+
+
+def test_relative_error_map_is_computed_in_float64():
+    a, b = np.array([F32_MAX_ISH]), np.array([-F32_MAX_ISH])
+    with np.errstate(over="ignore"):
+        assert compare.relative_error_map(a, b)[0] == pytest.approx(2.0)
+        assert compare.relative_error_map(b, a)[0] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_relative_error_of_complex_values_keeps_the_imaginary_part(side):
+    """The complex step compares complex arrays: |(1+1j) - (1-1j)| / |1+1j| = sqrt(2), never 0."""
+    a, b = np.array([1 + 1j]), np.array([1 - 1j])
+    if side == "b":
+        a, b = b, a
+    assert relative_error(a, b) == pytest.approx(math.sqrt(2))
+
+
+def test_elementwise_relative_error_has_no_floor_by_default():
+    assert compare.elementwise_relative_error([1e-3], [0.0]) == math.inf
+    assert compare.elementwise_relative_error([1.5], [1.0]) == 0.5
+
+
+@pytest.mark.parametrize("fn", ["elementwise_relative_error", "relative_error_map"])
+def test_zero_truths_raise_no_warning(fn):
+    """0/0 (equal zeros) and x/0 are silenced inside (errstate), never a RuntimeWarning for the caller."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        getattr(compare, fn)(np.array([0.0, 1.0]), np.array([0.0, 0.0]))
+
+
+def test_relative_error_map_is_nan_where_either_entry_is_not_finite():
+    r = compare.relative_error_map(np.array([np.inf, 1.0, 2.0]), np.array([1.0, -np.inf, 2.0]))
+    assert math.isnan(r[0]) and math.isnan(r[1]) and r[2] == 0.0
+
+
+def test_same_values_is_inclusive_at_rtol():
+    """The same boundary as check_quantity: exactly rtol is the same."""
+    assert compare.same_values(np.array([1.0]), np.array([0.5]), 0.5)
+    assert not compare.same_values(np.array([1.0]), np.array([0.5]), math.nextafter(0.5, 0.0))
+
+
+@pytest.mark.parametrize("got,ref,problem", [
+    ((3,), (2,), "shape: got (3,), expected (2,)"),
+    ((2,), (3,), "shape: got (2,), expected (2,) (the reference has (3,))"),
+], ids=["ours", "reference"])
+def test_shape_problem_names_whose_shape_is_wrong(got, ref, problem):
+    c = check_quantity("db1", np.zeros(got), np.zeros(ref), rtol=1e-10, dtype=np.float64, shape=(2,))
+    assert c.problem == problem
+    assert c.max_abs == math.inf and c.max_rel == math.inf and c.worst_index is None
+
+
+def test_dtype_problem_names_the_reference_dtype():
+    c = check_quantity("db1", np.zeros(2), np.zeros(2, np.float32), rtol=1e-10, dtype=np.float64, shape=(2,))
+    assert c.problem == "dtype: got float64, expected float64 (the reference has float32, expected float64)"
+
+
+@pytest.mark.parametrize("got,ref,problem", [
+    ([np.nan, 1.0, np.inf], [1.0, 1.0, 1.0], "non-finite: 2 of 3 value(s)"),
+    ([1.0, 1.0, 1.0], [np.nan, 1.0, -np.inf], "non-finite: 2 value(s) in the reference"),
+], ids=["ours", "reference"])
+def test_non_finite_problem_counts_the_entries(got, ref, problem):
+    c = check_quantity("db1", np.array(got), np.array(ref), rtol=1e-10, dtype=np.float64, shape=(3,))
+    assert c.problem == problem
+    assert c.max_abs == math.inf and c.max_rel == math.inf
+
+
+def test_empty_arrays_compare_equal():
+    c = check_quantity("db1", np.zeros(0), np.zeros(0), rtol=1e-10, dtype=np.float64, shape=(0,))
+    assert c.passed and c.max_abs == 0.0 and c.max_rel == 0.0 and c.worst_index is None
