@@ -579,3 +579,138 @@ def test_non_finite_problem_counts_the_entries(got, ref, problem):
 def test_empty_arrays_compare_equal():
     c = check_quantity("db1", np.zeros(0), np.zeros(0), rtol=1e-10, dtype=np.float64, shape=(0,))
     assert c.passed and c.max_abs == 0.0 and c.max_rel == 0.0 and c.worst_index is None
+
+
+# --------------------------------------------------------------------------------------------
+# tolerances: each function gives its documented number, and refuses what it has none for
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn,args,documented", [
+    ("train_float32_rtol", (200,), 9.5e-5),               # 4 eps32 K
+    ("train_float32_rtol", (1,), 4.8e-7),
+    ("train_rtol", ("float64", 200), 1e-9),
+    ("train_rtol", ("float32", 200), 9.5e-5),
+    ("oracle_rtol", ("float64", (1, 2, 500, 2)), 1e-10),
+    ("curvature_rtol", ("float64", (1, 2, 500, 2)), 1e-10),
+    ("curvature_rtol", ("float32", (1, 2, 500, 2)), 4 * 2.5e-5),  # 4 x the first-order bound
+    ("sum_atol", (10,), 2.2e-15),                          # n eps64
+    ("eigenvalue_atol", (51,), 1.1e-14),                   # P eps64
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_tolerance_functions_give_their_documented_numbers(fn, args, documented):
+    from scratch import tolerances
+
+    assert getattr(tolerances, fn)(*args) == pytest.approx(documented, rel=0.03)
+
+
+@pytest.mark.parametrize("fn,args,error", [
+    ("oracle_rtol", ("float16", (1, 1, 1, 1)), TypeError),
+    ("curvature_rtol", ("complex128", (1, 1, 1, 1)), TypeError),
+    ("train_rtol", ("int64", 10), TypeError),
+    ("train_float32_rtol", (0,), ValueError),
+    ("train_float32_rtol", (2.0,), ValueError),
+], ids=["oracle-f16", "curvature-c128", "train-int", "train-0-steps", "train-float-steps"])
+def test_tolerance_functions_refuse_what_they_have_no_tolerance_for(fn, args, error):
+    from scratch import tolerances
+
+    with pytest.raises(error):
+        getattr(tolerances, fn)(*args)
+
+
+# --------------------------------------------------------------------------------------------
+# checks: the exact messages (each names the argument, what it got and what was expected)
+# --------------------------------------------------------------------------------------------
+
+from scratch import checks  # noqa: E402
+
+Z = np.zeros
+
+
+def small_params(**change):
+    """W1 (3, 5), b1 (5,), W2 (5, 2), b2 (2,), float64 zeros, with fields replaced."""
+    fields = {"W1": Z((3, 5)), "b1": Z(5), "W2": Z((5, 2)), "b2": Z(2), **change}
+    return Params(**fields)
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda: checks.check_array("x", [1.0]), TypeError, "x must be a numpy.ndarray, got list"),
+    (lambda: checks.check_array("x", Z(0)), ValueError, "x must not be empty, got array of shape (0,) and dtype float64"),
+    (lambda: checks.check_array("x", np.array([1.0, np.nan, np.inf])), ValueError,
+     "x must be finite, got 2 non-finite value(s) in array of shape (3,) and dtype float64"),
+    (lambda: checks.check_array("x", Z(2, np.complex128)), TypeError,
+     "x must have a floating dtype (float32 or float64), got array of shape (2,) and dtype complex128: gradients are "
+     "real; complex128 is accepted only by scratch.loss, for complex-step differentiation"),
+    (lambda: checks.check_array("x", Z(2, np.complex64), allow_complex=True), TypeError,
+     "x must have a floating dtype (float32, float64 or complex128), got array of shape (2,) and dtype complex64: "
+     "complex64 is not supported, use complex128"),
+    (lambda: checks.check_array("x", Z(2, np.float16)), TypeError,
+     "x must have a floating dtype (float32 or float64), got array of shape (2,) and dtype float16: float16 is not "
+     "supported, cast it with .astype(np.float32) or .astype(np.float64)"),
+    (lambda: checks.check_array("x", Z(2, np.int64)), TypeError,
+     "x must have a floating dtype (float32 or float64), got array of shape (2,) and dtype int64"),
+    (lambda: checks.check_params((1, 2)), TypeError,
+     "params must have fields W1, b1, W2, b2 (a scratch.Params), got tuple"),
+    (lambda: checks.check_params(small_params(W1=Z(3))), ValueError, "params.W1 must be 2-D (D, H), got shape (3,)"),
+    (lambda: checks.check_params(small_params(b1=Z((5, 1)))), ValueError,
+     "params.b1 must have shape (H,) = (5,), a 1-D array, got shape (5, 1)"),
+    (lambda: checks.check_params(small_params(b1=Z(4))), ValueError,
+     "params.W1 (3, 5) and params.b1 (4,) disagree on H: W1 has H = 5 columns, b1 has 4 entries"),
+    (lambda: checks.check_params(small_params(W2=Z(5))), ValueError,
+     "params.W2 must be 2-D (H, C) with H = 5 from W1 (3, 5), got shape (5,)"),
+    (lambda: checks.check_params(small_params(W2=Z((4, 2)))), ValueError,
+     "params.W1 (3, 5) and params.W2 (4, 2) disagree on H: W1 has H = 5 columns, W2 has 4 rows"),
+    (lambda: checks.check_params(small_params(b2=Z((2, 1)))), ValueError,
+     "params.b2 must have shape (C,) = (2,), a 1-D array, got shape (2, 1)"),
+    (lambda: checks.check_params(small_params(b2=Z(3))), ValueError,
+     "params.W2 (5, 2) and params.b2 (3,) disagree on C: W2 has C = 2 columns, b2 has 3 entries"),
+    (lambda: checks.check_params(small_params(b2=Z(2, np.float32))), TypeError,
+     "params must share one dtype (no mixed float32/float64), got W1=float64, b1=float64, W2=float64, b2=float32"),
+    (lambda: checks.check_params(small_params(W1=Z((3, 5), np.complex128))), TypeError, None),
+    (lambda: checks.check_targets([0], 1, 2, np.dtype(np.float64)), TypeError,
+     "y must be a numpy.ndarray (int labels (N,) or float targets (N, C)), got list"),
+    (lambda: checks.check_targets(Z(1, bool), 1, 2, np.dtype(np.float64)), TypeError,
+     "y must hold integer labels of shape (N,) or float targets of shape (N, C), got array of shape (1,) and dtype bool"),
+    (lambda: checks.check_targets(Z((1, 2), int), 1, 2, np.dtype(np.float64)), ValueError,
+     "y (integer labels) must have shape (N,) = (1,) to match x, got (1, 2)"),
+    (lambda: checks.check_targets(np.array([2, -1, 5, 6, 7, 8, 0]), 7, 2, np.dtype(np.float64)), ValueError,
+     "y labels must lie in [0, C) = [0, 2), got value(s) [2, -1, 5, 6, 7]"),
+    (lambda: checks.check_targets(Z(3), 3, 2, np.dtype(np.float64)), TypeError,
+     "y of shape (3,) with float dtype float64: labels must be integers; float targets must have shape (N, C) = (3, 2)"),
+    (lambda: checks.check_targets(Z((3, 1)), 3, 2, np.dtype(np.float64)), ValueError,
+     "y (float targets) must have shape (N, C) = (3, 2), got (3, 1)"),
+    (lambda: checks.check_targets(Z((3, 2), np.float32), 3, 2, np.dtype(np.float64)), TypeError,
+     "y must have the parameters' dtype float64 (no mixed float32/float64), got float32"),
+    (lambda: checks.check_targets(np.full((3, 2), -0.5), 3, 2, np.dtype(np.float64)), ValueError,
+     "y (float targets) must be non-negative, got minimum -0.5"),
+], ids=["array-list", "array-empty", "array-nonfinite", "array-complex", "array-complex64", "array-f16",
+        "array-int", "params-tuple", "W1-1d", "b1-2d", "b1-H", "W2-1d", "W2-H", "b2-2d", "b2-C", "b2-dtype",
+        "params-complex", "y-list", "y-bool", "labels-2d", "labels-range", "float-1d", "targets-shape",
+        "targets-dtype", "targets-negative"])
+def test_bad_input_messages_exactly(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    if message is not None:
+        assert str(info.value) == message
+
+
+def test_complex_parameters_are_accepted_only_when_asked():
+    params = small_params(**{k: v.astype(np.complex128) for k, v in small_params()._asdict().items()})
+    assert checks.check_params(params, allow_complex=True) == (3, 5, 2, np.dtype(np.complex128))
+    a = Z(2, np.complex128)
+    assert checks.check_array("a", a, allow_complex=True) is a
+
+
+@pytest.mark.parametrize("bad", [complex(1.0, np.inf), complex(np.nan, 0.0), complex(0.0, np.nan)],
+                         ids=["imag-inf", "real-nan", "imag-nan"])
+def test_a_non_finite_complex_entry_is_refused(bad):
+    """all_finite on complex arrays (cmath.isfinite of the probe: a float() of it drops the imaginary part)."""
+    a = np.array([1.0 + 0j, bad])
+    assert not checks.all_finite(a)
+    with pytest.raises(ValueError, match="must be finite, got 1 non-finite"):
+        checks.check_array("a", a, allow_complex=True)
+
+
+def test_unsupported_dtype_says_complex_is_for_the_loss_only_by_default():
+    assert checks.unsupported_dtype("x", Z(1, np.complex64)) == (
+        "x must have a floating dtype (float32 or float64), got array of shape (1,) and dtype complex64: gradients "
+        "are real; complex128 is accepted only by scratch.loss, for complex-step differentiation")
