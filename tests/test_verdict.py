@@ -714,3 +714,74 @@ def test_unsupported_dtype_says_complex_is_for_the_loss_only_by_default():
     assert checks.unsupported_dtype("x", Z(1, np.complex64)) == (
         "x must have a floating dtype (float32 or float64), got array of shape (1,) and dtype complex64: gradients "
         "are real; complex128 is accepted only by scratch.loss, for complex-step differentiation")
+
+
+# --------------------------------------------------------------------------------------------
+# adapter: what a returned value is described as, signatures, arrays from other libraries
+# --------------------------------------------------------------------------------------------
+
+import functools  # noqa: E402
+import inspect  # noqa: E402
+
+from scratch import adapter  # noqa: E402
+
+
+@pytest.mark.parametrize("value,text", [
+    ((1, Z(2)), "tuple of 2 (int, ndarray (2,) float64)"),
+    ([], "list of 0"),
+    (tuple(range(7)), "tuple of 7 (int, int, int, int, int, int)"),
+    ([[1.0]], "list of 1 (list of 1 (float))"),
+    (None, "NoneType"),
+    (np.float32(1), "NumPy scalar float32"),
+    ({"b": 1, "a": 2}, "dict with keys ['a', 'b']"),
+], ids=["tuple", "empty-list", "seven", "nested", "none", "numpy-scalar", "mapping"])
+def test_describe(value, text):
+    assert adapter.describe(value) == text
+
+
+def test_check_signature_refuses_an_unknown_signature():
+    with pytest.raises(ValueError) as info:
+        adapter.check_signature(correct, "kwargs")
+    assert str(info.value) == "signature must be one of params, arrays, got 'kwargs'"
+
+
+def test_check_signature_refuses_what_is_not_callable():
+    with pytest.raises(ImplementationError) as info:
+        adapter.check_signature(3, "params")
+    assert str(info.value) == "the implementation must be callable, got int"
+
+
+def six(W1, b1, W2, b2, x, y):
+    return None
+
+
+@pytest.mark.parametrize("fn,signature,name,other", [
+    (six, "params", "six", "arrays"),
+    (correct, "arrays", "correct", "params"),
+    (functools.partial(six, 1, 2, 3, 4), "params", "the implementation", "arrays"),
+], ids=["arrays-fn-as-params", "params-fn-as-arrays", "partial-without-name"])
+def test_a_wrong_signature_is_named_with_the_other_one(fn, signature, name, other):
+    with pytest.raises(ImplementationError) as info:
+        adapter.check_signature(fn, signature)
+    text = str(info.value)
+    assert text.startswith(f"{name}{inspect.signature(fn)} cannot be called as {adapter.SIGNATURES[signature]} (")
+    assert text.endswith(f"if it takes {adapter.SIGNATURES[other]}, say signature={other!r} (CLI: --signature {other})")
+
+
+class Buffer:
+    """An array-like (a torch tensor, a JAX array) that hands out its internal buffer."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __array__(self, dtype=None, copy=None):  # NumPy 2's protocol: copy=None means "a view if you can"
+        return self.a.copy() if copy else self.a
+
+
+def test_an_array_like_is_read_as_a_private_copy():
+    buf = Buffer(np.array([1.0, 2.0]))
+    L, g = correct(*(lambda c: (c.params, c.x, c.y))(one_case()))
+    out = read_outputs((L, {**g, "db2": buf}))
+    buf.a[0] = 99.0  # the implementation reuses its buffer for the next call
+    np.testing.assert_array_equal(out["db2"], [1.0, 2.0])
+    assert out["db2"] is not buf.a
