@@ -785,3 +785,97 @@ def test_an_array_like_is_read_as_a_private_copy():
     buf.a[0] = 99.0  # the implementation reuses its buffer for the next call
     np.testing.assert_array_equal(out["db2"], [1.0, 2.0])
     assert out["db2"] is not buf.a
+
+
+class Unreadable:
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("requires grad")
+
+
+class Opaque:
+    pass
+
+
+@pytest.mark.parametrize("value,message", [
+    (Unreadable(), "db2: NumPy cannot read Unreadable (requires grad); return a NumPy array (torch: .detach().cpu().numpy())"),
+    (Opaque(), "db2 is a Opaque; expected a NumPy array"),
+    ([1.0, 2.0], "db2 is a list; expected a NumPy array (np.asarray it first)"),
+    (3, "db2 is 3; expected a NumPy array"),
+], ids=["unreadable", "opaque", "list", "int"])
+def test_an_unreadable_gradient_is_named(value, message):
+    case = one_case()
+    L, g = correct(case.params, case.x, case.y)
+    with pytest.raises(ImplementationError) as info:
+        read_outputs((L, {**g, "db2": value}))
+    assert str(info.value) == message
+
+
+def test_a_missing_gradient_lists_the_gradients_keys_only():
+    """In one mapping, "loss" is not a gradient key: the message lists the others, with a hint."""
+    case = one_case()
+    L, g = correct(case.params, case.x, case.y)
+    ret = {"loss": L, "dw1": g["dW1"], "db1": g["db1"], "dW2": g["dW2"], "db2": g["db2"]}
+    with pytest.raises(ImplementationError) as info:
+        read_outputs(ret)
+    assert str(info.value) == ("the gradients have keys ['dw1', 'db1', 'dW2', 'db2']: missing dW1 (did you mean 'dw1' for "
+                               f"dW1?); expected {adapter.EXPECTED}")
+
+
+# --------------------------------------------------------------------------------------------
+# adapter.load_function: module:function and path/to/file.py:function
+# --------------------------------------------------------------------------------------------
+
+USER_FILE = '''
+import numpy as np
+VALUE = 3
+def loss_and_grads(params, x, y):
+    return 1.0
+class Impl:
+    def method(self, params, x, y):
+        return 2.0
+impl = Impl()
+'''
+
+
+@pytest.fixture
+def user_file(tmp_path):
+    path = tmp_path / "my_net_verdict.py"
+    path.write_text(USER_FILE)
+    return path
+
+
+@pytest.mark.parametrize("attr,result", [("loss_and_grads", 1.0), ("impl.method", 2.0)], ids=["function", "dotted"])
+def test_load_function_from_a_file(user_file, attr, result):
+    fn = adapter.load_function(f"{user_file}:{attr}")
+    assert fn(None, None, None) == result
+
+
+def test_load_function_from_a_module():
+    assert adapter.load_function("scratch.network:loss_and_grads") is loss_and_grads
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("no_colon", "'no_colon': expected module:function or path/to/file.py:function"),
+    ("a:b:c", "'a:b:c': expected module:function or path/to/file.py:function"),
+    (":f", "':f': expected module:function or path/to/file.py:function"),
+    ("nowhere/missing.py:f", "'nowhere/missing.py:f': no such file 'nowhere/missing.py'"),
+    ("scratch_no_such_module_21:f", "'scratch_no_such_module_21:f': cannot import 'scratch_no_such_module_21': "
+     "ModuleNotFoundError: No module named 'scratch_no_such_module_21'"),
+], ids=["no-colon", "two-colons", "empty-module", "no-file", "no-module"])
+def test_load_function_names_what_is_wrong(spec, message):
+    with pytest.raises(ImplementationError) as info:
+        adapter.load_function(spec)
+    assert str(info.value) == message
+
+
+def test_load_function_lists_the_public_callables(user_file):
+    with pytest.raises(ImplementationError) as info:
+        adapter.load_function(f"{user_file}:missing")
+    assert str(info.value) == (f"'{user_file}:missing': '{user_file}' has no 'missing'; its public callables: "
+                               "Impl, loss_and_grads")
+
+
+def test_load_function_refuses_what_is_not_callable(user_file):
+    with pytest.raises(ImplementationError) as info:
+        adapter.load_function(f"{user_file}:VALUE")
+    assert str(info.value) == f"'{user_file}:VALUE' is a int, not callable"
