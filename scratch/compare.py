@@ -3,6 +3,11 @@
 Used by the test suite, ``python -m scratch compare`` and every other report, so that a
 check means the same thing everywhere.  Note that ``np.testing.assert_allclose`` treats
 NaN == NaN as equal by default; here a non-finite value on either side is a failure.
+
+The boundary is inclusive: a quantity passes when its relative error is ``<= rtol`` (exactly at
+the tolerance passes, one float above fails), as ``numpy.testing.assert_allclose``'s
+``|a - b| <= atol + rtol |b|`` and :func:`same_values`.  A tolerance is a bound that correct
+code may reach, not one it must stay strictly below (tests/test_verdict.py pins both sides).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from scratch import casefiles, diagnosis
+from scratch import casefiles, compare, diagnosis
 from scratch.adapter import ImplementationError, read_outputs
 from scratch.checks import check_inputs, check_params
 from scratch.compare import check_quantity, relative_error
@@ -137,11 +137,11 @@ def test_float32_rtol_is_the_documented_bound(dims, documented):
     assert EPS32 == 2.0 ** -23
 
 
-def test_a_float32_error_of_1e_3_fails():
-    """A float32 gradient 1e-3 off (40x the bound, far below 100x it) fails the check."""
+def test_a_float32_error_of_2e_4_fails():
+    """A float32 gradient 2e-4 off (27x the bound 7.3e-6 of the small shape, below 100x it) fails."""
     case = one_case(dtype="float32")
     L, g = correct(case.params, case.x, case.y)
-    got = {"loss": L, **g, "dW1": (g["dW1"] * np.float32(1 + 1e-3)).astype(np.float32)}
+    got = {"loss": L, **g, "dW1": (g["dW1"] * np.float32(1 + 2e-4)).astype(np.float32)}
     result = check_outputs(case, got)
     assert not result.checks["dW1"].passed and result.checks["dW2"].passed
 
@@ -389,3 +389,493 @@ def test_unflatten_inverts_flatten():
     for a, b in zip(params, back):
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------------------------
+# compare: the helpers around check_quantity (survivors of the mutmut run, docs/tests.md)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("a,b,floor,expected", [
+    ([1.0, 2.0, 0.0], [2.0, 2.0, 0.0], 0.0, 0.5),   # |1 - 2| / 2; equal entries (zeros too) are 0
+    ([1e-3], [0.0], 1e-2, 0.1),                      # the floor replaces |b| = 0
+    ([3.0], [-4.0], 1.0, 7 / 4),                     # |3 + 4| / max(4, 1)
+    ([1.0], [0.0], 0.0, math.inf),                   # no floor: a wrong zero is infinitely wrong
+    ([], [], 0.0, 0.0),
+], ids=["half", "floor", "sign", "zero-truth", "empty"])
+def test_elementwise_relative_error(a, b, floor, expected):
+    assert compare.elementwise_relative_error(a, b, floor) == expected
+
+
+def test_relative_error_map_entry_by_entry():
+    got = np.array([[1.0, 0.0], [3.0, np.nan]])
+    ref = np.array([[2.0, 0.0], [0.0, 1.0]])
+    r = compare.relative_error_map(got, ref)
+    assert r.dtype == np.float64 and r.shape == (2, 2)
+    assert r[0, 0] == 0.5 and r[0, 1] == 0.0 and r[1, 0] == math.inf and math.isnan(r[1, 1])
+
+
+def test_relative_error_map_refuses_different_shapes():
+    with pytest.raises(ValueError, match=r"shapes differ: \(2,\) and \(3,\)"):
+        compare.relative_error_map(np.zeros(2), np.zeros(3))
+
+
+def scratch_result(params, x, y):
+    return loss_and_grads(params, x, y)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_compare_check_case_passes_a_correct_implementation_in_its_dtype(dtype):
+    """compare.check_case: ours in the case's dtype, the reference in float64 (ref_dtype float64)."""
+    case = one_case(dtype=dtype)
+    checks = compare.check_case(scratch_result, scratch_result, case.params, case.x, case.y,
+                                rtol=oracle_rtol(dtype, case.dims))
+    assert [c.quantity for c in checks] == list(compare.QUANTITIES)
+    assert all(c.passed for c in checks), compare.format_failures(checks)
+
+
+def test_compare_check_case_fails_a_float64_result_in_a_float32_case():
+    case = one_case(dtype="float32")
+    f64 = lambda p, x, y: loss_and_grads(p.astype(np.float64), x.astype(np.float64), y)  # noqa: E731
+    checks = compare.check_case(f64, scratch_result, case.params, case.x, case.y, rtol=1e-3)
+    assert all(c.problem.startswith("dtype: got float64, expected float32") for c in checks)
+
+
+def test_reference_result_hands_the_reference_float64():
+    """A float32 case's reference runs on the float64 rounding of the same arrays; labels stay integers."""
+    seen = {}
+
+    def spy(params, x, y):
+        seen.update(params=[p.dtype for p in params], x=x.dtype, y=y.dtype)
+        return loss_and_grads(params, x, y)
+
+    case = one_case(dtype="float32", target="soft")
+    compare.reference_result(spy, case.params, case.x, case.y)
+    assert seen == {"params": [np.float64] * 4, "x": np.float64, "y": np.float64}
+    case = one_case(dtype="float32", target="labels")
+    compare.reference_result(spy, case.params, case.x, case.y)
+    assert seen["y"] == case.y.dtype and seen["x"] == np.float64
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_compare_results_checks_the_dtype_of_both_sides(dtype):
+    """``dtype`` for ours, ``ref_dtype`` for the reference, each compared: swapping them fails."""
+    case = one_case(dtype=dtype)
+    got = loss_and_grads(case.params, case.x, case.y)
+    ref = compare.reference_result(loss_and_grads, case.params, case.x, case.y)
+    kw = dict(rtol=oracle_rtol(dtype, case.dims), dims=case.dims)
+    assert all(c.passed for c in compare.compare_results(got, ref, dtype=dtype, ref_dtype=np.float64, **kw))
+    if dtype == "float32":
+        wrong = compare.compare_results(got, ref, dtype=dtype, **kw)  # ref_dtype defaults to dtype
+        assert all("the reference has float64, expected float32" in c.problem for c in wrong)
+
+
+def test_failures_are_listed_one_per_line():
+    got, ref = np.array([2.0]), np.array([1.0])
+    checks = [check_quantity(q, got, ref, rtol=1e-3, dtype=np.float64, shape=(1,)) for q in ("dW1", "db1")]
+    ok = check_quantity("dW2", ref, ref, rtol=1e-3, dtype=np.float64, shape=(1,))
+    text = compare.format_failures([checks[0], ok, checks[1]])
+    assert text == "  dW1: value: relative error 0.5 > 0.001\n  db1: value: relative error 0.5 > 0.001"
+    assert compare.format_failures([ok]) == ""
+
+
+def test_assert_results_match_lists_every_failing_quantity():
+    case = one_case()
+    L, g = loss_and_grads(case.params, case.x, case.y)
+    bad = g._replace(dW1=2 * g.dW1, db2=2 * g.db2)
+    with pytest.raises(AssertionError) as info:
+        compare.assert_results_match((L, bad), (L, g), rtol=1e-10, dtype=np.float64, dims=case.dims)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "mismatch against the reference:"
+    assert [ln.split(":")[0] for ln in lines[1:]] == ["  db2", "  dW1"]
+    assert len(compare.assert_results_match((L, g), (L, g), rtol=1e-10, dtype=np.float64, dims=case.dims)) == 7
+
+
+def test_check_as_dict_holds_passed():
+    c = check_quantity("db1", np.array([1.0]), np.array([1.0]), rtol=1e-3, dtype=np.float64, shape=(1,))
+    assert c.as_dict() == {"quantity": "db1", "max_abs": 0.0, "max_rel": 0.0, "rtol": 1e-3, "problem": None,
+                           "worst_index": (0,), "worst_got": 1.0, "worst_ref": 1.0, "passed": True}
+
+
+F32_MAX_ISH = np.float32(3e38)  # a - b of two such float32 values overflows float32, not float64
+
+
+@pytest.mark.parametrize("fn", ["relative_error", "elementwise_relative_error"])
+def test_errors_are_computed_in_float64(fn):
+    """``3e38 - (-3e38)`` overflows float32: the metrics cast to float64 first (else inf)."""
+    a, b = np.array([F32_MAX_ISH]), np.array([-F32_MAX_ISH])
+    with np.errstate(over="ignore"):
+        assert getattr(compare, fn)(a, b) == pytest.approx(2.0)
+        assert getattr(compare, fn)(b, a) == pytest.approx(2.0)
+
+
+def test_relative_error_map_is_computed_in_float64():
+    a, b = np.array([F32_MAX_ISH]), np.array([-F32_MAX_ISH])
+    with np.errstate(over="ignore"):
+        assert compare.relative_error_map(a, b)[0] == pytest.approx(2.0)
+        assert compare.relative_error_map(b, a)[0] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_relative_error_of_complex_values_keeps_the_imaginary_part(side):
+    """The complex step compares complex arrays: |(1+1j) - (1-1j)| / |1+1j| = sqrt(2), never 0."""
+    a, b = np.array([1 + 1j]), np.array([1 - 1j])
+    if side == "b":
+        a, b = b, a
+    assert relative_error(a, b) == pytest.approx(math.sqrt(2))
+
+
+def test_elementwise_relative_error_has_no_floor_by_default():
+    assert compare.elementwise_relative_error([1e-3], [0.0]) == math.inf
+    assert compare.elementwise_relative_error([1.5], [1.0]) == 0.5
+
+
+@pytest.mark.parametrize("fn", ["elementwise_relative_error", "relative_error_map"])
+def test_zero_truths_raise_no_warning(fn):
+    """0/0 (equal zeros) and x/0 are silenced inside (errstate), never a RuntimeWarning for the caller."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        getattr(compare, fn)(np.array([0.0, 1.0]), np.array([0.0, 0.0]))
+
+
+def test_relative_error_map_is_nan_where_either_entry_is_not_finite():
+    r = compare.relative_error_map(np.array([np.inf, 1.0, 2.0]), np.array([1.0, -np.inf, 2.0]))
+    assert math.isnan(r[0]) and math.isnan(r[1]) and r[2] == 0.0
+
+
+def test_same_values_is_inclusive_at_rtol():
+    """The same boundary as check_quantity: exactly rtol is the same."""
+    assert compare.same_values(np.array([1.0]), np.array([0.5]), 0.5)
+    assert not compare.same_values(np.array([1.0]), np.array([0.5]), math.nextafter(0.5, 0.0))
+
+
+@pytest.mark.parametrize("got,ref,problem", [
+    ((3,), (2,), "shape: got (3,), expected (2,)"),
+    ((2,), (3,), "shape: got (2,), expected (2,) (the reference has (3,))"),
+], ids=["ours", "reference"])
+def test_shape_problem_names_whose_shape_is_wrong(got, ref, problem):
+    c = check_quantity("db1", np.zeros(got), np.zeros(ref), rtol=1e-10, dtype=np.float64, shape=(2,))
+    assert c.problem == problem
+    assert c.max_abs == math.inf and c.max_rel == math.inf and c.worst_index is None
+
+
+def test_dtype_problem_names_the_reference_dtype():
+    c = check_quantity("db1", np.zeros(2), np.zeros(2, np.float32), rtol=1e-10, dtype=np.float64, shape=(2,))
+    assert c.problem == "dtype: got float64, expected float64 (the reference has float32, expected float64)"
+
+
+@pytest.mark.parametrize("got,ref,problem", [
+    ([np.nan, 1.0, np.inf], [1.0, 1.0, 1.0], "non-finite: 2 of 3 value(s)"),
+    ([1.0, 1.0, 1.0], [np.nan, 1.0, -np.inf], "non-finite: 2 value(s) in the reference"),
+], ids=["ours", "reference"])
+def test_non_finite_problem_counts_the_entries(got, ref, problem):
+    c = check_quantity("db1", np.array(got), np.array(ref), rtol=1e-10, dtype=np.float64, shape=(3,))
+    assert c.problem == problem
+    assert c.max_abs == math.inf and c.max_rel == math.inf
+
+
+def test_empty_arrays_compare_equal():
+    c = check_quantity("db1", np.zeros(0), np.zeros(0), rtol=1e-10, dtype=np.float64, shape=(0,))
+    assert c.passed and c.max_abs == 0.0 and c.max_rel == 0.0 and c.worst_index is None
+
+
+# --------------------------------------------------------------------------------------------
+# tolerances: each function gives its documented number, and refuses what it has none for
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn,args,documented", [
+    ("train_float32_rtol", (200,), 9.5e-5),               # 4 eps32 K
+    ("train_float32_rtol", (1,), 4.8e-7),
+    ("train_rtol", ("float64", 200), 1e-9),
+    ("train_rtol", ("float32", 200), 9.5e-5),
+    ("oracle_rtol", ("float64", (1, 2, 500, 2)), 1e-10),
+    ("curvature_rtol", ("float64", (1, 2, 500, 2)), 1e-10),
+    ("curvature_rtol", ("float32", (1, 2, 500, 2)), 4 * 2.5e-5),  # 4 x the first-order bound
+    ("sum_atol", (10,), 2.2e-15),                          # n eps64
+    ("eigenvalue_atol", (51,), 1.1e-14),                   # P eps64
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_tolerance_functions_give_their_documented_numbers(fn, args, documented):
+    from scratch import tolerances
+
+    assert getattr(tolerances, fn)(*args) == pytest.approx(documented, rel=0.03)
+
+
+@pytest.mark.parametrize("fn,args,error", [
+    ("oracle_rtol", ("float16", (1, 1, 1, 1)), TypeError),
+    ("curvature_rtol", ("complex128", (1, 1, 1, 1)), TypeError),
+    ("train_rtol", ("int64", 10), TypeError),
+    ("train_float32_rtol", (0,), ValueError),
+    ("train_float32_rtol", (2.0,), ValueError),
+], ids=["oracle-f16", "curvature-c128", "train-int", "train-0-steps", "train-float-steps"])
+def test_tolerance_functions_refuse_what_they_have_no_tolerance_for(fn, args, error):
+    from scratch import tolerances
+
+    with pytest.raises(error):
+        getattr(tolerances, fn)(*args)
+
+
+# --------------------------------------------------------------------------------------------
+# checks: the exact messages (each names the argument, what it got and what was expected)
+# --------------------------------------------------------------------------------------------
+
+from scratch import checks  # noqa: E402
+
+Z = np.zeros
+
+
+def small_params(**change):
+    """W1 (3, 5), b1 (5,), W2 (5, 2), b2 (2,), float64 zeros, with fields replaced."""
+    fields = {"W1": Z((3, 5)), "b1": Z(5), "W2": Z((5, 2)), "b2": Z(2), **change}
+    return Params(**fields)
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda: checks.check_array("x", [1.0]), TypeError, "x must be a numpy.ndarray, got list"),
+    (lambda: checks.check_array("x", Z(0)), ValueError, "x must not be empty, got array of shape (0,) and dtype float64"),
+    (lambda: checks.check_array("x", np.array([1.0, np.nan, np.inf])), ValueError,
+     "x must be finite, got 2 non-finite value(s) in array of shape (3,) and dtype float64"),
+    (lambda: checks.check_array("x", Z(2, np.complex128)), TypeError,
+     "x must have a floating dtype (float32 or float64), got array of shape (2,) and dtype complex128: gradients are "
+     "real; complex128 is accepted only by scratch.loss, for complex-step differentiation"),
+    (lambda: checks.check_array("x", Z(2, np.complex64), allow_complex=True), TypeError,
+     "x must have a floating dtype (float32, float64 or complex128), got array of shape (2,) and dtype complex64: "
+     "complex64 is not supported, use complex128"),
+    (lambda: checks.check_array("x", Z(2, np.float16)), TypeError,
+     "x must have a floating dtype (float32 or float64), got array of shape (2,) and dtype float16: float16 is not "
+     "supported, cast it with .astype(np.float32) or .astype(np.float64)"),
+    (lambda: checks.check_array("x", Z(2, np.int64)), TypeError,
+     "x must have a floating dtype (float32 or float64), got array of shape (2,) and dtype int64"),
+    (lambda: checks.check_params((1, 2)), TypeError,
+     "params must have fields W1, b1, W2, b2 (a scratch.Params), got tuple"),
+    (lambda: checks.check_params(small_params(W1=Z(3))), ValueError, "params.W1 must be 2-D (D, H), got shape (3,)"),
+    (lambda: checks.check_params(small_params(b1=Z((5, 1)))), ValueError,
+     "params.b1 must have shape (H,) = (5,), a 1-D array, got shape (5, 1)"),
+    (lambda: checks.check_params(small_params(b1=Z(4))), ValueError,
+     "params.W1 (3, 5) and params.b1 (4,) disagree on H: W1 has H = 5 columns, b1 has 4 entries"),
+    (lambda: checks.check_params(small_params(W2=Z(5))), ValueError,
+     "params.W2 must be 2-D (H, C) with H = 5 from W1 (3, 5), got shape (5,)"),
+    (lambda: checks.check_params(small_params(W2=Z((4, 2)))), ValueError,
+     "params.W1 (3, 5) and params.W2 (4, 2) disagree on H: W1 has H = 5 columns, W2 has 4 rows"),
+    (lambda: checks.check_params(small_params(b2=Z((2, 1)))), ValueError,
+     "params.b2 must have shape (C,) = (2,), a 1-D array, got shape (2, 1)"),
+    (lambda: checks.check_params(small_params(b2=Z(3))), ValueError,
+     "params.W2 (5, 2) and params.b2 (3,) disagree on C: W2 has C = 2 columns, b2 has 3 entries"),
+    (lambda: checks.check_params(small_params(b2=Z(2, np.float32))), TypeError,
+     "params must share one dtype (no mixed float32/float64), got W1=float64, b1=float64, W2=float64, b2=float32"),
+    (lambda: checks.check_params(small_params(W1=Z((3, 5), np.complex128))), TypeError, None),
+    (lambda: checks.check_targets([0], 1, 2, np.dtype(np.float64)), TypeError,
+     "y must be a numpy.ndarray (int labels (N,) or float targets (N, C)), got list"),
+    (lambda: checks.check_targets(Z(1, bool), 1, 2, np.dtype(np.float64)), TypeError,
+     "y must hold integer labels of shape (N,) or float targets of shape (N, C), got array of shape (1,) and dtype bool"),
+    (lambda: checks.check_targets(Z((1, 2), int), 1, 2, np.dtype(np.float64)), ValueError,
+     "y (integer labels) must have shape (N,) = (1,) to match x, got (1, 2)"),
+    (lambda: checks.check_targets(np.array([2, -1, 5, 6, 7, 8, 0]), 7, 2, np.dtype(np.float64)), ValueError,
+     "y labels must lie in [0, C) = [0, 2), got value(s) [2, -1, 5, 6, 7]"),
+    (lambda: checks.check_targets(Z(3), 3, 2, np.dtype(np.float64)), TypeError,
+     "y of shape (3,) with float dtype float64: labels must be integers; float targets must have shape (N, C) = (3, 2)"),
+    (lambda: checks.check_targets(Z((3, 1)), 3, 2, np.dtype(np.float64)), ValueError,
+     "y (float targets) must have shape (N, C) = (3, 2), got (3, 1)"),
+    (lambda: checks.check_targets(Z((3, 2), np.float32), 3, 2, np.dtype(np.float64)), TypeError,
+     "y must have the parameters' dtype float64 (no mixed float32/float64), got float32"),
+    (lambda: checks.check_targets(np.full((3, 2), -0.5), 3, 2, np.dtype(np.float64)), ValueError,
+     "y (float targets) must be non-negative, got minimum -0.5"),
+], ids=["array-list", "array-empty", "array-nonfinite", "array-complex", "array-complex64", "array-f16",
+        "array-int", "params-tuple", "W1-1d", "b1-2d", "b1-H", "W2-1d", "W2-H", "b2-2d", "b2-C", "b2-dtype",
+        "params-complex", "y-list", "y-bool", "labels-2d", "labels-range", "float-1d", "targets-shape",
+        "targets-dtype", "targets-negative"])
+def test_bad_input_messages_exactly(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    if message is not None:
+        assert str(info.value) == message
+
+
+def test_complex_parameters_are_accepted_only_when_asked():
+    params = small_params(**{k: v.astype(np.complex128) for k, v in small_params()._asdict().items()})
+    assert checks.check_params(params, allow_complex=True) == (3, 5, 2, np.dtype(np.complex128))
+    a = Z(2, np.complex128)
+    assert checks.check_array("a", a, allow_complex=True) is a
+
+
+@pytest.mark.parametrize("bad", [complex(1.0, np.inf), complex(np.nan, 0.0), complex(0.0, np.nan)],
+                         ids=["imag-inf", "real-nan", "imag-nan"])
+def test_a_non_finite_complex_entry_is_refused(bad):
+    """all_finite on complex arrays (cmath.isfinite of the probe: a float() of it drops the imaginary part)."""
+    a = np.array([1.0 + 0j, bad])
+    assert not checks.all_finite(a)
+    with pytest.raises(ValueError, match="must be finite, got 1 non-finite"):
+        checks.check_array("a", a, allow_complex=True)
+
+
+def test_unsupported_dtype_says_complex_is_for_the_loss_only_by_default():
+    assert checks.unsupported_dtype("x", Z(1, np.complex64)) == (
+        "x must have a floating dtype (float32 or float64), got array of shape (1,) and dtype complex64: gradients "
+        "are real; complex128 is accepted only by scratch.loss, for complex-step differentiation")
+
+
+# --------------------------------------------------------------------------------------------
+# adapter: what a returned value is described as, signatures, arrays from other libraries
+# --------------------------------------------------------------------------------------------
+
+import functools  # noqa: E402
+import inspect  # noqa: E402
+
+from scratch import adapter  # noqa: E402
+
+
+@pytest.mark.parametrize("value,text", [
+    ((1, Z(2)), "tuple of 2 (int, ndarray (2,) float64)"),
+    ([], "list of 0"),
+    (tuple(range(7)), "tuple of 7 (int, int, int, int, int, int)"),
+    ([[1.0]], "list of 1 (list of 1 (float))"),
+    (None, "NoneType"),
+    (np.float32(1), "NumPy scalar float32"),
+    ({"b": 1, "a": 2}, "dict with keys ['a', 'b']"),
+], ids=["tuple", "empty-list", "seven", "nested", "none", "numpy-scalar", "mapping"])
+def test_describe(value, text):
+    assert adapter.describe(value) == text
+
+
+def test_check_signature_refuses_an_unknown_signature():
+    with pytest.raises(ValueError) as info:
+        adapter.check_signature(correct, "kwargs")
+    assert str(info.value) == "signature must be one of params, arrays, got 'kwargs'"
+
+
+def test_check_signature_refuses_what_is_not_callable():
+    with pytest.raises(ImplementationError) as info:
+        adapter.check_signature(3, "params")
+    assert str(info.value) == "the implementation must be callable, got int"
+
+
+def six(W1, b1, W2, b2, x, y):
+    return None
+
+
+@pytest.mark.parametrize("fn,signature,name,other", [
+    (six, "params", "six", "arrays"),
+    (correct, "arrays", "correct", "params"),
+    (functools.partial(six, 1, 2, 3, 4), "params", "the implementation", "arrays"),
+], ids=["arrays-fn-as-params", "params-fn-as-arrays", "partial-without-name"])
+def test_a_wrong_signature_is_named_with_the_other_one(fn, signature, name, other):
+    with pytest.raises(ImplementationError) as info:
+        adapter.check_signature(fn, signature)
+    text = str(info.value)
+    assert text.startswith(f"{name}{inspect.signature(fn)} cannot be called as {adapter.SIGNATURES[signature]} (")
+    assert text.endswith(f"if it takes {adapter.SIGNATURES[other]}, say signature={other!r} (CLI: --signature {other})")
+
+
+class Buffer:
+    """An array-like (a torch tensor, a JAX array) that hands out its internal buffer."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __array__(self, dtype=None, copy=None):  # NumPy 2's protocol: copy=None means "a view if you can"
+        return self.a.copy() if copy else self.a
+
+
+def test_an_array_like_is_read_as_a_private_copy():
+    buf = Buffer(np.array([1.0, 2.0]))
+    L, g = correct(*(lambda c: (c.params, c.x, c.y))(one_case()))
+    out = read_outputs((L, {**g, "db2": buf}))
+    buf.a[0] = 99.0  # the implementation reuses its buffer for the next call
+    np.testing.assert_array_equal(out["db2"], [1.0, 2.0])
+    assert out["db2"] is not buf.a
+
+
+class Unreadable:
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("requires grad")
+
+
+class Opaque:
+    pass
+
+
+@pytest.mark.parametrize("value,message", [
+    (Unreadable(), "db2: NumPy cannot read Unreadable (requires grad); return a NumPy array (torch: .detach().cpu().numpy())"),
+    (Opaque(), "db2 is a Opaque; expected a NumPy array"),
+    ([1.0, 2.0], "db2 is a list; expected a NumPy array (np.asarray it first)"),
+    (3, "db2 is 3; expected a NumPy array"),
+], ids=["unreadable", "opaque", "list", "int"])
+def test_an_unreadable_gradient_is_named(value, message):
+    case = one_case()
+    L, g = correct(case.params, case.x, case.y)
+    with pytest.raises(ImplementationError) as info:
+        read_outputs((L, {**g, "db2": value}))
+    assert str(info.value) == message
+
+
+def test_a_missing_gradient_lists_the_gradients_keys_only():
+    """In one mapping, "loss" is not a gradient key: the message lists the others, with a hint."""
+    case = one_case()
+    L, g = correct(case.params, case.x, case.y)
+    ret = {"loss": L, "dw1": g["dW1"], "db1": g["db1"], "dW2": g["dW2"], "db2": g["db2"]}
+    with pytest.raises(ImplementationError) as info:
+        read_outputs(ret)
+    assert str(info.value) == ("the gradients have keys ['dw1', 'db1', 'dW2', 'db2']: missing dW1 (did you mean 'dw1' for "
+                               f"dW1?); expected {adapter.EXPECTED}")
+
+
+# --------------------------------------------------------------------------------------------
+# adapter.load_function: module:function and path/to/file.py:function
+# --------------------------------------------------------------------------------------------
+
+USER_FILE = '''
+import numpy as np
+VALUE = 3
+def loss_and_grads(params, x, y):
+    return 1.0
+class Impl:
+    def method(self, params, x, y):
+        return 2.0
+impl = Impl()
+'''
+
+
+@pytest.fixture
+def user_file(tmp_path):
+    path = tmp_path / "my_net_verdict.py"
+    path.write_text(USER_FILE)
+    return path
+
+
+@pytest.mark.parametrize("attr,result", [("loss_and_grads", 1.0), ("impl.method", 2.0)], ids=["function", "dotted"])
+def test_load_function_from_a_file(user_file, attr, result):
+    fn = adapter.load_function(f"{user_file}:{attr}")
+    assert fn(None, None, None) == result
+
+
+def test_load_function_from_a_module():
+    assert adapter.load_function("scratch.network:loss_and_grads") is loss_and_grads
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("no_colon", "'no_colon': expected module:function or path/to/file.py:function"),
+    ("a:b:c", "'a:b:c': expected module:function or path/to/file.py:function"),
+    (":f", "':f': expected module:function or path/to/file.py:function"),
+    ("nowhere/missing.py:f", "'nowhere/missing.py:f': no such file 'nowhere/missing.py'"),
+    ("scratch_no_such_module_21:f", "'scratch_no_such_module_21:f': cannot import 'scratch_no_such_module_21': "
+     "ModuleNotFoundError: No module named 'scratch_no_such_module_21'"),
+], ids=["no-colon", "two-colons", "empty-module", "no-file", "no-module"])
+def test_load_function_names_what_is_wrong(spec, message):
+    with pytest.raises(ImplementationError) as info:
+        adapter.load_function(spec)
+    assert str(info.value) == message
+
+
+def test_load_function_lists_the_public_callables(user_file):
+    with pytest.raises(ImplementationError) as info:
+        adapter.load_function(f"{user_file}:missing")
+    assert str(info.value) == (f"'{user_file}:missing': '{user_file}' has no 'missing'; its public callables: "
+                               "Impl, loss_and_grads")
+
+
+def test_load_function_refuses_what_is_not_callable(user_file):
+    with pytest.raises(ImplementationError) as info:
+        adapter.load_function(f"{user_file}:VALUE")
+    assert str(info.value) == f"'{user_file}:VALUE' is a int, not callable"
