@@ -60,6 +60,9 @@ NOTE_BIAS_ROWS = ("bias gradients returned as (1, H) / (1, C) rows were read as 
                   "(a convention, not a mistake; their values are checked as usual)")
 NOTE_PARAM_KEYS = "gradients keyed by parameter name (W1 b1 W2 b2) were read as dW1 db1 dW2 db2"
 
+#: Every note the adapter can make (a worker's reply is read against this list).
+NOTES = (NOTE_BIAS_ROWS, NOTE_PARAM_KEYS)
+
 
 class Outputs(dict):
     """What :func:`read_outputs` returns: quantity -> array (or None), plus ``notes``, the
@@ -101,6 +104,9 @@ def check_signature(fn: Callable, signature: str) -> None:
     except (TypeError, ValueError):
         return
     if signature == "model":
+        if isinstance(fn, type) and not callable(getattr(fn, "loss", None)):
+            raise ImplementationError(f"{fn.__qualname__} has no loss(X, y) method; signature 'model' expects "
+                                      f"{SIGNATURES['model']}")
         return
     n = 3 if signature == "params" else 6
     try:

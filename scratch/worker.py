@@ -403,6 +403,7 @@ class Isolated:
         if self._queue and self._sent_ahead:
             self._kill()
         self._queue = collections.deque(calls)
+        self._sent_ahead = False  # a new sweep: its calls are fed afresh (a second sweep on one worker)
 
     def _feed(self) -> None:
         """Send every queued call to the current worker from a daemon thread (its own copy of the
@@ -495,7 +496,12 @@ class Isolated:
         if not isinstance(names, list) or len(names) != len(arrays) or len(set(map(str, names))) != len(names) \
                 or not set(map(str, names)) <= set(NAMES) or not {"loss", "dW1", "db1", "dW2", "db2"} <= set(names):
             raise _Ended("the worker sent something that is not a result (unknown or missing quantity names)")
-        outputs: dict[str, np.ndarray | None] = {q: None for q in NAMES}
+        from .adapter import NOTES, Outputs
+
+        notes = header.get("notes", [])
+        # the worker is untrusted: only the adapter's own notes are taken, by value
+        notes = tuple(n for n in NOTES if isinstance(notes, list) and n in notes)
+        outputs: dict[str, np.ndarray | None] = Outputs({q: None for q in NAMES}, notes=notes)
         outputs.update(zip(names, arrays))
         return Outcome(outputs, None, problems)
 
@@ -675,7 +681,7 @@ def _call(fn: Any, signature: str, arrays: list[np.ndarray], user_files: tuple[s
                              "numbers", "problems": problems}, []
         names.append(q)
         out.append(a)
-    return {"names": names, "problems": problems}, out
+    return {"names": names, "problems": problems, "notes": list(getattr(outputs, "notes", ()))}, out
 
 
 def _serve(argv: Sequence[str]) -> None:  # pragma: no cover - runs in the worker process

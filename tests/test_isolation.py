@@ -558,3 +558,17 @@ def test_ctrl_c_in_every_command_exits_130_without_a_traceback(command, monkeypa
     assert cli.main(_ARGV.get(command, [command])) == 130
     err = capsys.readouterr().err
     assert "Traceback" not in err
+
+
+def test_one_worker_serves_two_sweeps_in_a_row(tmp_path):
+    """`check --identify` runs its probes, then the sweep, on one worker: the second sweep's
+    announced calls must be sent (they were not, once, and every call timed out)."""
+    sub = tmp_path / "right.py"
+    sub.write_text("from scratch.network import loss_and_grads as _t\n"
+                   "def f(params, x, y):\n    return _t(params, x, y)\n")
+    with Isolated(f"{sub}:f", "params", timeout=5) as worker:
+        for shapes in (["small"], ["n1", "small"]):
+            report = st.check_implementation(worker, seeds=[0], shapes=shapes, dtypes=["float64"],
+                                             targets=["labels"], blind_spots=False)
+            assert report.ok, report.summary()
+            assert all(r.ended is None for r in report.results)

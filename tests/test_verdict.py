@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 
+import scratch.testing as st
 from scratch import casefiles, compare, diagnosis
 from scratch.adapter import ImplementationError, read_outputs
 from scratch.checks import check_inputs, check_params
@@ -353,13 +354,14 @@ def test_a_label_outside_0_to_C_is_refused(tmp_path, fmt, bad):
 
 @pytest.mark.parametrize("fmt", casefiles.FORMATS)
 def test_the_largest_label_c_minus_1_is_read(tmp_path, fmt):
-    """The other side of the boundary: C - 1 is a label."""
-    case, folder = exported(tmp_path, fmt, shape="small")
-    y = case.y.copy()
-    y[-1] = case.dims[3] - 1
-    rewrite_input(folder, fmt, "y", y)
+    """The other side of the boundary: C - 1 is a label (an exported case whose draw holds it:
+    the inputs cannot be rewritten, `cases check` recomputes them)."""
+    cases = st.cases(seeds=range(5), shapes=["small"], dtypes=["float64"], targets=["labels"])
+    case = next(c for c in cases if c.dims[3] - 1 in c.y)
+    casefiles.export(tmp_path, [case], fmt)
     (loaded,) = casefiles.load(tmp_path)
-    np.testing.assert_array_equal(loaded.y, y)
+    assert loaded.y.max() == case.dims[3] - 1
+    np.testing.assert_array_equal(loaded.y, case.y)
 
 
 # --------------------------------------------------------------------------------------------
@@ -742,7 +744,8 @@ def test_describe(value, text):
 def test_check_signature_refuses_an_unknown_signature():
     with pytest.raises(ValueError) as info:
         adapter.check_signature(correct, "kwargs")
-    assert str(info.value) == "signature must be one of params, arrays, got 'kwargs'"
+    assert str(info.value) == f"signature must be one of {', '.join(adapter.SIGNATURES)}, got 'kwargs'"
+    assert tuple(adapter.SIGNATURES) == ("params", "arrays", "model")
 
 
 def test_check_signature_refuses_what_is_not_callable():
