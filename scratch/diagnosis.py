@@ -279,7 +279,18 @@ def _nonfinite_finding(results: Sequence[Any]) -> list[Finding]:
                  "fine in float64 rounds in float32, e.g. a clip bound 1 - 1e-15 that is exactly 1 in float32, "
                  "then log(1 - p) = log 0 or 0/0; clip with the dtype's own bound (np.finfo(x.dtype).eps)")
     elif bad_shapes <= {"huge"}:
-        text += ". Only on logits of order 1e3: exp(z2) overflows without the max-shift, or log of an underflowed probability"
+        huge = [r for r in results if r.case.shape == "huge" and not r.error]
+        grads_fail = any(q != "loss" and not c.passed for r in huge for q, c in r.checks.items())
+        if grads_fail:  # the gradients go wrong too: the softmax itself overflowed
+            name = "softmax_without_max_shift"
+            text += (". Only on logits of order 1e3, and the gradients are wrong there too: exp(z2) overflows "
+                     f"without the max-shift: matches pitfall `{name}`. See: python -m scratch pitfalls --show {name}")
+        else:  # right gradients, an infinite loss: the log of a probability that underflowed to 0
+            name = "log_of_softmax"
+            text += (". Only on logits of order 1e3, in the loss alone (the gradients are right): log of a "
+                     f"probability that underflowed to 0: matches pitfall `{name}`. See: python -m scratch "
+                     f"pitfalls --show {name}")
+        return [Finding(tuple(per_q), "non-finite", text, name)]
     return [Finding(tuple(per_q), "non-finite", text)]
 
 

@@ -9,11 +9,11 @@ status never leave the parent, so the user's code can neither import, patch nor 
 
 How the worker is started, and why
 ----------------------------------
-``subprocess.Popen([sys.executable, "-I", "-c", BOOT, ...], start_new_session=True)``: a
+``subprocess.Popen([sys.executable, "-I", "-B", "-c", BOOT, ...], start_new_session=True)``: a
 *fresh* interpreter, not a ``fork`` of ours, so it inherits none of our modules, our patched or
 unpatched functions, our open files or our floating-point and warning settings, and nothing it
 does to its own copies (``scratch.compare.relative_error = ...``, ``np.max = ...``,
-``np.seterr(all="raise")``, ``os.chdir``, ``sys.stdout.close()``) reaches us.  ``-I`` ignores
+``np.seterr(all="raise")``, ``os.chdir``, ``sys.stdout.close()``) reaches us.  (``-B``: no ``__pycache__`` written into a submission's folder.)  ``-I`` ignores
 ``PYTHON*`` variables, the user site and the script folder; the bootstrap puts the kit's own
 folder first, imports NumPy and the kit, and only *then* prepends the submission's folder (a
 file target) or the current folder (a module target), followed by our ``sys.path``: a
@@ -337,7 +337,7 @@ class Isolated:
         try:
             with open(self.log_path, "ab") as log:
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-I", "-c", BOOT, _KIT_ROOT, str(p2w_r), str(w2p_w)],
+                    [sys.executable, "-I", "-B", "-c", BOOT, _KIT_ROOT, str(p2w_r), str(w2p_w)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(p2w_r, w2p_w),
                     cwd=self.cwd, env=env, start_new_session=True)
         finally:

@@ -277,7 +277,9 @@ def test_pitfalls_progress_without_tqdm(monkeypatch, capsys):
     monkeypatch.setattr(cmd, "gallery", fake_gallery)
     terminal = terminal_without_tqdm(monkeypatch)
     rc, _, _ = run_cli(["pitfalls", "--oracles", "numeric"], capsys)
-    assert rc == 0 and "\rpitfalls: 0/17 pitfall" in terminal.getvalue()
+    from scratch.lab.pitfalls import PITFALLS
+
+    assert rc == 0 and f"\rpitfalls: 0/{len(PITFALLS)} pitfall" in terminal.getvalue()
 
 
 def test_report_progress_falls_back_to_the_plain_line(monkeypatch):

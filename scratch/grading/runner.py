@@ -43,6 +43,8 @@ from .submissions import Submission
 
 #: Seconds between two looks at the running processes.
 POLL_S = 0.02
+#: Seconds a check process gets after SIGTERM (to stop its worker) before SIGKILL.
+TERM_GRACE = 2.0
 #: At most this many characters of a process's stderr/stdout are kept (the end of it).
 TAIL_CHARS = 2000
 #: Largest report read back (a bigger one is a failure of the submission, not a memory problem of ours).
@@ -283,9 +285,21 @@ class _Job:
         return self.done
 
     def kill(self) -> None:
-        """Kill the running check's whole process group and reap it."""
+        """Stop the running check and reap it: SIGTERM to its process group first (``check``
+        then stops its worker, which lives in a process group of its own, and the worker's
+        children with it), SIGKILL to the group after :data:`TERM_GRACE` seconds."""
         if self.proc is not None and self.proc.poll() is None:
-            try:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    break
+                try:
+                    self.proc.wait(timeout=TERM_GRACE)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            try:  # the group may outlive its leader: nothing of it stays
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass

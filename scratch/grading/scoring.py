@@ -245,6 +245,13 @@ def case_errors(runs: list[TierRun]) -> list[str]:
             if isinstance(c, dict) and c.get("error")]
 
 
+def case_endings(runs: list[TierRun], kinds: tuple[str, ...]) -> list[str]:
+    """The ``error`` of every case whose worker ended as one of ``kinds`` (the report's
+    ``ended``: "import", "timeout", "exit", "signal", "garbage", "not run")."""
+    return [str(c.get("error") or c.get("ended")) for r in runs if r.report for c in r.report["cases"]
+            if isinstance(c, dict) and c.get("ended") in kinds]
+
+
 def grade_run(assignment: Assignment, sr: SubmissionRun) -> SubmissionGrade:
     """Score one :class:`~scratch.grading.runner.SubmissionRun` against ``assignment``.
 
@@ -267,12 +274,17 @@ def grade_run(assignment: Assignment, sr: SubmissionRun) -> SubmissionGrade:
     refused = next((r for r in sr.runs if r.not_gradable), None)
     broken = next((r for r in sr.runs if r.problem and not r.timed_out and not r.not_gradable), None)
     died = next((e for e in case_errors(sr.runs) if not e.startswith("raised ")), None)
+    unimportable = next(iter(case_endings(sr.runs, ("import",))), None)
+    hung = next(iter(case_endings(sr.runs, ("timeout",))), None)
     if sub.problem:
         status, message = "not gradable", sub.problem
-    elif timed_out:
-        status, message = "timed out", next(r.problem for r in sr.runs if r.timed_out) or ""
+    elif timed_out or hung is not None:
+        timed_out = True
+        status, message = "timed out", (next((r.problem for r in sr.runs if r.timed_out), None) or hung or "")
     elif refused is not None:
         status, message = "not gradable", refused.problem or ""
+    elif unimportable is not None:  # the submission's import raised or exited (the worker says so)
+        status, message, died = "not gradable", unimportable, None
     elif broken is not None:
         status, message = "crashed", f"{broken.tier}: {broken.problem}"
     elif died is not None:  # a case whose worker died (signal, exit) rather than raised
