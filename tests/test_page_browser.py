@@ -21,6 +21,7 @@ import pytest
 from prerequisites import require_browser
 from scratch.lab.cli import main
 from scratch.lab.page.verify import browser, check_page
+from scratch.lab.pitfalls import PITFALLS
 
 HERE = Path(__file__).parent
 
@@ -51,7 +52,7 @@ def test_quick_report_page(chromium, tmp_path, capsys):
     assert not re.search(r'(src|href)="(https?:)?//', text) and "<script" not in text and "<link" not in text
     assert text.count('class="bug"') >= 15 and text.count('class="right"') >= 15  # every pitfall's BUG and RIGHT
     data = json.loads(js.read_text())
-    assert data["passed"] and data["compare"]["n_pairs"] == 24 and len(data["pitfalls"]) == 17
+    assert data["passed"] and data["compare"]["n_pairs"] == 24 and len(data["pitfalls"]) == len(PITFALLS)
 
 
 def test_check_page_of_a_failing_implementation(chromium, tmp_path):
