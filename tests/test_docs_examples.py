@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["README.md", "docs/checking.md", "docs/case-files.md", "docs/identify.md"]
+PAGES = ["README.md", "docs/checking.md", "docs/case-files.md", "docs/identify.md", "docs/family.md"]
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
 
 
