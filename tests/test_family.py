@@ -352,3 +352,53 @@ def test_unknown_spec_field_is_named():
 def test_as_spec_of_a_wrong_type_is_a_type_error(bad):
     with pytest.raises(TypeError, match="spec must be a scratch.NetworkSpec"):
         as_spec(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. the seed-only parts refuse another member
+# ---------------------------------------------------------------------------------------------
+
+NON_SEED = {"relu": NetworkSpec("relu"), "sum": NetworkSpec(reduction="sum"), "l2": NetworkSpec(l2=1e-3),
+            "sigmoid-as-dict": {"activation": "sigmoid"}}
+non_seed_param = pytest.mark.parametrize("spec", list(NON_SEED.values()), ids=list(NON_SEED))
+
+
+def _curvature_call(name: str, spec):
+    from scratch import curvature
+
+    c = make_case(0, SHAPES["small"], np.float64, "labels")
+    v = curvature.random_direction(c.params, np.random.default_rng(0))
+    return lambda: getattr(curvature, name)(c.params, c.x, c.y, v, spec=spec)
+
+
+CURVATURE = ("hvp", "gnvp", "hessian_terms", "r_grads")
+
+
+@non_seed_param
+@pytest.mark.parametrize("name", CURVATURE)
+def test_curvature_refuses_another_member(name, spec):
+    with pytest.raises(ValueError, match=rf"scratch\.curvature\.{name} implements the seed network only.*got spec"):
+        _curvature_call(name, spec)()
+
+
+@pytest.mark.parametrize("name", CURVATURE)
+def test_curvature_accepts_the_seed_spec(name):
+    """spec=SEED (or a mapping of the seed's fields) computes exactly what the call without spec does."""
+    got = _curvature_call(name, {"activation": "tanh"})()
+    want = _curvature_call(name, SEED)()
+    flat = lambda r: [np.asarray(a) for part in r for a in (part if isinstance(part, tuple) else (part,))]
+    assert all(np.array_equal(a, b) for a, b in zip(flat(got), flat(want)))
+
+
+@non_seed_param
+def test_workspace_refuses_another_member(spec):
+    with pytest.raises(ValueError, match=r"scratch\.Workspace implements the seed network only.*got spec"):
+        scratch.Workspace(4, 3, 5, 3, spec=spec)
+    assert scratch.Workspace(4, 3, 5, 3, spec=SEED).dims == (4, 3, 5, 3)
+
+
+def test_loss_and_grads_with_a_workspace_refuses_another_member():
+    c = make_case(0, SHAPES["small"], np.float64, "labels")
+    ws = scratch.Workspace(*c.x.shape, *c.params.W2.shape)
+    with pytest.raises(ValueError, match="workspace.*implements the seed network only"):
+        scratch.loss_and_grads(c.params, c.x, c.y, workspace=ws, spec=NetworkSpec("relu"))
