@@ -161,7 +161,8 @@ def test_sum_is_n_times_mean(act_id, route, target):
     L_mean, g_mean = scratch.loss_and_grads(c.params, c.x, c.y, route=route, spec=make_spec(act_id, "mean"))
     L_sum, g_sum = scratch.loss_and_grads(c.params, c.x, c.y, route=route, spec=make_spec(act_id, "sum"))
     scaled = (np.float64(N) * L_mean, Grads(*(N * g for g in g_mean)))
-    checks = compare_results((L_sum, g_sum), scaled, rtol=IDENTITY_RTOL, dtype=np.float64, dims=(N, *c.x.shape[1:], *c.params.W2.shape))
+    dims = (N, c.x.shape[1], *c.params.W2.shape)
+    checks = compare_results((L_sum, g_sum), scaled, rtol=IDENTITY_RTOL, dtype=np.float64, dims=dims)
     assert not format_failures(checks), format_failures(checks)
 
 
