@@ -48,6 +48,7 @@ import numpy as np
 from . import fast_tanh
 from .checks import FLOAT_DTYPES, PARAM_NAMES
 from .network import Grads, Params
+from .spec import SEED, NetworkSpec, as_spec
 
 #: Bytes of one (rows x H) block of the element-wise work with ``tanh="numpy"``: the block's
 #: three (rows x H) arrays (a1, dtanh, dz1) stay in a 2 MiB L2 cache.
@@ -102,6 +103,8 @@ class Workspace:
         (default): ``"numpy"`` where NumPy vectorises ``cosh`` for the dtype (AVX-512) or the
         problem is small (N H < ``POLY_MIN_ELEMENTS``), else ``"poly"``.  The choice is
         :attr:`tanh`, fixed for the workspace's life (the same inputs give the same bits).
+    spec : NetworkSpec, optional
+        The seed network only (the default): any other member raises ``ValueError``.
 
     Notes
     -----
@@ -119,7 +122,8 @@ class Workspace:
     """
 
     def __init__(self, N: int, D: int, H: int, C: int, dtype: Any = np.float64, *, block_rows: int | None = None,
-                 tanh: str = "auto"):
+                 tanh: str = "auto", spec: NetworkSpec = SEED):
+        as_spec(spec).require_seed("scratch.Workspace")  # tanh, mean, no L2 only
         N, D, H, C = (_positive_int(k, v) for k, v in (("N", N), ("D", D), ("H", H), ("C", C)))
         dt = np.dtype(dtype)
         if dt not in FLOAT_DTYPES:
