@@ -879,3 +879,42 @@ def test_load_function_refuses_what_is_not_callable(user_file):
     with pytest.raises(ImplementationError) as info:
         adapter.load_function(f"{user_file}:VALUE")
     assert str(info.value) == f"'{user_file}:VALUE' is a int, not callable"
+
+
+def test_a_pair_that_is_a_namedtuple_without_loss_is_refused():
+    """A NamedTuple is read by its names: (value, grads) has no "loss", so it is not a (loss, grads) pair."""
+    from collections import namedtuple
+
+    case = one_case()
+    L, g = correct(case.params, case.x, case.y)
+    with pytest.raises(ImplementationError, match=r"^returned Out of 2 .*; expected \(loss, grads\)"):
+        read_outputs(namedtuple("Out", "value grads")(L, g))
+
+
+@pytest.mark.parametrize("grads,hint", [
+    ([Z(1)], " (a plain sequence has no names, so the order of the gradients is unknown)"),
+    ((Z(1), Z(1)), " (a plain sequence has no names, so the order of the gradients is unknown)"),
+    (Z(1), ""),
+], ids=["list", "tuple", "array"])
+def test_unnamed_gradients_are_refused_with_the_reason(grads, hint):
+    with pytest.raises(ImplementationError) as info:
+        read_outputs((1.0, grads))
+    assert str(info.value) == f"returned (loss, {adapter.describe(grads)}){hint}; expected {adapter.EXPECTED}"
+
+
+@pytest.mark.parametrize("keys,missing,hints", [
+    (["W", "b"], "dW1, db1, dW2, db2", ""),
+    # difflib's single best match for each (several keys are close to each): one hint per missing gradient
+    (["dw1", "dW2", "db2", "dW_1", "Db1"], "dW1, db1", " (did you mean 'dW_1' for dW1, 'dw1' for db1?)"),
+], ids=["no-hint", "two-missing-one-hint-each"])
+def test_missing_gradients_are_listed_with_at_most_one_hint_each(keys, missing, hints):
+    g = {k: Z(1) for k in keys}
+    with pytest.raises(ImplementationError) as info:
+        read_outputs((1.0, g))
+    assert str(info.value) == f"the gradients have keys {keys}: missing {missing}{hints}; expected {adapter.EXPECTED}"
+
+
+def test_oracle_rtol_names_the_dtype_it_has_no_tolerance_for():
+    with pytest.raises(TypeError) as info:
+        oracle_rtol("float16", (1, 1, 1, 1))
+    assert str(info.value) == "no tolerance for dtype float16"
