@@ -665,7 +665,9 @@ def small_params(**change):
      "params.W2 (5, 2) and params.b2 (3,) disagree on C: W2 has C = 2 columns, b2 has 3 entries"),
     (lambda: checks.check_params(small_params(b2=Z(2, np.float32))), TypeError,
      "params must share one dtype (no mixed float32/float64), got W1=float64, b1=float64, W2=float64, b2=float32"),
-    (lambda: checks.check_params(small_params(W1=Z((3, 5), np.complex128))), TypeError, None),
+    (lambda: checks.check_params(Params(*(a.astype(np.complex128) for a in small_params()))), TypeError,
+     "params.W1 must have a floating dtype (float32 or float64), got array of shape (3, 5) and dtype complex128: "
+     "gradients are real; complex128 is accepted only by scratch.loss, for complex-step differentiation"),
     (lambda: checks.check_targets([0], 1, 2, np.dtype(np.float64)), TypeError,
      "y must be a numpy.ndarray (int labels (N,) or float targets (N, C)), got list"),
     (lambda: checks.check_targets(Z(1, bool), 1, 2, np.dtype(np.float64)), TypeError,
@@ -826,8 +828,14 @@ def test_a_missing_gradient_lists_the_gradients_keys_only():
 # --------------------------------------------------------------------------------------------
 
 USER_FILE = '''
-import numpy as np
+from dataclasses import dataclass  # a dataclass needs its module in sys.modules
+import helper_verdict_21  # a sibling module: the file's folder goes on sys.path
 VALUE = 3
+def _private():
+    pass
+@dataclass
+class Out:
+    loss: float
 def loss_and_grads(params, x, y):
     return 1.0
 class Impl:
@@ -841,6 +849,7 @@ impl = Impl()
 def user_file(tmp_path):
     path = tmp_path / "my_net_verdict.py"
     path.write_text(USER_FILE)
+    (tmp_path / "helper_verdict_21.py").write_text("")
     return path
 
 
@@ -872,7 +881,35 @@ def test_load_function_lists_the_public_callables(user_file):
     with pytest.raises(ImplementationError) as info:
         adapter.load_function(f"{user_file}:missing")
     assert str(info.value) == (f"'{user_file}:missing': '{user_file}' has no 'missing'; its public callables: "
-                               "Impl, loss_and_grads")
+                               "Impl, Out, dataclass, loss_and_grads")
+
+
+def test_load_function_says_none_when_nothing_is_callable(tmp_path):
+    (tmp_path / "empty_verdict_21.py").write_text("X = 1\n")
+    with pytest.raises(ImplementationError, match=r"has no 'f'; its public callables: \(none\)$"):
+        adapter.load_function(f"{tmp_path}/empty_verdict_21.py:f")
+
+
+def test_load_function_takes_a_file_name_without_a_folder(tmp_path, monkeypatch):
+    (tmp_path / "bare_verdict_21.py").write_text("def f(params, x, y):\n    return 4.0\n")
+    monkeypatch.chdir(tmp_path)
+    assert adapter.load_function("bare_verdict_21.py:f")(None, None, None) == 4.0
+
+
+def test_load_function_takes_a_folder_path_as_a_file(tmp_path):
+    with pytest.raises(ImplementationError, match=r"no such file 'nowhere/missing'$"):
+        adapter.load_function("nowhere/missing:f")
+
+
+def test_load_function_imports_a_module_from_the_current_folder(tmp_path, monkeypatch):
+    """``python -m scratch check mod:fn`` finds mod.py in the current folder even when "" is not on sys.path."""
+    import os
+    import sys
+
+    (tmp_path / "cwd_module_verdict_21.py").write_text("def f(params, x, y):\n    return 5.0\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", os.getcwd())])
+    assert adapter.load_function("cwd_module_verdict_21:f")(None, None, None) == 5.0
 
 
 def test_load_function_refuses_what_is_not_callable(user_file):
@@ -914,7 +951,29 @@ def test_missing_gradients_are_listed_with_at_most_one_hint_each(keys, missing, 
     assert str(info.value) == f"the gradients have keys {keys}: missing {missing}{hints}; expected {adapter.EXPECTED}"
 
 
-def test_oracle_rtol_names_the_dtype_it_has_no_tolerance_for():
-    with pytest.raises(TypeError) as info:
-        oracle_rtol("float16", (1, 1, 1, 1))
-    assert str(info.value) == "no tolerance for dtype float16"
+@pytest.mark.parametrize("fn,args,error,message", [
+    ("oracle_rtol", ("float16", (1, 1, 1, 1)), TypeError, "no tolerance for dtype float16"),
+    ("curvature_rtol", ("float16", (1, 1, 1, 1)), TypeError, "no tolerance for dtype float16"),
+    ("train_rtol", ("float16", 3), TypeError, "no training tolerance for dtype float16"),
+    ("train_float32_rtol", (0,), ValueError, "steps must be an integer >= 1, got 0"),
+], ids=["oracle", "curvature", "train", "train-steps"])
+def test_tolerance_errors_name_what_has_no_tolerance(fn, args, error, message):
+    from scratch import tolerances
+
+    with pytest.raises(error) as info:
+        getattr(tolerances, fn)(*args)
+    assert str(info.value) == message
+
+
+INT8_MIN = np.array([-128], np.int8)  # |int8(-128)| is -128 in int8: the metrics must cast to float64 first
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_relative_error_casts_each_side_to_float64(side):
+    a, b = (INT8_MIN, np.array([0.0])) if side == "a" else (np.array([0.0]), INT8_MIN)
+    assert relative_error(a, b) == 1.0
+
+
+def test_elementwise_metrics_cast_the_truth_to_float64():
+    assert compare.elementwise_relative_error(np.array([0.0]), INT8_MIN) == 1.0
+    assert compare.relative_error_map(np.array([0.0]), INT8_MIN)[0] == 1.0
