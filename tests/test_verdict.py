@@ -829,7 +829,7 @@ def test_a_missing_gradient_lists_the_gradients_keys_only():
 
 USER_FILE = '''
 from dataclasses import dataclass  # a dataclass needs its module in sys.modules
-import helper_verdict_21  # a sibling module: the file's folder goes on sys.path
+import HELPER  # a sibling module: the file's folder goes on sys.path
 VALUE = 3
 def _private():
     pass
@@ -847,10 +847,17 @@ impl = Impl()
 
 @pytest.fixture
 def user_file(tmp_path):
-    path = tmp_path / "my_net_verdict.py"
-    path.write_text(USER_FILE)
-    (tmp_path / "helper_verdict_21.py").write_text("")
+    helper = fresh_name("helper")  # a new name each time: never already in sys.modules (mutmut forks its workers)
+    path = tmp_path / f"{fresh_name('user')}.py"
+    path.write_text(USER_FILE.replace("HELPER", helper))
+    (tmp_path / f"{helper}.py").write_text("")
     return path
+
+
+def fresh_name(prefix):
+    import uuid
+
+    return f"{prefix}_{uuid.uuid4().hex}"
 
 
 @pytest.mark.parametrize("attr,result", [("loss_and_grads", 1.0), ("impl.method", 2.0)], ids=["function", "dotted"])
@@ -891,9 +898,10 @@ def test_load_function_says_none_when_nothing_is_callable(tmp_path):
 
 
 def test_load_function_takes_a_file_name_without_a_folder(tmp_path, monkeypatch):
-    (tmp_path / "bare_verdict_21.py").write_text("def f(params, x, y):\n    return 4.0\n")
+    name = fresh_name("bare")
+    (tmp_path / f"{name}.py").write_text("def f(params, x, y):\n    return 4.0\n")
     monkeypatch.chdir(tmp_path)
-    assert adapter.load_function("bare_verdict_21.py:f")(None, None, None) == 4.0
+    assert adapter.load_function(f"{name}.py:f")(None, None, None) == 4.0
 
 
 def test_load_function_takes_a_folder_path_as_a_file(tmp_path):
@@ -906,10 +914,11 @@ def test_load_function_imports_a_module_from_the_current_folder(tmp_path, monkey
     import os
     import sys
 
-    (tmp_path / "cwd_module_verdict_21.py").write_text("def f(params, x, y):\n    return 5.0\n")
+    name = fresh_name("cwd_module")
+    (tmp_path / f"{name}.py").write_text("def f(params, x, y):\n    return 5.0\n")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", os.getcwd())])
-    assert adapter.load_function("cwd_module_verdict_21:f")(None, None, None) == 5.0
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if os.path.abspath(p or ".") != os.getcwd()])
+    assert adapter.load_function(f"{name}:f")(None, None, None) == 5.0
 
 
 def test_load_function_refuses_what_is_not_callable(user_file):
