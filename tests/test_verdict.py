@@ -986,3 +986,125 @@ def test_relative_error_casts_each_side_to_float64(side):
 def test_elementwise_metrics_cast_the_truth_to_float64():
     assert compare.elementwise_relative_error(np.array([0.0]), INT8_MIN) == 1.0
     assert compare.relative_error_map(np.array([0.0]), INT8_MIN)[0] == 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# testing.run_cases / _run, casefiles._read_inputs, diagnosis._where: survivors of mutmut
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_user_functions_floating_point_warnings_are_silenced():
+    """The user's code runs under np.errstate(all="ignore"): a 0/0 there is no RuntimeWarning (nor error)."""
+    import warnings
+
+    def noisy(params, x, y):
+        np.zeros(1) / np.zeros(1)
+        return correct(params, x, y)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = check_case(noisy, one_case())
+    assert result.error is None and result.ok
+
+
+def counting(fn):
+    calls = []
+
+    def wrapped(params, x, y):
+        calls.append(x.dtype.name)
+        return fn(params, x, y)
+    return wrapped, calls
+
+
+def test_run_cases_repeats_only_the_first_case_of_each_dtype():
+    fn, calls = counting(correct)
+    case_list = [one_case(seed=s, dtype=d) for d in ("float64", "float32") for s in (0, 1)]
+    seen = []
+    results = run_cases(fn, case_list, progress=lambda it: seen.append(len(it)) or it)
+    assert all(r.ok for r in results)
+    assert calls == ["float64", "float64", "float64", "float32", "float32", "float32"]
+    assert seen == [4]  # the progress wrapper gets the case list
+
+
+def test_run_cases_binds_a_named_reference_to_each_cases_spec():
+    from scratch.spec import NetworkSpec
+
+    spec = NetworkSpec(activation="relu", reduction="sum")
+    case_list = cases([0], ["small"], ["float64"], ["labels"], spec=spec)
+    member = lambda p, x, y: loss_and_grads(p, x, y, spec=spec)  # noqa: E731
+    assert all(r.ok for r in run_cases(member, case_list))
+
+
+def test_run_cases_uses_a_reference_function_it_is_given():
+    doubled = lambda p, x, y: (lambda L, g: (2 * L, g))(*loss_and_grads(p, x, y))  # noqa: E731
+    (result,) = run_cases(correct, [one_case()], reference=doubled)
+    assert result.failed() == ["loss"]
+
+
+def test_where_says_every_case_kind_when_nothing_passes():
+    results = results_failing_on({"small", "square"}, ["small", "square"])
+    assert diagnosis._where("dW1", results) == "fails on every case kind of the sweep"
+
+
+def test_where_joins_its_parts():
+    results = results_failing_on({"small", "square"}, ["n1", "small", "square"])
+    assert diagnosis._where("dW1", results) == ("fails only for shapes small square (passes on n1); "
+                                                "N > 1 (passes wherever N = 1)")
+
+
+def corrupt_inputs(tmp_path, fmt, edit):
+    case, folder = exported(tmp_path, fmt, shape="small")
+    edit(folder)
+    with pytest.raises(casefiles.CaseFileError) as info:
+        casefiles.load(tmp_path)
+    return case, folder, str(info.value)
+
+
+def test_inputs_json_that_is_not_an_object(tmp_path):
+    _, folder, text = corrupt_inputs(tmp_path, "json", lambda f: (f / "inputs.json").write_text("[1, 2]"))
+    assert text == f"{folder / 'inputs.json'}: expected an object with W1 b1 W2 b2 x y"
+
+
+def test_inputs_json_lacking_arrays(tmp_path):
+    def edit(f):
+        data = json.loads((f / "inputs.json").read_text())
+        del data["b1"], data["y"]
+        (f / "inputs.json").write_text(json.dumps(data))
+
+    _, folder, text = corrupt_inputs(tmp_path, "json", edit)
+    assert text == f"{folder / 'inputs.json'}: lacks b1, y"
+
+
+def test_an_input_that_is_not_numbers(tmp_path):
+    case, _, text = corrupt_inputs(tmp_path, "json", lambda f: rewrite_input(f, "json", "b1", ["a"] * 5))
+    assert text == f"case {case.id}: b1 holds <U1, expected numbers"
+
+
+def test_an_npy_input_of_another_dtype(tmp_path):
+    case, _, text = corrupt_inputs(tmp_path, "npy",
+                                   lambda f: rewrite_input(f, "npy", "x", case_x(f).astype(np.float32)))
+    assert text == f"case {case.id}: x.npy is float32, the manifest says float64"
+
+
+def case_x(folder):
+    return np.load(folder / "inputs" / "x.npy")
+
+
+def test_an_npy_input_holding_objects_is_never_unpickled(tmp_path):
+    def edit(f):
+        np.save(f / "inputs" / "b1.npy", np.array([1.0, None, 2.0, 3.0, 4.0], dtype=object), allow_pickle=True)
+
+    case, _, text = corrupt_inputs(tmp_path, "npy", edit)
+    assert text.startswith(f"case {case.id}: cannot read its inputs at ") and "allow_pickle=False" in text
+
+
+def test_a_float32_input_written_inexactly(tmp_path):
+    case = one_case(shape="small", dtype="float32")
+    casefiles.export(tmp_path, [case], "json")
+    x = case.x.astype(np.float64)
+    x[0, 0] += 1e-12  # not a float32 value
+    rewrite_input(tmp_path / case.id, "json", "x", x)
+    with pytest.raises(casefiles.CaseFileError) as info:
+        casefiles.load(tmp_path)
+    assert str(info.value) == (f"case {case.id}: x holds values that are not finite float32 numbers "
+                               "(a float32 case's inputs must be float32 values, written exactly)")
