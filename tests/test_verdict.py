@@ -1108,3 +1108,14 @@ def test_a_float32_input_written_inexactly(tmp_path):
         casefiles.load(tmp_path)
     assert str(info.value) == (f"case {case.id}: x holds values that are not finite float32 numbers "
                                "(a float32 case's inputs must be float32 values, written exactly)")
+
+
+def test_an_inputs_path_leaving_the_folder_is_named(tmp_path):
+    case, _ = exported(tmp_path, "json", shape="small")
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    m["cases"][0]["inputs"] = "../elsewhere/inputs.json"
+    (tmp_path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(casefiles.CaseFileError) as info:
+        casefiles.load(tmp_path)
+    assert str(info.value) == (f"case {case.id}: inputs: '../elsewhere/inputs.json' must be a relative path inside "
+                               "the folder, with / separators")
