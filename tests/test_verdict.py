@@ -667,7 +667,9 @@ def small_params(**change):
      "params.W2 (5, 2) and params.b2 (3,) disagree on C: W2 has C = 2 columns, b2 has 3 entries"),
     (lambda: checks.check_params(small_params(b2=Z(2, np.float32))), TypeError,
      "params must share one dtype (no mixed float32/float64), got W1=float64, b1=float64, W2=float64, b2=float32"),
-    (lambda: checks.check_params(small_params(W1=Z((3, 5), np.complex128))), TypeError, None),
+    (lambda: checks.check_params(Params(*(a.astype(np.complex128) for a in small_params()))), TypeError,
+     "params.W1 must have a floating dtype (float32 or float64), got array of shape (3, 5) and dtype complex128: "
+     "gradients are real; complex128 is accepted only by scratch.loss, for complex-step differentiation"),
     (lambda: checks.check_targets([0], 1, 2, np.dtype(np.float64)), TypeError,
      "y must be a numpy.ndarray (int labels (N,) or float targets (N, C)), got list"),
     (lambda: checks.check_targets(Z(1, bool), 1, 2, np.dtype(np.float64)), TypeError,
@@ -829,8 +831,14 @@ def test_a_missing_gradient_lists_the_gradients_keys_only():
 # --------------------------------------------------------------------------------------------
 
 USER_FILE = '''
-import numpy as np
+from dataclasses import dataclass  # a dataclass needs its module in sys.modules
+import HELPER  # a sibling module: the file's folder goes on sys.path
 VALUE = 3
+def _private():
+    pass
+@dataclass
+class Out:
+    loss: float
 def loss_and_grads(params, x, y):
     return 1.0
 class Impl:
@@ -842,9 +850,17 @@ impl = Impl()
 
 @pytest.fixture
 def user_file(tmp_path):
-    path = tmp_path / "my_net_verdict.py"
-    path.write_text(USER_FILE)
+    helper = fresh_name("helper")  # a new name each time: never already in sys.modules (mutmut forks its workers)
+    path = tmp_path / f"{fresh_name('user')}.py"
+    path.write_text(USER_FILE.replace("HELPER", helper))
+    (tmp_path / f"{helper}.py").write_text("")
     return path
+
+
+def fresh_name(prefix):
+    import uuid
+
+    return f"{prefix}_{uuid.uuid4().hex}"
 
 
 @pytest.mark.parametrize("attr,result", [("loss_and_grads", 1.0), ("impl.method", 2.0)], ids=["function", "dotted"])
@@ -875,10 +891,234 @@ def test_load_function_lists_the_public_callables(user_file):
     with pytest.raises(ImplementationError) as info:
         adapter.load_function(f"{user_file}:missing")
     assert str(info.value) == (f"'{user_file}:missing': '{user_file}' has no 'missing'; its public callables: "
-                               "Impl, loss_and_grads")
+                               "Impl, Out, dataclass, loss_and_grads")
+
+
+def test_load_function_says_none_when_nothing_is_callable(tmp_path):
+    (tmp_path / "empty_verdict_21.py").write_text("X = 1\n")
+    with pytest.raises(ImplementationError, match=r"has no 'f'; its public callables: \(none\)$"):
+        adapter.load_function(f"{tmp_path}/empty_verdict_21.py:f")
+
+
+def test_load_function_takes_a_file_name_without_a_folder(tmp_path, monkeypatch):
+    name = fresh_name("bare")
+    (tmp_path / f"{name}.py").write_text("def f(params, x, y):\n    return 4.0\n")
+    monkeypatch.chdir(tmp_path)
+    assert adapter.load_function(f"{name}.py:f")(None, None, None) == 4.0
+
+
+def test_load_function_takes_a_folder_path_as_a_file(tmp_path):
+    with pytest.raises(ImplementationError, match=r"no such file 'nowhere/missing'$"):
+        adapter.load_function("nowhere/missing:f")
+
+
+def test_load_function_imports_a_module_from_the_current_folder(tmp_path, monkeypatch):
+    """``python -m scratch check mod:fn`` finds mod.py in the current folder even when "" is not on sys.path."""
+    import os
+    import sys
+
+    name = fresh_name("cwd_module")
+    (tmp_path / f"{name}.py").write_text("def f(params, x, y):\n    return 5.0\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if os.path.abspath(p or ".") != os.getcwd()])
+    assert adapter.load_function(f"{name}:f")(None, None, None) == 5.0
 
 
 def test_load_function_refuses_what_is_not_callable(user_file):
     with pytest.raises(ImplementationError) as info:
         adapter.load_function(f"{user_file}:VALUE")
     assert str(info.value) == f"'{user_file}:VALUE' is a int, not callable"
+
+
+def test_a_pair_that_is_a_namedtuple_without_loss_is_refused():
+    """A NamedTuple is read by its names: (value, grads) has no "loss", so it is not a (loss, grads) pair."""
+    from collections import namedtuple
+
+    case = one_case()
+    L, g = correct(case.params, case.x, case.y)
+    with pytest.raises(ImplementationError, match=r"^returned Out of 2 .*; expected \(loss, grads\)"):
+        read_outputs(namedtuple("Out", "value grads")(L, g))
+
+
+@pytest.mark.parametrize("grads,hint", [
+    ([Z(1)], " (a plain sequence has no names, so the order of the gradients is unknown)"),
+    ((Z(1), Z(1)), " (a plain sequence has no names, so the order of the gradients is unknown)"),
+    (Z(1), ""),
+], ids=["list", "tuple", "array"])
+def test_unnamed_gradients_are_refused_with_the_reason(grads, hint):
+    with pytest.raises(ImplementationError) as info:
+        read_outputs((1.0, grads))
+    assert str(info.value) == f"returned (loss, {adapter.describe(grads)}){hint}; expected {adapter.EXPECTED}"
+
+
+@pytest.mark.parametrize("keys,missing,hints", [
+    (["W", "b"], "dW1, db1, dW2, db2", ""),
+    # difflib's single best match for each (several keys are close to each): one hint per missing gradient
+    (["dw1", "dW2", "db2", "dW_1", "Db1"], "dW1, db1", " (did you mean 'dW_1' for dW1, 'dw1' for db1?)"),
+], ids=["no-hint", "two-missing-one-hint-each"])
+def test_missing_gradients_are_listed_with_at_most_one_hint_each(keys, missing, hints):
+    g = {k: Z(1) for k in keys}
+    with pytest.raises(ImplementationError) as info:
+        read_outputs((1.0, g))
+    assert str(info.value) == f"the gradients have keys {keys}: missing {missing}{hints}; expected {adapter.EXPECTED}"
+
+
+@pytest.mark.parametrize("fn,args,error,message", [
+    ("oracle_rtol", ("float16", (1, 1, 1, 1)), TypeError, "no tolerance for dtype float16"),
+    ("curvature_rtol", ("float16", (1, 1, 1, 1)), TypeError, "no tolerance for dtype float16"),
+    ("train_rtol", ("float16", 3), TypeError, "no training tolerance for dtype float16"),
+    ("train_float32_rtol", (0,), ValueError, "steps must be an integer >= 1, got 0"),
+], ids=["oracle", "curvature", "train", "train-steps"])
+def test_tolerance_errors_name_what_has_no_tolerance(fn, args, error, message):
+    from scratch import tolerances
+
+    with pytest.raises(error) as info:
+        getattr(tolerances, fn)(*args)
+    assert str(info.value) == message
+
+
+INT8_MIN = np.array([-128], np.int8)  # |int8(-128)| is -128 in int8: the metrics must cast to float64 first
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_relative_error_casts_each_side_to_float64(side):
+    a, b = (INT8_MIN, np.array([0.0])) if side == "a" else (np.array([0.0]), INT8_MIN)
+    assert relative_error(a, b) == 1.0
+
+
+def test_elementwise_metrics_cast_the_truth_to_float64():
+    assert compare.elementwise_relative_error(np.array([0.0]), INT8_MIN) == 1.0
+    assert compare.relative_error_map(np.array([0.0]), INT8_MIN)[0] == 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# testing.run_cases / _run, casefiles._read_inputs, diagnosis._where: survivors of mutmut
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_user_functions_floating_point_warnings_are_silenced():
+    """The user's code runs under np.errstate(all="ignore"): a 0/0 there is no RuntimeWarning (nor error)."""
+    import warnings
+
+    def noisy(params, x, y):
+        np.zeros(1) / np.zeros(1)
+        return correct(params, x, y)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = check_case(noisy, one_case())
+    assert result.error is None and result.ok
+
+
+def counting(fn):
+    calls = []
+
+    def wrapped(params, x, y):
+        calls.append(x.dtype.name)
+        return fn(params, x, y)
+    return wrapped, calls
+
+
+def test_run_cases_repeats_only_the_first_case_of_each_dtype():
+    fn, calls = counting(correct)
+    case_list = [one_case(seed=s, dtype=d) for d in ("float64", "float32") for s in (0, 1)]
+    seen = []
+    results = run_cases(fn, case_list, progress=lambda it: seen.append(len(it)) or it)
+    assert all(r.ok for r in results)
+    assert calls == ["float64", "float64", "float64", "float32", "float32", "float32"]
+    assert seen == [4]  # the progress wrapper gets the case list
+
+
+def test_run_cases_binds_a_named_reference_to_each_cases_spec():
+    from scratch.spec import NetworkSpec
+
+    spec = NetworkSpec(activation="relu", reduction="sum")
+    case_list = cases([0], ["small"], ["float64"], ["labels"], spec=spec)
+    member = lambda p, x, y: loss_and_grads(p, x, y, spec=spec)  # noqa: E731
+    assert all(r.ok for r in run_cases(member, case_list))
+
+
+def test_run_cases_uses_a_reference_function_it_is_given():
+    doubled = lambda p, x, y: (lambda L, g: (2 * L, g))(*loss_and_grads(p, x, y))  # noqa: E731
+    (result,) = run_cases(correct, [one_case()], reference=doubled)
+    assert result.failed() == ["loss"]
+
+
+def test_where_says_every_case_kind_when_nothing_passes():
+    results = results_failing_on({"small", "square"}, ["small", "square"])
+    assert diagnosis._where("dW1", results) == "fails on every case kind of the sweep"
+
+
+def test_where_joins_its_parts():
+    results = results_failing_on({"small", "square"}, ["n1", "small", "square"])
+    assert diagnosis._where("dW1", results) == ("fails only for shapes small square (passes on n1); "
+                                                "N > 1 (passes wherever N = 1)")
+
+
+def corrupt_inputs(tmp_path, fmt, edit):
+    case, folder = exported(tmp_path, fmt, shape="small")
+    edit(folder)
+    with pytest.raises(casefiles.CaseFileError) as info:
+        casefiles.load(tmp_path)
+    return case, folder, str(info.value)
+
+
+def test_inputs_json_that_is_not_an_object(tmp_path):
+    _, folder, text = corrupt_inputs(tmp_path, "json", lambda f: (f / "inputs.json").write_text("[1, 2]"))
+    assert text == f"{folder / 'inputs.json'}: expected an object with W1 b1 W2 b2 x y"
+
+
+def test_inputs_json_lacking_arrays(tmp_path):
+    def edit(f):
+        data = json.loads((f / "inputs.json").read_text())
+        del data["b1"], data["y"]
+        (f / "inputs.json").write_text(json.dumps(data))
+
+    _, folder, text = corrupt_inputs(tmp_path, "json", edit)
+    assert text == f"{folder / 'inputs.json'}: lacks b1, y"
+
+
+def test_an_input_that_is_not_numbers(tmp_path):
+    case, _, text = corrupt_inputs(tmp_path, "json", lambda f: rewrite_input(f, "json", "b1", ["a"] * 5))
+    assert text == f"case {case.id}: b1 holds <U1, expected numbers"
+
+
+def test_an_npy_input_of_another_dtype(tmp_path):
+    case, _, text = corrupt_inputs(tmp_path, "npy",
+                                   lambda f: rewrite_input(f, "npy", "x", case_x(f).astype(np.float32)))
+    assert text == f"case {case.id}: x.npy is float32, the manifest says float64"
+
+
+def case_x(folder):
+    return np.load(folder / "inputs" / "x.npy")
+
+
+def test_an_npy_input_holding_objects_is_never_unpickled(tmp_path):
+    def edit(f):
+        np.save(f / "inputs" / "b1.npy", np.array([1.0, None, 2.0, 3.0, 4.0], dtype=object), allow_pickle=True)
+
+    case, _, text = corrupt_inputs(tmp_path, "npy", edit)
+    assert text.startswith(f"case {case.id}: cannot read its inputs at ") and "allow_pickle=False" in text
+
+
+def test_a_float32_input_written_inexactly(tmp_path):
+    case = one_case(shape="small", dtype="float32")
+    casefiles.export(tmp_path, [case], "json")
+    x = case.x.astype(np.float64)
+    x[0, 0] += 1e-12  # not a float32 value
+    rewrite_input(tmp_path / case.id, "json", "x", x)
+    with pytest.raises(casefiles.CaseFileError) as info:
+        casefiles.load(tmp_path)
+    assert str(info.value) == (f"case {case.id}: x holds values that are not finite float32 numbers "
+                               "(a float32 case's inputs must be float32 values, written exactly)")
+
+
+def test_an_inputs_path_leaving_the_folder_is_named(tmp_path):
+    case, _ = exported(tmp_path, "json", shape="small")
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    m["cases"][0]["inputs"] = "../elsewhere/inputs.json"
+    (tmp_path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(casefiles.CaseFileError) as info:
+        casefiles.load(tmp_path)
+    assert str(info.value) == (f"case {case.id}: inputs: '../elsewhere/inputs.json' must be a relative path inside "
+                               "the folder, with / separators")
