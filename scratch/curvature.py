@@ -53,6 +53,7 @@ from .checks import PARAM_NAMES, check_array, check_inputs
 from .compare import Check, check_quantity
 from .network import Forward, Grads, Params, _forward, backward, dz2_fused, one_hot, tanh_derivative
 from .softmax import softmax_jacobian
+from .spec import as_spec
 
 #: Routes of :func:`gnvp`: the H_z product in closed form, or through the C x C blocks.
 GN_ROUTES = ("fused", "staged")
@@ -315,7 +316,7 @@ def _r_grads(params: Params, x: np.ndarray, y: np.ndarray, is_labels: bool, v: P
     return Grads(Rdz2, RdW2, Rdb2, Rdz1, RdW1, Rdb1)
 
 
-def r_grads(params: Params, x: np.ndarray, y: np.ndarray, v: Params) -> Grads:
+def r_grads(params: Params, x: np.ndarray, y: np.ndarray, v: Params, *, spec: Any = None) -> Grads:
     """The R-pass of every quantity of :func:`scratch.loss_and_grads`: the directional
     derivative along ``v`` of dz2, dW2, db2, dz1, dW1, db1, eqs. (1R)-(1'R).
 
@@ -326,16 +327,18 @@ def r_grads(params: Params, x: np.ndarray, y: np.ndarray, v: Params) -> Grads:
     y : (N,) int labels or (N, C) non-negative float targets of the parameters' dtype.
     v : Params of the parameters' shapes and dtype: the direction.
 
+    spec : NetworkSpec, optional: the seed network only (the default); any other member raises ValueError.
     Returns
     -------
     Grads  ``R{dz2}`` (N, C), ``R{dW2}`` (H, C), ``R{db2}`` (C,), ``R{dz1}`` (N, H),
     ``R{dW1}`` (D, H), ``R{db1}`` (H,), in the parameters' dtype; its ``params_grads()`` is H v.
     """
+    as_spec(spec).require_seed("scratch.curvature.r_grads")  # derived for tanh, mean, no L2 only
     is_labels, v = _prepare(params, x, y, v)
     return _r_grads(params, x, y, is_labels, v)
 
 
-def hvp(params: Params, x: np.ndarray, y: np.ndarray, v: Params) -> Params:
+def hvp(params: Params, x: np.ndarray, y: np.ndarray, v: Params, *, spec: Any = None) -> Params:
     r"""The Hessian of the loss (7) with respect to all parameters, applied to ``v``:
     :math:`H v = R\{\nabla_\theta L\}`, by the R-operator (Pearlmutter 1994), eqs. (1R)-(1'R).
 
@@ -349,10 +352,12 @@ def hvp(params: Params, x: np.ndarray, y: np.ndarray, v: Params) -> Params:
     y : (N,) int labels in [0, C) or (N, C) non-negative float targets of the parameters' dtype.
     v : Params  (V1 (D, H), c1 (H,), V2 (H, C), c2 (C,)) of the parameters' dtype.
 
+    spec : NetworkSpec, optional: the seed network only (the default); any other member raises ValueError.
     Returns
     -------
     Params  ``(R{dW1} (D, H), R{db1} (H,), R{dW2} (H, C), R{db2} (C,))`` in the parameters' dtype.
     """
+    as_spec(spec).require_seed("scratch.curvature.hvp")  # derived for tanh, mean, no L2 only
     return r_grads(params, x, y, v).params_grads()
 
 
@@ -370,7 +375,7 @@ def _gn_grads(params: Params, x: np.ndarray, y: np.ndarray, is_labels: bool, v: 
     return backward(params, x, fwd, HRz2, tanh_grad=tg)  # (3')-(1') on H_z J v: J^T H_z J v, a VJP
 
 
-def gnvp(params: Params, x: np.ndarray, y: np.ndarray, v: Params, *, route: str = "fused") -> Params:
+def gnvp(params: Params, x: np.ndarray, y: np.ndarray, v: Params, *, route: str = "fused", spec: Any = None) -> Params:
     r"""The Gauss-Newton matrix applied to ``v``: :math:`G v = J^\top H_z J v`, with
     :math:`J = \partial z_2 / \partial \theta` (all N C logits) and :math:`H_z` the
     block-diagonal Hessian of L in logit space, :math:`H_{z,n} = \frac{s_n}{N}(\operatorname{diag}
@@ -392,17 +397,19 @@ def gnvp(params: Params, x: np.ndarray, y: np.ndarray, v: Params, *, route: str 
         second derivatives of the log and of the softmax) and uses ``1 - a1**2`` for tanh', for
         teaching; equal to the fused route to rounding on ordinary problems.
 
+    spec : NetworkSpec, optional: the seed network only (the default); any other member raises ValueError.
     Returns
     -------
     Params  ``G v`` as (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)) in the parameters' dtype.
     """
+    as_spec(spec).require_seed("scratch.curvature.gnvp")  # derived for tanh, mean, no L2 only
     if route not in GN_ROUTES:
         raise ValueError(f"route must be one of {GN_ROUTES}, got {route!r}")
     is_labels, v = _prepare(params, x, y, v)
     return _gn_grads(params, x, y, is_labels, v, route).params_grads()
 
 
-def hessian_terms(params: Params, x: np.ndarray, y: np.ndarray, v: Params) -> HessianTerms:
+def hessian_terms(params: Params, x: np.ndarray, y: np.ndarray, v: Params, *, spec: Any = None) -> HessianTerms:
     r"""``H v`` in its three parts: the Gauss-Newton product (8G), the cross term (8X) and the tanh''
     term (8T) of ``docs/curvature.md`` section 3.
 
@@ -421,10 +428,12 @@ def hessian_terms(params: Params, x: np.ndarray, y: np.ndarray, v: Params) -> He
     ----------
     params, x, y, v : as for :func:`hvp`.
 
+    spec : NetworkSpec, optional: the seed network only (the default); any other member raises ValueError.
     Returns
     -------
     HessianTerms of three Params in the parameters' dtype; ``total()`` is H v.
     """
+    as_spec(spec).require_seed("scratch.curvature.hessian_terms")  # derived for tanh, mean, no L2 only
     is_labels, v = _prepare(params, x, y, v)
     fwd = _forward(params, x)
     tg = tanh_derivative(fwd.z1)

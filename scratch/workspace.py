@@ -102,6 +102,9 @@ class Workspace:
         (default): ``"numpy"`` where NumPy vectorises ``cosh`` for the dtype (AVX-512) or the
         problem is small (N H < ``POLY_MIN_ELEMENTS``), else ``"poly"``.  The choice is
         :attr:`tanh`, fixed for the workspace's life (the same inputs give the same bits).
+    spec : NetworkSpec, optional
+        The seed network only (the default; tanh, mean, no L2): any other member of the family
+        raises ``ValueError`` rather than computing the seed network silently.
 
     Notes
     -----
@@ -119,7 +122,10 @@ class Workspace:
     """
 
     def __init__(self, N: int, D: int, H: int, C: int, dtype: Any = np.float64, *, block_rows: int | None = None,
-                 tanh: str = "auto"):
+                 tanh: str = "auto", spec: Any = None):
+        from .spec import as_spec
+
+        as_spec(spec).require_seed("Workspace")  # the buffers hold the seed network's (2)-(2') only
         N, D, H, C = (_positive_int(k, v) for k, v in (("N", N), ("D", D), ("H", H), ("C", C)))
         dt = np.dtype(dtype)
         if dt not in FLOAT_DTYPES:
