@@ -32,7 +32,7 @@ def activation(spec: NetworkSpec, z):
     return jax.nn.sigmoid(z)
 
 
-def _loss(params, e1, e2, x, y, is_labels, spec):
+def _loss(params, e1, e2, x, y, is_labels, spec=SEED):
     W1, b1, W2, b2 = params
     z1 = x @ W1 + b1 + e1  # (1), tapped
     a1 = activation(spec, z1)  # (2)
