@@ -222,9 +222,10 @@ class Kernels(NamedTuple):
     backward: Callable[..., None]
 
 
-def kernels(dtype: Any) -> Kernels:
+def kernels(dtype: Any, *, spec: Any = None) -> Kernels:
     """``(forward, softmax_loss_dz2, backward)`` for float32 or float64 (numba compiles each dtype
-    and array layout on first use and caches it on disk).  Floating arrays of the dtype; the
+    and array layout on first use and caches it on disk).  ``spec``: the seed network only (the
+    default); any other member of the family raises ``ValueError``.  Floating arrays of the dtype; the
     workspace's buffers are C-contiguous, ``x``, ``labels`` and ``targets`` may have any layout.
 
     ``forward(x, W1, b1, z, g, W2T, z2, fuse_x, fuse_w2)``: ``z`` (N, H) receives
@@ -244,6 +245,9 @@ def kernels(dtype: Any) -> Kernels:
     ``dW2T = dz2^T a1`` (C, H) are formed here; without, ``dz1`` must hold ``da1`` on entry and
     ``dW2T`` is not touched.  With ``fuse_x``, ``dW1 = x^T dz1`` (D, H) is formed here.
     """
+    from .spec import as_spec
+
+    as_spec(spec).require_seed("scratch.numba_kernels")  # compiled for tanh, mean, no L2 only
     dt = np.dtype(dtype)
     c = constants(dt)
     coefficients = tuple(c.coefficients) + (0.0,) * (11 - len(c.coefficients))  # degree 10, zero-padded

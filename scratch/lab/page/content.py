@@ -3,7 +3,8 @@ r"""The question, the answer and the derivation, as the report page shows them.
 The text of README.md's "The answer in one screen" and "The derivation, point by point", with
 the equations in LaTeX (converted to MathML when the page is built).  Every claim names the
 tests that check it (``P::`` = ``tests/test_properties.py``, ``R::`` = ``tests/test_routes.py``,
-``N::`` = ``tests/test_numeric.py``, ``O::`` = ``tests/test_oracles.py``); a test of the
+``N::`` = ``tests/test_numeric.py``, ``O::`` = ``tests/test_oracles.py``, ``F::`` =
+``tests/test_family.py``); a test of the
 page checks that each named test exists.
 """
 
@@ -154,12 +155,40 @@ CLAIMS: tuple[Claim, ...] = (
         "N::test_directional_check_catches_a_wrong_gradient")),
 )
 
+#: The family (docs/family.md): one short claim per axis, what changes and what does not.
+FAMILY_INTRO = ("The seed network above is the default; `scratch.NetworkSpec` names the other networks people "
+                "write (`spec=` everywhere, `--activation --alpha --l2 --l2-form --l2-biases --reduction` on the "
+                "command line), each derived by hand and checked against torch, JAX and the complex step.")
+FAMILY: tuple[Claim, ...] = (
+    Claim("The hidden activation: (2) and (2') only", (
+        "$a_1 = f(z_1)$ and $dz_1 = da_1 \\circ f'(z_1)$ with, computed from $z_1$ without cancellation:",
+        Eq(r"\operatorname{relu}' = [z > 0], \quad \operatorname{leaky}' = 1 \text{ or } \alpha, \quad "
+           r"\sigma' = \sigma(z)\,\sigma(-z) \;(\text{not } \sigma(1 - \sigma))"),
+        "$dz_2$ **is the same formula for every activation**: the softmax and the cross-entropy never see the "
+        "hidden layer.  At exactly $z_1 = 0$ relu' is 0 and leaky relu' is $\\alpha$, as in torch and JAX; the "
+        "complex step never crosses the kink, central differences are flagged within a step of it.",
+    ), ("F::test_member_matches_oracle", "F::test_kink_derivative_convention",
+        "F::test_central_differences_are_flagged_at_the_kink",
+        "F::test_sigmoid_derivative_from_z_keeps_every_digit_in_float32")),
+    Claim("The reduction: (7')", (
+        "A summed loss has $\\partial L/\\partial PL_n = -1$ instead of $-1/N$: loss and every data gradient are "
+        "$N$ times the mean's; the L2 penalty is not.",
+    ), ("F::test_sum_is_n_times_mean_for_the_data_part",)),
+    Claim("L2: the penalty (8) and (8')", (
+        Eq(r"L = L_{\text{data}} + \tfrac{\lambda}{2}\textstyle\sum \lVert W \rVert^2 \;(dW \mathrel{+}= \lambda W)"
+           r" \quad\text{or}\quad L_{\text{data}} + \lambda \textstyle\sum \lVert W \rVert^2 \;(dW \mathrel{+}= 2\lambda W)"),
+        "The two forms are one function with $\\lambda$ doubled; biases are regularized only when asked.  The "
+        "penalty depends on the parameters, never on $z$: $dz_2$ and $dz_1$ **are untouched by L2**.",
+    ), ("F::test_l2_half_with_lambda_is_full_with_half_lambda_exactly",
+        "F::test_l2_penalty_and_gradient_written_out")),
+)
+
 
 def test_refs() -> list[str]:
     """Every test reference on the page (``P::test_x`` ...), for the test that they exist."""
     import re
 
-    refs = [t for c in CLAIMS for t in c.tests]
-    texts = [QUESTION, *ANSWER, *(b for c in CLAIMS for b in c.body if isinstance(b, str))]
+    refs = [t for c in (*CLAIMS, *FAMILY) for t in c.tests]
+    texts = [QUESTION, *ANSWER, FAMILY_INTRO, *(b for c in (*CLAIMS, *FAMILY) for b in c.body if isinstance(b, str))]
     refs += [m for t in texts for m in re.findall(r"`([A-Z]::test_\w+)", t)]
     return refs

@@ -129,7 +129,8 @@ def math(latex: str, display: bool = False) -> Html:
 #: Test-file prefixes of the derivation's claims, as in README.md.
 TEST_FILES = {"P": "tests/test_properties.py", "N": "tests/test_numeric.py", "R": "tests/test_routes.py",
               "O": "tests/test_oracles.py", "E": "tests/test_extreme.py", "S": "tests/test_stepsize.py",
-              "T": "tests/test_train.py", "A": "tests/test_accuracy.py", "G": "tests/test_pitfalls.py"}
+              "T": "tests/test_train.py", "A": "tests/test_accuracy.py", "G": "tests/test_pitfalls.py",
+              "F": "tests/test_family.py"}
 TEST_REF = re.compile(r"^([A-Z])::(test_\w+)(\[[^\]]*\])?$")
 _INLINE = re.compile(r"\$([^$]+)\$|`([^`]+)`|\*\*([^*]+)\*\*|\*(?=\S)([^*]+?)(?<=\S)\*")
 

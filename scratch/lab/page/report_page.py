@@ -241,6 +241,7 @@ def question_section() -> Section:
         Section("The derivation, point by point",
                 join([para("Each claim names the tests that check it (in `tests/`, run in CI)."),
                       *(_claim(c) for c in content.CLAIMS)]), id="derivation"),
+        Section("The family", join([para(content.FAMILY_INTRO), *(_claim(c) for c in content.FAMILY)]), id="family"),
     ], id="question")
 
 
