@@ -44,7 +44,7 @@ def test_seed_output_has_no_network_column(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--activations", "tanh", "gelu"], "unknown name(s) 'gelu'"),
+    (["--activations", "tanh", "gelu"], "invalid choice: 'gelu'"),
     (["--activations", "relu,relu"], "relu listed twice"),
     (["--activation", "relu", "--activations", "sigmoid"], "give one of them"),
     (["--activations", "relu", "--alpha", "0.2"], "--alpha 0.2: the slope belongs to leaky_relu"),

@@ -28,4 +28,4 @@ def test_family_section_is_on_the_page():
     page = html.page("T", "", [report_page.question_section()])
     assert 'id="family"' in page and 'href="#family"' in page
     assert "is the same formula for every activation" in page and "untouched by L2" in page
-    assert "tests/test_family.py::test_kink_derivative_convention" in page
+    assert "tests/test_family.py::test_kink_derivative_at_exactly_zero" in page
