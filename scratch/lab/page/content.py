@@ -154,6 +154,29 @@ CLAIMS: tuple[Claim, ...] = (
         "N::test_directional_check_catches_a_wrong_gradient")),
 )
 
+#: The family (:class:`scratch.spec.NetworkSpec`): member, (2) / (2'), (7'), (8) / (8') in LaTeX
+#: ("" where the member leaves that step as the seed network has it).
+FAMILY: tuple[tuple[str, str, str, str], ...] = (
+    ("tanh (the seed network)", r"a_1 = \tanh z_1, \; dz_1 = da_1 \circ (1 - a_1^2)", r"-\frac{1}{N}", r"\text{none}"),
+    ("relu", r"a_1 = \max(0, z_1), \; dz_1 = da_1 \circ [z_1 > 0]", "", ""),
+    ("leaky_relu (slope α)", r"a_1 = \max(z_1, \alpha z_1), \; dz_1 = da_1 \circ (\alpha + (1 - \alpha)[z_1 > 0])",
+     "", ""),
+    ("sigmoid", r"a_1 = \sigma(z_1), \; dz_1 = da_1 \circ \sigma(z_1)\,\sigma(-z_1)", "", ""),
+    ("reduction sum", "", r"-1 \text{ (every gradient } N\times\text{)}", ""),
+    ("L2, half", "", "", r"L \mathrel{+}= \tfrac{\lambda}{2}\textstyle\sum \lVert W \rVert^2, \; dW \mathrel{+}= \lambda W"),
+    ("L2, full", "", "", r"L \mathrel{+}= \lambda \textstyle\sum \lVert W \rVert^2, \; dW \mathrel{+}= 2\lambda W"),
+    ("L2 on the biases too", "", "", r"db \mathrel{+}= k\, b \quad (k = \lambda \text{ or } 2\lambda)"),
+)
+
+FAMILY_TEXT = (
+    "The seed network is one member of a small family (`scratch.NetworkSpec`, `spec=` everywhere; "
+    "`python -m scratch compare --activations tanh,relu,leaky_relu,sigmoid`).  Each axis changes one step of the "
+    "derivation and nothing else: the activation only (2) and (2'), the reduction only the factor of (7'), L2 only "
+    "the loss (8) and the weight gradients (8').  $dz_2$ is the same for every activation (the softmax/cross-entropy "
+    "part never sees the hidden layer), and L2 never touches $dz_1$ or $dz_2$.  At the ReLU kink $z_1 = 0$ the "
+    "derivative is taken as 0, as torch and JAX take it."
+)
+
 
 def test_refs() -> list[str]:
     """Every test reference on the page (``P::test_x`` ...), for the test that they exist."""
