@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         "(max relative error over loss and gradients; inf = non-finite or wrong shape)"
         + (f", in {len(members)} networks of the family" if len(members) > 1 else f", in {members[0].describe()}" if family else ""),
         ["network"] * family + ["pitfall", "quantities hit", "run on", *names, "caught by"],
-        [[r["network"]] * family + [r["name"], hits(r["hits"]), r.get("setting", "demo"),
+        [([r["network"]] if family else []) + [r["name"], hits(r["hits"]), r.get("setting", "demo"),
           *(r["oracles"][o]["max_rel"] if o in r["oracles"] else "-" for o in names), caught_by(r)] for r in rows],
     )
     print("run on: " + "; ".join(f"{k} = {SETTINGS[k].describe()}" for k in sorted({r["setting"] for r in rows if "setting" in r}))
