@@ -155,17 +155,17 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 #: The family (:class:`scratch.spec.NetworkSpec`): member, (2) / (2'), (7'), (8) / (8') in LaTeX
-#: ("" where the member leaves that step as the seed network has it).
+#: ("" where the member leaves that step as the seed network has it; "none": plain text).
 FAMILY: tuple[tuple[str, str, str, str], ...] = (
-    ("tanh (the seed network)", r"a_1 = \tanh z_1, \; dz_1 = da_1 \circ (1 - a_1^2)", r"-\frac{1}{N}", r"\text{none}"),
+    ("tanh (the seed network)", r"a_1 = \tanh z_1, \; dz_1 = da_1 \circ (1 - a_1^2)", r"-\frac{1}{N}", "none"),
     ("relu", r"a_1 = \max(0, z_1), \; dz_1 = da_1 \circ [z_1 > 0]", "", ""),
     ("leaky_relu (slope α)", r"a_1 = \max(z_1, \alpha z_1), \; dz_1 = da_1 \circ (\alpha + (1 - \alpha)[z_1 > 0])",
      "", ""),
     ("sigmoid", r"a_1 = \sigma(z_1), \; dz_1 = da_1 \circ \sigma(z_1)\,\sigma(-z_1)", "", ""),
     ("reduction sum", "", r"-1 \text{ (every gradient } N\times\text{)}", ""),
-    ("L2, half", "", "", r"L \mathrel{+}= \tfrac{\lambda}{2}\textstyle\sum \lVert W \rVert^2, \; dW \mathrel{+}= \lambda W"),
-    ("L2, full", "", "", r"L \mathrel{+}= \lambda \textstyle\sum \lVert W \rVert^2, \; dW \mathrel{+}= 2\lambda W"),
-    ("L2 on the biases too", "", "", r"db \mathrel{+}= k\, b \quad (k = \lambda \text{ or } 2\lambda)"),
+    ("L2, half", "", "", r"L = L_{\text{data}} + \tfrac{\lambda}{2}\textstyle\sum \lVert W \rVert^2, \; dW = dW_{\text{data}} + \lambda W"),
+    ("L2, full", "", "", r"L = L_{\text{data}} + \lambda \textstyle\sum \lVert W \rVert^2, \; dW = dW_{\text{data}} + 2\lambda W"),
+    ("L2 on the biases too", "", "", r"db = db_{\text{data}} + k\, b \quad (k = \lambda \text{ or } 2\lambda)"),
 )
 
 FAMILY_TEXT = (

@@ -318,7 +318,11 @@ def family_worst(fam: dict[str, Any]) -> list[dict[str, Any]]:
 def family_section(fam: dict[str, Any], plan: Plan) -> Section:
     """The family: what each member changes in (2)/(2'), (7') and (8)/(8'), and the worst float64
     error of every activation against each oracle, measured for this page."""
-    cell = lambda latex: math(latex) if latex else "unchanged"  # noqa: E731
+    def cell(latex: str) -> Any:  # "a, \; b": the equation and its derivative, one line each
+        if latex in ("", "none"):
+            return latex or "unchanged"
+        return join([math(part) for part in latex.split(r", \; ")], sep=Html("<br>"))
+
     members = table(["member", "(2) / (2') hidden layer", "(7') reduction", "(8) / (8') L2"],
                     [[name, cell(a), cell(r), cell(l2)] for name, a, r, l2 in content.FAMILY],
                     caption="What each member of the family changes; every other step is the seed network's.")
