@@ -82,6 +82,15 @@ def test_every_equation_converts_to_mathml():
             assert "<merror" not in out and "$" not in re.sub(r"<math.*?</math>", "", out)
 
 
+def test_the_family_table_and_text_convert_to_mathml():
+    assert [m for m, *_ in content.FAMILY][:4] == ["tanh (the seed network)", "relu", "leaky_relu (slope α)", "sigmoid"]
+    for member, *cells in content.FAMILY:
+        for eq in (c for c in cells if c not in ("", "none")):
+            assert html.math(eq).startswith("<math") and "<merror" not in html.math(eq), (member, eq)
+    out = html.prose(content.FAMILY_TEXT)
+    assert "<merror" not in out and "$" not in re.sub(r"<math.*?</math>", "", out)
+
+
 @pytest.mark.parametrize("latex, want, unwanted", [
     (r"\operatorname{log1p}(T)", "<mi>log1p</mi>", "<mi>l</mi>"),  # one upright name, not five italic letters
     (r"\operatorname{diag}(y)", "<mi>diag</mi><mo", "<mo>diag</mo>"),  # no operator gap before "("

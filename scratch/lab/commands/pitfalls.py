@@ -8,8 +8,9 @@ from typing import Any
 from ..pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery, oracle
 from ..report import print_table, write_json
 from . import UsageError
-from ._options import (add_json_option, add_oracles_option, add_quiet_option, did_you_mean, load_installed, progress_bar,
-                       show_progress)
+from ._options import (add_json_option, add_oracles_option, add_quiet_option, add_spec_options, did_you_mean, load_installed,
+                       progress_bar, show_progress)
+from .compare import add_activations_option, member_label, members_from_args
 
 
 def register(sub: Any) -> None:
@@ -23,6 +24,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--show", metavar="NAME", help=f"print one entry with its code and story; one of: {', '.join(PITFALLS)}")
     add_oracles_option(p, ORACLES, ORACLES)
+    add_spec_options(p)
+    add_activations_option(p)
     add_json_option(p, "the gallery")
     add_quiet_option(p)
     p.set_defaults(func=run)
@@ -64,11 +67,16 @@ def hits(quantities: list[str]) -> str:
     return " ".join(quantities) or "-"
 
 
+def row_name(row: dict[str, Any]) -> str:
+    """A gallery row's pitfall, with its member for a family run: ``relu: missing_mean``."""
+    return f"{row['network']}: {row['name']}" if "network" in row else row["name"]
+
+
 def missed_pitfalls(rows: list[dict[str, Any]]) -> list[str]:
     """The names of the gallery's entries (rows of :func:`scratch.lab.pitfalls.gallery`) that some
     oracle, or for a demonstration ``scratch.compare``, failed to catch."""
-    missed = [r["name"] for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
-    return missed + [r["name"] for r in rows if "demo" in r and not r["caught_by"]]
+    missed = [row_name(r) for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
+    return missed + [row_name(r) for r in rows if "demo" in r and not r["caught_by"]]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,36 +84,47 @@ def run(args: argparse.Namespace) -> int:
     if args.show is not None:  # --show "" is an unknown name, not the whole gallery
         show(args.show)
         return 0
+    members = members_from_args(args)  # bad usage exits 2 here, before any work
     names = list(load_installed(args.oracles, ORACLES, oracle))
-    with progress_bar("pitfalls", len(PITFALLS), show_progress(args), unit="pitfall") as bar:
+    family = len(members) > 1 or not members[0].is_seed
+    total = sum(sum(p.is_gradient and p.applies(m) for p in PITFALLS.values()) for m in members) if family else len(PITFALLS)
+    with progress_bar("pitfalls", total, show_progress(args), unit="pitfall") as bar:
         def step(name: str) -> None:
             if bar is not None:
                 bar.set_postfix_str(name)
                 bar.update(1)
 
-        rows = gallery(names, progress=step)
+        if family:  # each member's own gallery: the pitfalls that are mistakes of it, made in it
+            rows = [{"network": member_label(m), **r} for m in members for r in gallery(names, spec=m, progress=step)]
+        else:
+            rows = gallery(names, progress=step)
     print_table(
         "gradient pitfalls: each faulty implementation vs each oracle through scratch.compare "
-        "(max relative error over loss and gradients; inf = non-finite or wrong shape)",
-        ["pitfall", "quantities hit", "run on", *names, "caught by"],
-        [[r["name"], hits(r["hits"]), r.get("setting", "demo"), *(r["oracles"][o]["max_rel"] if o in r["oracles"] else "-" for o in names),
-          caught_by(r)] for r in rows],
+        "(max relative error over loss and gradients; inf = non-finite or wrong shape)"
+        + (f", in {len(members)} networks of the family" if len(members) > 1 else f", in {members[0].describe()}" if family else ""),
+        ["network"] * family + ["pitfall", "quantities hit", "run on", *names, "caught by"],
+        [([r["network"]] if family else []) + [r["name"], hits(r["hits"]), r.get("setting", "demo"),
+          *(r["oracles"][o]["max_rel"] if o in r["oracles"] else "-" for o in names), caught_by(r)] for r in rows],
     )
-    print("run on: " + "; ".join(f"{k} = {SETTINGS[k].describe()}" for k in sorted({r["setting"] for r in rows if "setting" in r})))
+    print("run on: " + "; ".join(f"{k} = {SETTINGS[k].describe()}" for k in sorted({r["setting"] for r in rows if "setting" in r}))
+          + ("; each in its row's network" if family else ""))
+    if family:
+        print("networks: " + "; ".join(f"{member_label(m)} = {m.describe()}" for m in members))
     for r in rows:
         if "blind_on" in r:
-            print(f"{r['name']}: invisible on {r['blind_on']} ({r['why_blind']})")
+            print(f"{row_name(r)}: invisible on {r['blind_on']} ({r['why_blind']})")
         if "weak_on" in r:
-            print(f"{r['name']}: present but missed by the oracle check on {r['weak_on']}; "
+            print(f"{row_name(r)}: present but missed by the oracle check on {r['weak_on']}; "
                   "the elementwise error of `python -m scratch accuracy` sees it")
     missed = missed_pitfalls(rows)
     absent = [o for o in ORACLES if o not in names] if args.oracles is None else []  # skipped above, with the hint
     for r in rows:
         if "skipped" in r:
             said = any(f"the {o!r} oracle" in r["skipped"] for o in absent)
-            print(f"skipped {r['name']}: " + ("its framework is not installed (see above)" if said else r["skipped"]))
+            print(f"skipped {row_name(r)}: " + ("its framework is not installed (see above)" if said else r["skipped"]))
     if args.json:
-        write_json(args.json, {"passed": not missed, "missed": missed, "oracles": names, "pitfalls": rows})
+        extra = {"networks": [member_label(m) for m in members], "specs": [m.as_dict() for m in members]} if family else {}
+        write_json(args.json, {"passed": not missed, "missed": missed, "oracles": names, **extra, "pitfalls": rows})
     for name in missed:
         print(f"MISSED {name}: a check is too weak")
     return 1 if missed else 0

@@ -3,8 +3,7 @@ r"""The question, the answer and the derivation, as the report page shows them.
 The text of README.md's "The answer in one screen" and "The derivation, point by point", with
 the equations in LaTeX (converted to MathML when the page is built).  Every claim names the
 tests that check it (``P::`` = ``tests/test_properties.py``, ``R::`` = ``tests/test_routes.py``,
-``N::`` = ``tests/test_numeric.py``, ``O::`` = ``tests/test_oracles.py``, ``F::`` =
-``tests/test_family.py``); a test of the
+``N::`` = ``tests/test_numeric.py``, ``O::`` = ``tests/test_oracles.py``); a test of the
 page checks that each named test exists.
 """
 
@@ -155,32 +154,27 @@ CLAIMS: tuple[Claim, ...] = (
         "N::test_directional_check_catches_a_wrong_gradient")),
 )
 
-#: The family (docs/family.md): one short claim per axis, what changes and what does not.
-FAMILY_INTRO = ("The seed network above is the default; `scratch.NetworkSpec` names the other networks people "
-                "write (`spec=` everywhere, `--activation --alpha --l2 --l2-form --l2-biases --reduction` on the "
-                "command line), each derived by hand and checked against torch, JAX and the complex step.")
-FAMILY: tuple[Claim, ...] = (
-    Claim("The hidden activation: (2) and (2') only", (
-        "$a_1 = f(z_1)$ and $dz_1 = da_1 \\circ f'(z_1)$ with, computed from $z_1$ without cancellation:",
-        Eq(r"\operatorname{relu}' = [z > 0], \quad \operatorname{leaky}' = 1 \text{ or } \alpha, \quad "
-           r"\sigma' = \sigma(z)\,\sigma(-z) \;(\text{not } \sigma(1 - \sigma))"),
-        "$dz_2$ **is the same formula for every activation**: the softmax and the cross-entropy never see the "
-        "hidden layer.  At exactly $z_1 = 0$ relu' is 0 and leaky relu' is $\\alpha$, as in torch and JAX; the "
-        "complex step never crosses the kink, central differences are flagged within a step of it.",
-    ), ("F::test_member_matches_autograd", "F::test_member_matches_complex_step",
-        "F::test_dz2_is_the_same_formula_for_every_activation", "F::test_kink_derivative_at_exactly_zero",
-        "F::test_kink_complex_step_and_kink_entries", "F::test_sigmoid_derivative_is_cancellation_free_in_float32")),
-    Claim("The reduction: (7')", (
-        "A summed loss has $\\partial L/\\partial PL_n = -1$ instead of $-1/N$: loss and every data gradient are "
-        "$N$ times the mean's; the L2 penalty is not.",
-    ), ("F::test_sum_is_n_times_mean",)),
-    Claim("L2: the penalty (8) and (8')", (
-        Eq(r"L = L_{\text{data}} + \tfrac{\lambda}{2}\textstyle\sum \lVert W \rVert^2 \;(dW \mathrel{+}= \lambda W)"
-           r" \quad\text{or}\quad L_{\text{data}} + \lambda \textstyle\sum \lVert W \rVert^2 \;(dW \mathrel{+}= 2\lambda W)"),
-        "The two forms are one function with $\\lambda$ doubled; biases are regularized only when asked.  The "
-        "penalty depends on the parameters, never on $z$: $dz_2$ and $dz_1$ **are untouched by L2**.",
-    ), ("F::test_half_lambda_is_full_half_lambda",
-        "F::test_l2_never_touches_dz")),
+#: The family (:class:`scratch.spec.NetworkSpec`): member, (2) / (2'), (7'), (8) / (8') in LaTeX
+#: ("" where the member leaves that step as the seed network has it; "none": plain text).
+FAMILY: tuple[tuple[str, str, str, str], ...] = (
+    ("tanh (the seed network)", r"a_1 = \tanh z_1, \; dz_1 = da_1 \circ (1 - a_1^2)", r"-\frac{1}{N}", "none"),
+    ("relu", r"a_1 = \max(0, z_1), \; dz_1 = da_1 \circ [z_1 > 0]", "", ""),
+    ("leaky_relu (slope α)", r"a_1 = \max(z_1, \alpha z_1), \; dz_1 = da_1 \circ (\alpha + (1 - \alpha)[z_1 > 0])",
+     "", ""),
+    ("sigmoid", r"a_1 = \sigma(z_1), \; dz_1 = da_1 \circ \sigma(z_1)\,\sigma(-z_1)", "", ""),
+    ("reduction sum", "", r"-1 \text{ (every gradient } N\times\text{)}", ""),
+    ("L2, half", "", "", r"L = L_{\text{data}} + \tfrac{\lambda}{2}\textstyle\sum \lVert W \rVert^2, \; dW = dW_{\text{data}} + \lambda W"),
+    ("L2, full", "", "", r"L = L_{\text{data}} + \lambda \textstyle\sum \lVert W \rVert^2, \; dW = dW_{\text{data}} + 2\lambda W"),
+    ("L2 on the biases too", "", "", r"db = db_{\text{data}} + k\, b \quad (k = \lambda \text{ or } 2\lambda)"),
+)
+
+FAMILY_TEXT = (
+    "The seed network is one member of a small family (`scratch.NetworkSpec`, `spec=` everywhere; "
+    "`python -m scratch compare --activations tanh,relu,leaky_relu,sigmoid`).  Each axis changes one step of the "
+    "derivation and nothing else: the activation only (2) and (2'), the reduction only the factor of (7'), L2 only "
+    "the loss (8) and the weight gradients (8').  $dz_2$ is the same for every activation (the softmax/cross-entropy "
+    "part never sees the hidden layer), and L2 never touches $dz_1$ or $dz_2$.  At the ReLU kink $z_1 = 0$ the "
+    "derivative is taken as 0, as torch and JAX take it."
 )
 
 
@@ -188,7 +182,7 @@ def test_refs() -> list[str]:
     """Every test reference on the page (``P::test_x`` ...), for the test that they exist."""
     import re
 
-    refs = [t for c in (*CLAIMS, *FAMILY) for t in c.tests]
-    texts = [QUESTION, *ANSWER, FAMILY_INTRO, *(b for c in (*CLAIMS, *FAMILY) for b in c.body if isinstance(b, str))]
+    refs = [t for c in CLAIMS for t in c.tests]
+    texts = [QUESTION, *ANSWER, *(b for c in CLAIMS for b in c.body if isinstance(b, str))]
     refs += [m for t in texts for m in re.findall(r"`([A-Z]::test_\w+)", t)]
     return refs

@@ -31,6 +31,9 @@ class Plan:
     stepsize: dict[str, Any]
     train: tuple[dict[str, Any], ...]
     saturation_scales: tuple[float, ...]
+    #: The family section's sweep: every activation, float64, scratch vs these oracles.
+    family: dict[str, Any] = field(default_factory=lambda: {
+        "seeds": [0], "shapes": ["small"], "targets": ["labels", "soft"], "oracles": ["torch", "jax"]})
 
 
 _SCALES = tuple(float(s) for s in np.logspace(-2, 2, 17))
@@ -61,6 +64,7 @@ FULL = Plan(
            {"dataset": "spirals", "hidden": 32, "steps": 200, "lr": 0.3, "momentum": 0.9, "weight_decay": 1e-3,
             "batch_size": 60}),
     saturation_scales=_SCALES,
+    family={"seeds": [0, 1, 2], "shapes": ["small", "c10", "n1"], "targets": None, "oracles": ["torch", "jax"]},
 )
 
 
@@ -81,6 +85,8 @@ class Run:
         out = []
         if "compare" in self.data and not self.data["compare"]["passed"]:
             out.append(f"compare: {self.data['compare']['n_failed']} case-oracle pair(s) failed")
+        if "family" in self.data and not self.data["family"]["passed"]:
+            out.append(f"family: {self.data['family']['n_failed']} case-oracle pair(s) failed")
         if "pitfalls" in self.data:
             out += [f"pitfalls: {n} slipped past a check" for n in missed_pitfalls(self.data["pitfalls"])]
         if "accuracy" in self.data:
@@ -97,6 +103,8 @@ class Run:
                                "provenance": self.provenance, "seconds": self.seconds}
         if "compare" in d:
             out["compare"] = {k: v for k, v in d["compare"].items() if k != "cases"}
+        if "family" in d:
+            out["family"] = {k: v for k, v in d["family"].items() if k != "cases"}
         if "pitfalls" in d:
             out["pitfalls"] = d["pitfalls"]
         if "accuracy" in d:
@@ -127,6 +135,20 @@ def _compare(plan: Plan) -> dict[str, Any]:
     c = plan.compare
     shapes = [parse_shape(s) for s in (c["shapes"] or list(SHAPES))]
     return compare_sweep(load_oracles(c["oracles"]), c["seeds"], shapes, c["dtypes"], c["targets"] or list(TARGETS))
+
+
+def _family(plan: Plan) -> dict[str, Any]:
+    """Every activation of the family (the other options as the seed network's), float64, scratch
+    vs ``plan.family["oracles"]``: :func:`scratch.lab.commands.compare.compare_family`."""
+    from ...activations import ACTIVATIONS
+    from ...argtypes import parse_shape
+    from ...cases import TARGETS
+    from ...spec import NetworkSpec
+    from ..commands.compare import compare_family, load_oracles
+
+    c = plan.family
+    return compare_family(load_oracles(c["oracles"]), [NetworkSpec(activation=a) for a in ACTIVATIONS], c["seeds"],
+                          [parse_shape(s) for s in c["shapes"]], ["float64"], c["targets"] or list(TARGETS))
 
 
 def _pitfalls(plan: Plan) -> list[dict[str, Any]]:
@@ -181,6 +203,7 @@ def _saturation(plan: Plan) -> dict[str, Any]:
 #: Section key -> (progress label, collector).
 COLLECTORS: dict[str, tuple[str, Callable[[Plan], Any]]] = {
     "compare": ("comparison with torch and JAX", _compare),
+    "family": ("the family, every activation", _family),
     "pitfalls": ("pitfalls gallery", _pitfalls),
     "accuracy": ("float32 accuracy (mpmath truth)", _accuracy),
     "stepsize": ("step-size study", _stepsize),
@@ -241,7 +264,6 @@ def question_section() -> Section:
         Section("The derivation, point by point",
                 join([para("Each claim names the tests that check it (in `tests/`, run in CI)."),
                       *(_claim(c) for c in content.CLAIMS)]), id="derivation"),
-        Section("The family", join([para(content.FAMILY_INTRO), *(_claim(c) for c in content.FAMILY)]), id="family"),
     ], id="question")
 
 
@@ -278,6 +300,45 @@ def comparison_section(cmp: dict[str, Any], plan: Plan) -> Section:
                                                                  for k in x["checks"] if not k["passed"]))
             for x in bad))])
     return Section("The comparison with PyTorch and JAX", body, id="comparison")
+
+
+def family_worst(fam: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per member of :func:`_family`'s result (``network``) and oracle: the worst relative error over
+    every quantity and case in float64, its tolerance and whether every case passed."""
+    out = []
+    for net in fam["networks"]:
+        for o in fam["oracles"]:
+            rows = [r for r in fam["by_oracle"] if r["network"] == net and r["oracle"] == o and r["dtype"] == "float64"]
+            out.append({"network": net, "oracle": o, "max_rel": max(r["max_rel"] for r in rows),
+                        "rtol": max(r["rtol_max"] for r in rows), "cases": max(r["cases"] for r in rows),
+                        "passed": all(r["failed"] == 0 for r in rows)})
+    return out
+
+
+def family_section(fam: dict[str, Any], plan: Plan) -> Section:
+    """The family: what each member changes in (2)/(2'), (7') and (8)/(8'), and the worst float64
+    error of every activation against each oracle, measured for this page."""
+    def cell(latex: str) -> Any:  # "a, \; b": the equation and its derivative, one line each
+        if latex in ("", "none"):
+            return latex or "unchanged"
+        return join([math(part) for part in latex.split(r", \; ")], sep=Html("<br>"))
+
+    members = table(["member", "(2) / (2') hidden layer", "(7') reduction", "(8) / (8') L2"],
+                    [[name, cell(a), cell(r), cell(l2)] for name, a, r, l2 in content.FAMILY],
+                    caption="What each member of the family changes; every other step is the seed network's.")
+    worst = family_worst(fam)
+    by_net = {n: {w["oracle"]: w for w in worst if w["network"] == n} for n in fam["networks"]}
+    c = plan.family
+    sweep = (f"seeds {' '.join(map(str, c['seeds']))}; shapes {', '.join(c['shapes'])}; float64; "
+             f"targets {', '.join(c['targets']) if c['targets'] else 'all four kinds'}")
+    measured = table(
+        ["activation", *(f"worst rel err vs {o}" for o in fam["oracles"]), "tolerance", "status"],
+        [[n, *(by_net[n][o]["max_rel"] for o in fam["oracles"]), max(w["rtol"] for w in by_net[n].values()),
+          status(all(w["passed"] for w in by_net[n].values()))] for n in fam["networks"]],
+        numeric=tuple(range(1, len(fam["oracles"]) + 2)),
+        caption=f"scratch vs each oracle, worst relative error over loss and every gradient ({sweep}; "
+                f"{fam['n_pairs']} case-oracle pairs, {fam['n_failed']} failed), measured for this page.")
+    return Section("The family", join([para(content.FAMILY_TEXT), members, measured]), id="family")
 
 
 def _pitfall_card(row: dict[str, Any]) -> Html:
@@ -468,6 +529,8 @@ def render(run: Run) -> Html:
     sections = [question_section()]
     if "compare" in d:
         sections.append(comparison_section(d["compare"], run.plan))
+    if "family" in d:
+        sections.append(family_section(d["family"], run.plan))
     if "pitfalls" in d:
         sections.append(pitfalls_section(d["pitfalls"]))
     if "accuracy" in d:
