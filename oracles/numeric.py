@@ -279,15 +279,29 @@ def loss_and_grads(
 
 
 def kink_entries(params: Params, x: np.ndarray, *, spec: NetworkSpec = SEED, method: str = "central") -> np.ndarray:
-    """The (N, H) mask of hidden units within a central-difference step of a kink (``|z1| <=
-    h``, h the step (H) for z1), where central differences are invalid for relu and leaky_relu;
-    all False for smooth activations and for the complex step (which never crosses a kink)."""
+    """The (N, H) mask of hidden units that a central-difference step can carry across a kink,
+    where central differences are invalid for relu and leaky_relu (they average the two slopes).
+
+    A unit (n, j) is flagged when ``|z1[n, j]|`` is at most the largest change of z1 that one
+    step makes: the step for z1 itself (dz1), for b1[j] (db1) and ``max_d |x[n, d]| h(W1[d, j])``
+    (dW1), each step ``eps^(1/3) max(1, |theta|)``.  All False for smooth activations and for the
+    complex step (its branch is chosen on the real part: it never crosses the kink).
+
+    Parameters
+    ----------
+    params : Params  (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,))
+    x : (N, D)
+    spec : scratch.NetworkSpec (the member of the family; default the seed network)
+    method : "central" (default), "forward" or "complex"
+    """
     spec = as_spec(spec)
     check_inputs(params, x)
-    z1 = x @ params.W1 + params.b1
+    z1 = x @ params.W1 + params.b1  # (1)
     if spec.activation not in ("relu", "leaky_relu") or method == "complex":
         return np.zeros(z1.shape, dtype=bool)
-    return np.abs(z1) <= default_step(z1, "central")
+    reach_w1 = np.max(np.abs(x)[:, :, None] * default_step(params.W1, method)[None], axis=1)  # (N, H)
+    reach = np.maximum(np.maximum(default_step(z1, method), reach_w1), default_step(params.b1, method)[None])
+    return np.abs(z1) <= reach
 
 
 def _norm(arrays: Params) -> float:

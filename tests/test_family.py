@@ -414,3 +414,20 @@ def test_loss_and_grads_with_a_workspace_refuses_another_member():
     ws = scratch.Workspace(*c.x.shape, *c.params.W2.shape)
     with pytest.raises(ValueError, match="workspace.*implements the seed network only"):
         scratch.loss_and_grads(c.params, c.x, c.y, workspace=ws, spec=NetworkSpec("relu"))
+
+
+def test_kink_flag_covers_the_weight_step():
+    """A unit with |z1| beyond z1's own central step but within a W1 step times |x| is flagged:
+    the central difference for dW1 moves z1 by h(W1) |x|, across the kink."""
+    from oracles import numeric
+
+    h1 = float(numeric.default_step(np.array([1.0]))[0])  # eps^(1/3), 6.1e-6
+    x = np.array([[4.0, 0.0, 0.0]])
+    W1 = np.zeros((3, 2))
+    W1[:, 1] = 1.0  # unit 1: z1 = 4, far from the kink
+    b1 = np.array([2 * h1, 0.0])  # unit 0: z1 = 1.2e-5, beyond z1's step, within 4 h(W1)
+    params = Params(W1, b1, np.ones((2, 2)), np.zeros(2))
+    z1 = x @ W1 + b1
+    assert abs(z1[0, 0]) > numeric.default_step(z1)[0, 0]
+    mask = numeric.kink_entries(params, x, spec=NetworkSpec(activation="relu"))
+    assert mask[0, 0] and not mask[0, 1]
