@@ -1065,7 +1065,7 @@ def corrupt_inputs(tmp_path, fmt, edit):
 
 def test_inputs_json_that_is_not_an_object(tmp_path):
     _, folder, text = corrupt_inputs(tmp_path, "json", lambda f: (f / "inputs.json").write_text("[1, 2]"))
-    assert text == f"{folder / 'inputs.json'}: expected an object with W1 b1 W2 b2 x y"
+    assert text.endswith(f"{folder / 'inputs.json'}: expected an object with W1 b1 W2 b2 x y")
 
 
 def test_inputs_json_lacking_arrays(tmp_path):
@@ -1075,7 +1075,7 @@ def test_inputs_json_lacking_arrays(tmp_path):
         (f / "inputs.json").write_text(json.dumps(data))
 
     _, folder, text = corrupt_inputs(tmp_path, "json", edit)
-    assert text == f"{folder / 'inputs.json'}: lacks b1, y"
+    assert text.endswith(f"{folder / 'inputs.json'}: lacks b1, y")
 
 
 def test_an_input_that_is_not_numbers(tmp_path):
@@ -1098,7 +1098,7 @@ def test_an_npy_input_holding_objects_is_never_unpickled(tmp_path):
         np.save(f / "inputs" / "b1.npy", np.array([1.0, None, 2.0, 3.0, 4.0], dtype=object), allow_pickle=True)
 
     case, _, text = corrupt_inputs(tmp_path, "npy", edit)
-    assert text.startswith(f"case {case.id}: cannot read its inputs at ") and "allow_pickle=False" in text
+    assert text.startswith(f"case {case.id}: cannot read its inputs") and "holds object, expected numbers" in text
 
 
 def test_a_float32_input_written_inexactly(tmp_path):
