@@ -1122,3 +1122,43 @@ def test_an_inputs_path_leaving_the_folder_is_named(tmp_path):
         casefiles.load(tmp_path)
     assert str(info.value) == (f"case {case.id}: inputs: '../elsewhere/inputs.json' must be a relative path inside "
                                "the folder, with / separators")
+
+
+# testing.check_case / check_outputs / _compare: survivors of the full testing.py run (docs/tests.md)
+
+RELU_SUM = dict(activation="relu", reduction="sum")
+
+
+def relu_case_and_member():
+    from scratch.spec import NetworkSpec
+
+    spec = NetworkSpec(**RELU_SUM)
+    (case,) = cases([0], ["small"], ["float64"], ["labels"], spec=spec)
+    return case, lambda p, x, y: (lambda L, g: (L, g._asdict()))(*loss_and_grads(p, x, y, spec=spec))
+
+
+def test_check_case_binds_the_named_reference_to_the_cases_spec():
+    case, member = relu_case_and_member()
+    assert check_case(member, case).ok
+
+
+def test_check_outputs_binds_the_named_reference_to_the_cases_spec():
+    case, member = relu_case_and_member()
+    L, g = member(case.params, case.x, case.y)
+    assert check_outputs(case, {"loss": L, **g}).ok
+
+
+def test_check_case_calls_once_unless_asked_to_repeat():
+    fn, calls = counting(correct)
+    check_case(fn, one_case())
+    assert len(calls) == 1
+    check_case(fn, one_case(), repeat=True)
+    assert len(calls) == 3
+
+
+def test_checks_are_named_and_omitted_quantities_listed():
+    case = one_case()
+    L, g = loss_and_grads(case.params, case.x, case.y)
+    result = check_outputs(case, {"loss": L, "dW1": g.dW1, "db1": g.db1, "dW2": g.dW2, "db2": g.db2})
+    assert {q: c.quantity for q, c in result.checks.items()} == {q: q for q in ("loss", "dW2", "db2", "dW1", "db1")}
+    assert result.not_returned == ("dz1", "dz2") and result.problems == [] and result.ok
