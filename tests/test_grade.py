@@ -319,13 +319,24 @@ HANG_CHILD = ("import subprocess, time\n\nchild = subprocess.Popen(['sleep', '60
               "def loss_and_grads(params, x, y):\n    time.sleep(600)\n")
 
 
-def dead(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    with open(f"/proc/{pid}/stat") as f:  # a zombie waiting for init counts as dead
-        return f.read().split(")")[-1].split()[0] == "Z"
+def dead(pid: int, within: float = 5.0) -> bool:
+    """Whether ``pid`` is gone (or a zombie) within ``within`` seconds: a SIGKILL sent to its
+    group is delivered asynchronously, later on a loaded machine."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:
+            with open(f"/proc/{pid}/stat") as f:  # a zombie waiting for init counts as dead
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def test_hanging_submissions_are_killed_and_flagged(tmp_path):
