@@ -345,7 +345,6 @@ def test_hanging_submissions_are_killed_and_flagged(tmp_path):
     pidfile = tmp_path / "grandchild.pid"
     (subs / "a_child.py").write_text(HANG_CHILD.format(pidfile=str(pidfile)))
     (subs / "b_sleep.py").write_text(HANG_SLEEP)
-    (subs / "c_thread.py").write_text(HANG_THREAD)
     cfg = tmp_path / "a.toml"
     cfg.write_text('[sweep]\nseeds = [0]\nshapes = ["small"]\ndtypes = ["float64"]\ntargets = ["labels"]\n'
                    "[limits]\ntime = 1.5\n")
@@ -354,10 +353,28 @@ def test_hanging_submissions_are_killed_and_flagged(tmp_path):
     with open(tmp_path / "r" / "grades.csv", newline="") as f:
         rows = {r["submission"]: r for r in csv.DictReader(f)}
     assert {n: (r["status"], r["timed_out"], r["score"]) for n, r in rows.items()} == {
-        n: ("timed out", "1", "0") for n in ("a_child.py", "b_sleep.py", "c_thread.py")}
+        n: ("timed out", "1", "0") for n in ("a_child.py", "b_sleep.py")}
     assert "limit of 1.5 s" in rows["b_sleep.py"]["message"]
     assert pidfile.is_file(), "the submission never started its child"
     assert dead(int(pidfile.read_text())), "the submission's own child outlived the time-out"
+
+
+def test_a_non_daemon_thread_hangs_nothing(tmp_path):
+    """The worker ends with os._exit: a thread the submission leaves running cannot keep the check
+    alive, so the submission is graded on what its function did (it raised: no points), well
+    within a generous limit."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "c_thread.py").write_text(HANG_THREAD)
+    cfg = tmp_path / "a.toml"
+    cfg.write_text('[sweep]\nseeds = [0]\nshapes = ["small"]\ndtypes = ["float64"]\ntargets = ["labels"]\n'
+                   "[limits]\ntime = 120\n")
+    results = tmp_path / "r"
+    assert main(["grade", str(subs), "--out", str(results), "--config", str(cfg), "--quiet"]) == 0
+    with open(results / "grades.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert (row["status"], row["timed_out"], row["score"]) == ("graded", "0", "0")
+    assert int(row["raised"]) > 0 and float(row["seconds"]) < 100
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
