@@ -71,7 +71,7 @@ from .cases import DTYPES, TARGETS, SweepCase
 from .compare import expected_shapes
 from .network import Params
 from .spec import SEED, NetworkSpec
-from .testing import CaseResult, Report, check_outputs, get_reference, make_report
+from .testing import CaseResult, Report, check_outputs, make_report, reference_for
 from .tolerances import oracle_rtol
 
 __all__ = ["CaseFileError", "FORMAT", "FORMATS", "VERSION", "check", "export", "load", "outputs_path", "read_outputs"]
@@ -550,12 +550,7 @@ def check(
         if not (where.exists() or where.is_symlink()):
             results.append(CaseResult(case, rtol, error=f"no outputs: expected {_expected(where, layout)}"))
             continue
-        if isinstance(reference, str):
-            if case.spec not in refs:
-                refs[case.spec] = get_reference(reference, case.spec)
-            ref_fn = refs[case.spec]
-        else:
-            ref_fn = reference
+        ref_fn = reference_for(reference, case.spec, refs)
         try:
             got = read_outputs(case, where, layout, folder)
             results.append(check_outputs(case, got, reference=ref_fn))

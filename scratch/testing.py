@@ -115,6 +115,16 @@ def get_reference(name: str, spec: Any = SEED) -> Callable:
     return functools.partial(f, spec=spec)
 
 
+def reference_for(reference: str | Callable, spec: NetworkSpec, cache: dict[NetworkSpec, Callable]) -> Callable:
+    """The reference function for a case of member ``spec``: a name is bound to the spec once
+    (:func:`get_reference`, kept in ``cache``); a function is used as given."""
+    if not isinstance(reference, str):
+        return reference
+    if spec not in cache:
+        cache[spec] = get_reference(reference, spec)
+    return cache[spec]
+
+
 # --------------------------------------------------------------------------------------------
 # One case
 # --------------------------------------------------------------------------------------------
@@ -606,12 +616,7 @@ def _run_all(fn: Any, case_list: Sequence[SweepCase], reference: str | Callable,
     for case in (progress(case_list) if progress else case_list):
         repeat = case.dtype not in seen
         seen.add(case.dtype)
-        if isinstance(reference, str):
-            if case.spec not in refs:
-                refs[case.spec] = get_reference(reference, case.spec)
-            ref_fn = refs[case.spec]
-        else:
-            ref_fn = reference
+        ref_fn = reference_for(reference, case.spec, refs)
         results.append(check_case(fn, case, reference=ref_fn, signature=signature, repeat=repeat))
     return results
 
