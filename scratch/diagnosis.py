@@ -233,7 +233,11 @@ def _raised_findings(results: Sequence[Any]) -> list[Finding]:
             f"no result on {len(raised)} of {len(results)} case(s): {parts[0]}")
     float_targets = {r.case.target for r in raised}
     labels_ran = [r for r in results if r.case.target == "labels" and not r.error]
-    if "labels" not in float_targets and labels_ran:
+    # only an exception of the code's own (an index or type error on float targets) earns the hint:
+    # an exit, a signal or a time-out in the worker is a crash whatever the targets, never a "labels only"
+    own_exceptions = all(r.error.startswith("raised ") and not r.error.startswith(("raised KeyboardInterrupt", "raised SystemExit"))
+                         and getattr(r, "ended", None) is None for r in raised)
+    if "labels" not in float_targets and labels_ran and own_exceptions:
         text += (f". It raised on float targets only ({' '.join(sorted(float_targets))}) and ran on every "
                  "labels case: if your code takes integer labels only, say so with --targets labels "
                  "(targets=[\"labels\"] in scratch.testing)")
@@ -878,6 +882,16 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
     if explains_all:
         return findings
     tried = {q: [r for r in sample if q in r.failed()] for q in bad_q}
+    zero_q = [q for q in bad_q if q != "loss" and all(r.got.get(q) is not None and not np.any(r.got[q]) for r in tried[q])]
+    if set(bad_q) <= set(zero_q) | {"loss"} and {"dW2", "db2", "dz2"} & set(zero_q):
+        # every failing gradient is exactly zero everywhere it fails: a stub, not a pitfall (a saturated
+        # float32 case zeroes one pitfall's dW1 too, but never dW2 and db2 with it)
+        findings.append(Finding(tuple(zero_q), "signature", f"{', '.join(zero_q)} are all zeros on every failing "
+                                "case: not computed (a stub, or a gradient never assigned?), no known pitfall"))
+        bad_q = [q for q in bad_q if q not in zero_q]
+        if not bad_q:
+            return findings
+        tried = {q: tried[q] for q in bad_q}
     by_reference, done = _reference_findings(tried, reference)
     findings += by_reference
     bad_q = [q for q in bad_q if q not in done]

@@ -376,3 +376,38 @@ def test_a_relu_forward_pass_with_a_gradient_bug_is_named_by_its_loss():
 
     text = text_of(st.check_implementation(fn, **SMALL))
     assert "your loss matches a relu hidden layer (the forward pass is relu's), but not every gradient does" in text, text
+
+
+def exits_on_float_targets(params, x, y):
+    """Code that ends the process (in-process: raises SystemExit) where a labels-only one raises."""
+    if y.ndim == 2:
+        raise SystemExit(0)
+    return scratch_truth(params, x, y)
+
+
+def scratch_truth(params, x, y):
+    from scratch.network import loss_and_grads
+
+    return loss_and_grads(params, x, y)
+
+
+def test_an_exit_gets_no_targets_labels_hint():
+    """Following the hint would turn a crash into a pass: only the code's own exceptions earn it."""
+    report = st.check_implementation(exits_on_float_targets, seeds=[0], shapes=["small"], dtypes=["float64"],
+                                     blind_spots=False)
+    assert not report.ok and "--targets labels" not in text_of(report), text_of(report)
+
+
+def stub(params, x, y):
+    """A stub: the right loss, every gradient zeros."""
+    L, g = scratch_truth(params, x, y)
+    return L, {k: np.zeros_like(getattr(g, k)) for k in ("dW1", "db1", "dW2", "db2")}
+
+
+def test_all_zero_gradients_match_no_pitfall():
+    """A float32 saturated case makes some pitfalls' dW1 zero too: zeros are no evidence for them."""
+    report = st.check_implementation(stub, seeds=[0], shapes=["small", "confident"], dtypes=["float32"],
+                                     targets=["labels"], blind_spots=False)
+    assert not report.ok
+    assert not [d for d in report.diagnosis if d.pitfall], text_of(report)
+    assert "all zeros on every failing case" in text_of(report)
