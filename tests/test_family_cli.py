@@ -155,3 +155,14 @@ def test_the_page_shows_the_family(monkeypatch):
     for w in worst:
         assert math.isfinite(w["max_rel"]) and w["max_rel"] <= FLOAT64_ORACLE_RTOL and w["passed"], w
     assert sec.count("badge pass") == len(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("options", [["--l2-biases"], ["--l2-form", "full"], ["--l2-form", "half", "--l2-biases"]],
+                         ids=["biases", "form", "both"])
+def test_l2_options_without_l2_are_usage_errors(options, capsys):
+    """They say how lambda applies; without --l2 they would do nothing (silently): exit 2."""
+    from scratch.lab.cli import main
+
+    assert main(["compare", "--seeds", "0", "--shapes", "small", "--dtypes", "float64", "--targets", "labels",
+                 "--quiet", *options]) == 2
+    assert "give --l2 LAMBDA > 0 too" in capsys.readouterr().err

@@ -496,6 +496,8 @@ def test_network_options_passed_to_check():
     a = parse_assignment('[network]\nactivation = "leaky_relu"\nalpha = 0.1\nreduction = "sum"\nl2 = 0.001\n')
     assert a.spec_args() == ["--activation", "leaky_relu", "--alpha", "0.1", "--l2", "0.001", "--l2-form", "half",
                              "--reduction", "sum"]
+    assert parse_assignment('[network]\nactivation = "relu"\n').spec_args() == ["--activation", "relu",
+                                                                               "--reduction", "mean"]
     assert parse_assignment("").spec_args() == []
 
 
@@ -708,3 +710,31 @@ def test_a_tier_without_a_report_earns_nothing_and_says_why():
     run = TierRun("robustness", [], returncode=-11, problem="crashed: killed by SIGSEGV")
     t = score_tier(run, "robustness", {"loss": 1.0}, "all")
     assert t.points == 0 and t.problem == "crashed: killed by SIGSEGV"
+
+
+@pytest.mark.parametrize("source", [
+    "from scratch import loss_and_grads\n",
+    "import scratch.network as n\nloss_and_grads = n.loss_and_grads\n",
+    "def loss_and_grads(params, x, y):\n    import oracles\n    return oracles.get('torch')(params, x, y)\n",
+], ids=["from-scratch", "import-scratch-network", "oracles-inside"])
+def test_a_submission_that_imports_the_reference_is_not_gradable(tmp_path, source):
+    """A wrapper around our reference would earn full marks: it is refused, saying where."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "cheat.py").write_text(source)
+    results = tmp_path / "r"
+    assert main(["grade", str(subs), "--out", str(results), "--quiet"]) == 0
+    with open(results / "grades.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert (row["status"], float(row["score"])) == ("not gradable", 0.0)
+    assert "imports the reference: cheat.py:" in row["message"]
+
+
+def test_a_module_named_like_ours_elsewhere_is_not_refused(tmp_path):
+    """Only the packages themselves: `scratchpad` or a relative import is fine."""
+    from scratch.grading.submissions import forbidden_import
+
+    (tmp_path / "a.py").write_text("import scratchpad\nfrom . import scratch\n")
+    assert forbidden_import(tmp_path) is None
+    (tmp_path / "b.py").write_text("import os\nfrom scratch.testing import cases\n")
+    assert forbidden_import(tmp_path) == "b.py:2 imports scratch"

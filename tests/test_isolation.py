@@ -572,3 +572,14 @@ def test_one_worker_serves_two_sweeps_in_a_row(tmp_path):
                                              targets=["labels"], blind_spots=False)
             assert report.ok, report.summary()
             assert all(r.ended is None for r in report.results)
+
+
+def test_a_report_folder_that_takes_no_file_is_a_usage_error_before_work(tmp_path, capsys):
+    """/proc exists but takes no file: exit 2 naming the path, before the submission runs."""
+    marker = tmp_path / "ran"
+    sub = tmp_path / "s.py"
+    sub.write_text(f"open({str(marker)!r}, 'w').close()\nfrom scratch.network import loss_and_grads as f\n")
+    assert main(["check", f"{sub}:f", *ONE, "--json", "/proc/report.json"]) == 2
+    err = capsys.readouterr().err
+    assert "/proc" in err and "Traceback" not in err
+    assert not marker.exists()

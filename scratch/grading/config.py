@@ -181,8 +181,9 @@ class Assignment:
         args = ["--activation", s.activation]
         if s.activation == "leaky_relu":
             args += ["--alpha", repr(s.alpha)]
-        args += ["--l2", repr(s.l2), "--l2-form", s.l2_form, "--reduction", s.reduction]
-        return args + (["--l2-biases"] if s.l2_biases else [])
+        if s.l2:  # the L2 options only with an L2 (check refuses --l2-form/--l2-biases without one)
+            args += ["--l2", repr(s.l2), "--l2-form", s.l2_form] + (["--l2-biases"] if s.l2_biases else [])
+        return args + ["--reduction", s.reduction]
 
 
 # --------------------------------------------------------------------------------------------

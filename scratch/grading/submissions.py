@@ -73,15 +73,58 @@ def entry_file(folder: Path, file: str | None) -> tuple[Path | None, str | None]
                   "the assignment must name one ([assignment] file)")
 
 
+#: Packages a submission may not import: the reference itself (a wrapper around
+#: ``scratch.loss_and_grads`` would earn full marks).  A static check of the source (``import``
+#: statements, read with :mod:`ast`), which ``importlib`` tricks can evade: a course that must
+#: stop a determined student runs the grader where the submission's interpreter cannot see the
+#: package (a container), see README "What the isolation protects against".
+FORBIDDEN_IMPORTS = ("scratch", "oracles")
+#: At most this many .py files of one submission are read for :data:`FORBIDDEN_IMPORTS`.
+MAX_SCANNED_FILES = 200
+
+
+def forbidden_import(path: Path) -> str | None:
+    """``"file.py:LINE imports scratch"`` for the first import of :data:`FORBIDDEN_IMPORTS` in the
+    submission's .py files (a file, or a folder's, links not followed), None when there is none."""
+    import ast
+
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.py") if p.is_file() and not p.is_symlink())
+    for f in files[:MAX_SCANNED_FILES]:
+        try:
+            if f.stat().st_size > (1 << 20):
+                continue
+            tree = ast.parse(f.read_bytes(), filename=str(f))
+        except (OSError, SyntaxError, ValueError):
+            continue  # unreadable or not Python: the check itself says so
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            for n in names:
+                if n.split(".")[0] in FORBIDDEN_IMPORTS:
+                    where = f.name if path.is_file() else str(f.relative_to(path))
+                    return f"{where}:{node.lineno} imports {n.split('.')[0]}"
+    return None
+
+
 def one_submission(path: Path, file: str | None) -> Submission:
-    """``path`` (a ``.py`` file or a folder) as a :class:`Submission`."""
+    """``path`` (a ``.py`` file or a folder) as a :class:`Submission`; one that imports the
+    reference (:func:`forbidden_import`) is not gradable, and says where."""
     path = Path(path)
     if path.is_dir():
         found, problem = entry_file(path, file)
-        return Submission(path.name, path, found, problem)
-    if path.suffix == ".py" and path.is_file():
-        return Submission(path.name, path, path)
-    return Submission(path.name, path, None, "not a .py file or a folder")
+        sub = Submission(path.name, path, found, problem)
+    elif path.suffix == ".py" and path.is_file():
+        sub = Submission(path.name, path, path)
+    else:
+        return Submission(path.name, path, None, "not a .py file or a folder")
+    if sub.problem is None:
+        hit = forbidden_import(path)
+        if hit:
+            from dataclasses import replace
+
+            sub = replace(sub, problem=f"imports the reference: {hit} (a submission computes the loss and gradients "
+                                       f"itself; {', '.join(FORBIDDEN_IMPORTS)} may not be imported)")
+    return sub
 
 
 def find_submissions(folder: Path, file: str | None = None) -> tuple[list[Submission], list[str]]:

@@ -16,7 +16,12 @@ from typing import Iterable
 
 
 def claim(paths: Iterable[os.PathLike | str | None]) -> list[Path | None]:
-    """Each path made absolute, its stale file removed (None stays None)."""
+    """Each path made absolute, its stale file removed (None stays None), and its folder proven
+    writable by creating (and removing) a temporary file there: a folder that exists but takes no
+    file (``/proc``, a read-only mount) is a :class:`~scratch.lab.commands.UsageError` now, before
+    any work, not a traceback after it."""
+    from .commands import UsageError
+
     out: list[Path | None] = []
     for p in paths:
         if p is None:
@@ -27,6 +32,14 @@ def claim(paths: Iterable[os.PathLike | str | None]) -> list[Path | None]:
             path.unlink()
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            raise UsageError(f"{str(p)!r}: cannot replace it ({exc.strerror or exc})") from None
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise UsageError(f"{str(p)!r}: cannot write in {str(path.parent)!r} ({exc.strerror or exc})") from None
         out.append(path)
     return out
 

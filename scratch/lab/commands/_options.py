@@ -517,7 +517,7 @@ def add_spec_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha", type=_alpha_value, default=None, metavar="A",
                    help="leaky_relu's negative slope, in [0, 1) (default: 0.01)")
     g.add_argument("--l2", type=_l2_value, default=0.0, metavar="LAMBDA", help="L2 coefficient lambda (default: 0)")
-    g.add_argument("--l2-form", choices=L2_FORMS, default="half",
+    g.add_argument("--l2-form", choices=L2_FORMS, default=None,
                    help="half: (lambda/2)||W||^2, gradient lambda W; full: lambda||W||^2, gradient 2 lambda W "
                         "(default: half)")
     g.add_argument("--l2-biases", action="store_true", help="regularize the biases too (default: weights only)")
@@ -529,7 +529,10 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     spec refuses (``--alpha`` without ``--activation leaky_relu``) raises :class:`UsageError`."""
     from ...spec import NetworkSpec
 
-    kwargs: dict[str, Any] = dict(activation=args.activation, l2=args.l2, l2_form=args.l2_form,
+    if not args.l2 and (args.l2_biases or (args.l2_form is not None and not getattr(args, "identify", False))):
+        given = " ".join(o for o, v in (("--l2-form", args.l2_form), ("--l2-biases", args.l2_biases)) if v)
+        raise UsageError(f"{given} says how lambda applies; give --l2 LAMBDA > 0 too (without it there is no L2)")
+    kwargs: dict[str, Any] = dict(activation=args.activation, l2=args.l2, l2_form=args.l2_form or "half",
                                   l2_biases=args.l2_biases, reduction=args.reduction)
     if args.alpha is not None:
         if args.activation != "leaky_relu":

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         if args.identify:
             from ...identify import identify
 
-            report = identify(worker, l2_form=args.l2_form, progress=case_progress(args, "identify"), **sweep).report
+            report = identify(worker, l2_form=args.l2_form or "half", progress=case_progress(args, "identify"), **sweep).report
         else:
             report = check_implementation(worker, spec=spec, progress=case_progress(args, "check"), **sweep)
     except (ImplementationError, ValueError) as exc:
