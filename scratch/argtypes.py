@@ -71,13 +71,19 @@ def parse_shapes(text: str) -> list[tuple[str, tuple[int, int, int, int]]]:
     return shapes
 
 
+def number(text: str, kind: type = float, noun: str = "a number") -> float | int:
+    """``kind(text)`` (float or int), else an argparse error saying it is not ``noun``: the
+    parsing step every numeric option shares (its range is the caller's)."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+
+
 def integer_at_least(text: str, low: int, too_small: str, high: int | None = None) -> int:
     """``int(text)`` if it is an integer >= ``low`` (and <= ``high`` when given); else an argparse
     error (``too_small`` is formatted with the value)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    value = int(number(text, int, "an integer"))
     if value < low:
         raise argparse.ArgumentTypeError(too_small.format(value))
     if high is not None and value > high:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ...argtypes import integer_at_least, parse_shape, parse_shapes, seed, seeds  # noqa: F401  (seed: re-exported)
+from ...argtypes import integer_at_least, number, parse_shape, parse_shapes, seed, seeds  # noqa: F401  (seed: re-exported)
 from ...cases import DTYPES, SHAPES, TARGETS
 from . import UsageError
 
@@ -486,10 +486,7 @@ def _l2_value(text: str) -> float:
 
     from ...spec import MAX_L2
 
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    v = number(text)
     if not math.isfinite(v) or not 0.0 <= v <= MAX_L2:
         raise argparse.ArgumentTypeError(f"{text!r}: lambda must be a finite number in [0, {MAX_L2:g}]")
     return v
@@ -497,10 +494,7 @@ def _l2_value(text: str) -> float:
 
 def _alpha_value(text: str) -> float:
     """A leaky ReLU slope in [0, 1)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    v = number(text)
     if not 0.0 <= v < 1.0:
         raise argparse.ArgumentTypeError(f"{text!r}: the leaky ReLU slope must be in [0, 1)")
     return v

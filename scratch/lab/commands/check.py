@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ...adapter import SIGNATURES, ImplementationError
+from ...argtypes import number
 from ...testing import REFERENCES, check_implementation, get_reference
 from ..report import wrote
 from . import UsageError
@@ -44,20 +45,14 @@ def register(sub: Any) -> None:
 
 
 def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    v = number(text, float, "a number of seconds")
     if not 0 < v <= 86400:
         raise argparse.ArgumentTypeError(f"{text!r}: expected seconds in (0, 86400]")
     return v
 
 
 def _mebibytes(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
+    v = number(text, int, "a whole number of MiB")
     if v != 0 and not 64 <= v <= 1 << 30:
         raise argparse.ArgumentTypeError(f"{text!r}: expected MiB >= 64, or 0 for no limit")
     return v
