@@ -21,6 +21,7 @@ from scratch.cases import TARGETS
 from scratch.lab.cli import main
 from scratch.network import loss_and_grads
 from scratch.testing import cases
+from cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 JS = ROOT / "scripts" / "js" / "scratch_net.js"
@@ -43,15 +44,6 @@ def write_npy_outputs(folder: Path, case_id: str, out: dict) -> None:
     (folder / case_id / "outputs").mkdir()
     for q, v in out.items():
         np.save(folder / case_id / "outputs" / f"{q}.npy", np.asarray(v))
-
-
-def run_cli(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:  # argparse
-        rc = exc.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from scratch import NetworkSpec, casefiles
-from scratch.lab.cli import main
 from scratch.network import loss_and_grads
 from scratch.testing import cases
+from cli_run import run_cli
 
 RELU = NetworkSpec("relu", l2=1e-3, reduction="sum")
 
@@ -41,15 +41,6 @@ def write_npy(folder: Path, case, out: dict, byteorder: str = "=") -> None:
     for q, v in out.items():
         a = np.asarray(v)
         np.save(folder / case.id / "outputs" / f"{q}.npy", a.astype(a.dtype.newbyteorder(byteorder)))
-
-
-def run_cli(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:  # argparse
-        rc = exc.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 @pytest.fixture

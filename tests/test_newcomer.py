@@ -19,21 +19,13 @@ import pytest
 
 import prerequisites
 from scratch.argtypes import MAX_ELEMENTS, parse_shape, parse_shapes
-from scratch.lab.cli import main, parse_args
+from scratch.lab.cli import parse_args
 from scratch.lab.commands import _options
 from scratch.lab.commands._options import MAX_CASES, PlainProgress
+from cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL, C10 = ("small", (4, 3, 5, 3)), ("c10", (32, 8, 16, 10))
-
-
-def run_cli(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:  # argparse
-        rc = exc.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 # --------------------------------------------------------------------------------------------
