@@ -15,6 +15,13 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# mutmut (docs/tests.md, "Mutation testing"): in its stats run it records which tests call which
+# function, in this process.  The processes our tests start (the worker, `python -m scratch`)
+# inherit MUTANT_UNDER_TEST=stats and would look for mutmut's config in their own working
+# folder and fail; without the variable they run the original code (mutmut keeps its own copy).
+if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+    del os.environ["MUTANT_UNDER_TEST"]
+
 from scratch.cases import DTYPES, SHAPES, TARGETS, make_case
 
 #: At least five seeds per configuration (the issue asks for >= 5).
