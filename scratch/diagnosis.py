@@ -3,14 +3,14 @@
 When an implementation fails (:mod:`scratch.testing`), :func:`diagnose` says what the error
 looks like:
 
-1. **Pitfall fingerprints.**  Every gradient pitfall of :mod:`scratch.lab.pitfalls` is a complete
+1. **Pitfall fingerprints.**  Every gradient pitfall of :mod:`scratch.pitfalls` is a complete
    faulty implementation.  Each is run on the same failing cases; a pitfall *matches* a failing
    quantity when, on every failing case tried, its output equals the implementation's (same
    shape, same non-finite entries, relative error within twice the case's tolerance) while
    itself failing against the reference there.  Matches are reported with the pitfall's BUG
-   and RIGHT lines and the ``python -m scratch pitfalls --show NAME`` pointer.  The gallery is
-   the lab's: it is imported only inside the functions that run it, so importing the kit
-   imports none of the lab.
+   and RIGHT lines and the ``python -m scratch pitfalls --show NAME`` pointer.  The gallery
+   (:mod:`scratch.pitfalls`, beside the kit) is imported only inside the functions that run it,
+   so importing the kit does not build it.
 2. **Simple signatures** for what no pitfall explains: a constant ratio to the truth (N, 1/N,
    -1, 2, 1/2, ...), a transpose, the wrong shape or dtype, non-finite values, an error
    confined to some columns (a sign flip in one column), to each row's true class, to
@@ -112,7 +112,7 @@ def gradient_pitfalls(spec: NetworkSpec | None = None) -> list[Any]:
     calls and is found by the kit's repeat call instead); with ``spec``, only those that are a
     mistake of that member of the family (``Pitfall.applies``: no 1/N to forget in a summed
     loss, no tanh' in a relu network)."""
-    from .lab.pitfalls import PITFALLS, SETTINGS
+    from .pitfalls import PITFALLS, SETTINGS
 
     return [p for p in PITFALLS.values() if p.is_gradient and SETTINGS[p.caught_on].calls == 1
             and (spec is None or p.applies(spec))]
@@ -146,7 +146,7 @@ def _store(key: tuple, value: tuple) -> tuple:
 
 
 def _pitfall_outputs(name: str, key: str, case: SweepCase) -> tuple:
-    from .lab.pitfalls import PITFALLS, member_outputs
+    from .pitfalls import PITFALLS, member_outputs
 
     k = (name, key, *_case_key(case))
     if k not in _CACHE:
@@ -164,7 +164,7 @@ def _pitfall_outputs(name: str, key: str, case: SweepCase) -> tuple:
 
 def bug_lines(name: str) -> tuple[str, str]:
     """The ``# BUG`` and ``# RIGHT`` lines of pitfall ``name``'s source, stripped."""
-    from .lab.pitfalls import PITFALLS
+    from .pitfalls import PITFALLS
 
     bug = right = ""
     for line in PITFALLS[name].source().splitlines():
@@ -838,7 +838,7 @@ def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> tuple[
 def _relevance(name: str, sample: Sequence[Any]) -> int:
     """How many of the failing cases look like the problem pitfall ``name`` is shown on (same
     dtype, target kind, shape kind): the tie-break between pitfalls that agree on these cases."""
-    from .lab.pitfalls import PITFALLS, SETTINGS
+    from .pitfalls import PITFALLS, SETTINGS
 
     s = SETTINGS[PITFALLS[name].caught_on]
     shape = "huge" if s.logit_scale >= 100 else ("confident" if s.shape in ("confident", "mixed") else s.shape)
@@ -852,7 +852,7 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
     family (activation, reduction, L2 convention); the reference (``reference``, its name) itself
     losing digits; a matching pitfall where one explains a failing quantity (made in the case's
     member); right formula, lost digits; else the quantity's simple signature."""
-    from .lab.pitfalls import PITFALLS
+    from .pitfalls import PITFALLS
 
     failing = [r for r in results if not r.ok]
     if not failing:
@@ -956,7 +956,7 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
 
 def _reproduces(name: str, q: str, r: Any) -> bool:
     """Whether pitfall ``name`` gives the implementation's ``q`` on case ``r`` while failing itself."""
-    from .lab.pitfalls import PITFALLS
+    from .pitfalls import PITFALLS
 
     out = dict(_pitfall_outputs(name, r.case.id, r.case))
     if not out:
@@ -986,7 +986,7 @@ def _pitfall_finding(name: str, qs: list[str], tried: dict[str, list[Any]], bad_
                      results: Sequence[Any], partial: dict[str, list[Any]] | None) -> Finding:
     """The finding "``qs`` match pitfall ``name``": on every failing case tried, or (``partial``:
     quantity -> the cases it reproduces) on a part of them."""
-    from .lab.pitfalls import PITFALLS
+    from .pitfalls import PITFALLS
 
     p = PITFALLS[name]
     bug, right = bug_lines(name)
@@ -1015,7 +1015,7 @@ def _pitfall_finding(name: str, qs: list[str], tried: dict[str, list[Any]], bad_
 
 @functools.lru_cache(maxsize=None)
 def _describe_setting(setting: str) -> str:
-    from .lab.pitfalls import SETTINGS
+    from .pitfalls import SETTINGS
 
     s = SETTINGS[setting]
     shape = {"confident": "confident", "mixed": "confident"}.get(s.shape, s.shape)
@@ -1037,7 +1037,7 @@ def blind_spots(case_list: Iterable[SweepCase], returned: Sequence[str] = QUANTI
     scratch through the one comparison at the case's tolerance).  The accumulating pitfall is
     revealed by the kit's repeat call when ``repeat_checked``."""
     from .network import loss_and_grads
-    from .lab.pitfalls import PITFALLS, SETTINGS
+    from .pitfalls import PITFALLS, SETTINGS
     from .tolerances import oracle_rtol
     from .compare import reference_result
     from .cases import DTYPES

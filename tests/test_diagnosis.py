@@ -8,7 +8,7 @@ import pytest
 
 import scratch.testing as st
 from scratch.diagnosis import blind_spots, gradient_pitfalls
-from scratch.lab.pitfalls import PITFALLS, SETTINGS, fresh, member_outputs
+from scratch.pitfalls import PITFALLS, SETTINGS, fresh, member_outputs
 from scratch.testing import run_cases
 
 import user_impls as U

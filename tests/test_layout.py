@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = ("scratch", "scratch.network", "scratch.softmax", "scratch.checks", "scratch.compare", "scratch.tolerances",
            "scratch.cases", "scratch.workspace", "scratch.fast_tanh", "scratch.curvature", "scratch.testing",
            "scratch.adapter", "scratch.diagnosis", "scratch.casefiles", "scratch.conformance", "scratch.formatting",
-           "scratch.argtypes", "scratch.grading")
+           "scratch.argtypes", "scratch.grading", "scratch.pitfalls", "scratch.spec", "scratch.identify", "scratch.worker")
 #: Packages of the extras; none may load with the product.
 OPTIONAL = ("torch", "jax", "optax", "matplotlib", "rich", "mpmath", "sklearn", "autograd", "scipy", "numba",
             "latex2mathml", "pygments")
@@ -32,6 +32,36 @@ def test_product_module_loads_no_lab_and_no_extra(module):
     assert module in loaded
     assert not [m for m in loaded if m.startswith("scratch.lab")], f"{module} loads the lab"
     assert not [m for m in OPTIONAL if m in loaded], f"{module} loads an optional package"
+
+
+def test_no_product_module_imports_the_lab():
+    """The arrows run one way: the lab uses the product, never the reverse, not even inside a
+    function (the kit's diagnosis needs the pitfall gallery, so the gallery is product:
+    scratch/pitfalls.py).  Read from the source, so a lazy import cannot hide."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "scratch").rglob("*.py")):
+        rel = path.relative_to(ROOT / "scratch")
+        if rel.parts[0] == "lab" or rel.name == "__main__.py":  # __main__ is the command line's door
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                target = ("." * node.level) + (node.module or "")
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                target, names = "", [a.name for a in node.names]
+            else:
+                continue
+            package = ["scratch", *rel.parts[:-1]]
+            if node.__class__ is ast.ImportFrom and node.level:
+                base = package[:len(package) - node.level + 1] + ([node.module] if node.module else [])
+                full = [".".join(base)] if node.module else [".".join(base + [n]) for n in names]
+            else:
+                full = [target] if target else names
+            if any(f == "scratch.lab" or f.startswith("scratch.lab.") for f in full):
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == [], f"product modules importing the lab: {offenders}"
 
 
 def test_lab_is_where_the_commands_are():

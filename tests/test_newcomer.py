@@ -269,7 +269,7 @@ def test_pitfalls_progress_without_tqdm(monkeypatch, capsys):
     monkeypatch.setattr(cmd, "gallery", fake_gallery)
     terminal = terminal_without_tqdm(monkeypatch)
     rc, _, _ = run_cli(["pitfalls", "--oracles", "numeric"], capsys)
-    from scratch.lab.pitfalls import PITFALLS
+    from scratch.pitfalls import PITFALLS
 
     assert rc == 0 and f"\rpitfalls: 0/{len(PITFALLS)} pitfall" in terminal.getvalue()
 

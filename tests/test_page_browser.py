@@ -21,7 +21,7 @@ import pytest
 from prerequisites import require_browser
 from scratch.lab.cli import main
 from scratch.lab.page.verify import browser, check_page
-from scratch.lab.pitfalls import PITFALLS
+from scratch.pitfalls import PITFALLS
 
 HERE = Path(__file__).parent
 

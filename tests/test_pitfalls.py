@@ -1,6 +1,6 @@
 """The pitfalls gallery (issue 3, part 2): proof with teeth that every pitfall is caught.
 
-Every faulty implementation of scratch.lab.pitfalls goes through the one comparison
+Every faulty implementation of scratch.pitfalls goes through the one comparison
 (scratch.compare.check_case) against torch, JAX and the numeric oracle (complex step), at the
 tolerance every other check uses, and must fail on exactly the quantities its entry names,
 while the right code passes the same check on the same problem (so "caught" means something).
@@ -22,7 +22,7 @@ import scratch
 from scratch.lab.accuracy import errors, truth
 from scratch.lab.cli import main
 from scratch.compare import QUANTITIES
-from scratch.lab.pitfalls import (
+from scratch.pitfalls import (
     ORACLES,
     PITFALLS,
     SETTINGS,
@@ -186,7 +186,7 @@ def test_pitfalls_names_are_never_cut(capsys):
 
 def test_pitfalls_command_fails_when_a_pitfall_slips_past(monkeypatch, tmp_path):
     """A "pitfall" that is really the right code slips past every oracle: exit 1, named."""
-    import scratch.lab.pitfalls as gallery_module
+    import scratch.pitfalls as gallery_module
 
     fake = Pitfall("not_a_bug", "not a bug", "x" * 150, ("dz2",), scratch.loss_and_grads, scratch.loss_and_grads)
     monkeypatch.setitem(gallery_module.PITFALLS, "not_a_bug", fake)

@@ -183,7 +183,7 @@ def test_assert_case_fails_with_the_kit_message():
 
 
 def test_deterministic_nan_results_are_not_called_stateful():
-    from scratch.lab.pitfalls import PITFALLS
+    from scratch.pitfalls import PITFALLS
 
     report = st.check_implementation(PITFALLS["softmax_without_max_shift"].faulty, seeds=[0], shapes=["huge"],
                                      dtypes=["float64"], targets=["labels"], blind_spots=False)
@@ -192,7 +192,7 @@ def test_deterministic_nan_results_are_not_called_stateful():
 
 
 def test_state_kept_between_calls_is_found_by_the_repeat_call():
-    from scratch.lab.pitfalls import AccumulatingGradients
+    from scratch.pitfalls import AccumulatingGradients
 
     report = st.check_implementation(AccumulatingGradients(), seeds=[0], shapes=["small"], dtypes=["float64"],
                                      targets=["labels"], blind_spots=False)

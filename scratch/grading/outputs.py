@@ -100,7 +100,7 @@ def class_summary(grades: Sequence[SubmissionGrade], assignment: Assignment, *, 
                   jobs: int | None = None, top: int = 10) -> str:
     """The class summary printed at the end: counts per status, how many earned each tier's
     full marks, and the most common diagnosed mistakes, counted."""
-    from ..lab.pitfalls import PITFALLS
+    from ..pitfalls import PITFALLS
 
     c = class_counts(list(grades))
     n = c["submissions"]

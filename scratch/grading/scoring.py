@@ -208,7 +208,7 @@ def pitfall_tier(pitfall: str, assignment: Assignment) -> str | None:
     """The tier whose cases always show ``pitfall`` (the gallery's setting for it: logits scaled
     by 1e3 -> robustness; confident float32 -> float32; an ordinary setting whose shape, dtype
     and target the ordinary sweep holds -> ordinary), or None."""
-    from ..lab.pitfalls import PITFALLS, SETTINGS
+    from ..pitfalls import PITFALLS, SETTINGS
 
     p = PITFALLS.get(pitfall)
     if p is None or p.caught_on not in SETTINGS:

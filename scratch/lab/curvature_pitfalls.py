@@ -1,7 +1,7 @@
 """Second-order pitfalls (issue 12): each usual mistake in a Hessian-vector product beside the
 right code, and proof that it is caught.
 
-The same conventions as the first-order gallery (:mod:`scratch.lab.pitfalls`, whose problem
+The same conventions as the first-order gallery (:mod:`scratch.pitfalls`, whose problem
 settings are reused): every faulty ``hvp(params, x, y, v) -> Params`` is built from the pieces
 of :mod:`scratch.curvature` with exactly **one** piece swapped for the wrong one, marked
 ``# BUG`` with the right line beneath as ``# RIGHT``; ``hits`` names the fields of H v it
@@ -35,7 +35,7 @@ from ..curvature import (
     tanh_second_derivative,
 )
 from ..network import Params, _forward, dz2_fused, tanh_derivative
-from .pitfalls import SETTINGS
+from ..pitfalls import SETTINGS
 from ..tolerances import curvature_rtol
 
 #: The oracles every second-order pitfall is checked against.
@@ -123,7 +123,7 @@ def hz_without_target_sum(params, x, y, v):
 class CurvaturePitfall:
     """One entry: ``faulty`` (``(params, x, y, v) -> Params``), ``right`` (the core piece that
     does it right, for display), ``hits`` (fields of H v it corrupts on ``caught_on``, a name of
-    :data:`scratch.lab.pitfalls.SETTINGS`), ``blind_on`` / ``why_blind`` (where it is invisible)."""
+    :data:`scratch.pitfalls.SETTINGS`), ``blind_on`` / ``why_blind`` (where it is invisible)."""
 
     name: str
     title: str

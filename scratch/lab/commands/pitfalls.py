@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery, oracle
+from ...pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery, oracle
 from ..report import print_table, write_json
 from . import UsageError
 from ._options import (add_json_option, add_oracles_option, add_quiet_option, add_spec_options, did_you_mean, load_installed,
@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "pitfalls",
         help="the gallery of usual gradient mistakes, and which oracle catches each",
-        description="Run every faulty implementation of scratch.lab.pitfalls through scratch.compare against "
+        description="Run every faulty implementation of scratch.pitfalls through scratch.compare against "
         "torch, JAX and the numeric oracle (complex step); print pitfall, quantities hit, max relative error "
         "per oracle and caught by.  Exit 1 if any gradient pitfall slips past an oracle.",
     )
@@ -42,7 +42,7 @@ def show(name: str) -> None:
         print(f"hits: {', '.join(p.hits)}; caught on: {SETTINGS[p.caught_on].describe()}")
         if p.blind_on:
             print(f"invisible on: {SETTINGS[p.blind_on].describe()} ({p.why_blind})")
-    print("\n--- faulty (scratch/lab/pitfalls.py) ---\n" + p.source())
+    print("\n--- faulty (scratch/pitfalls.py) ---\n" + p.source())
     print(f"--- right ({p.right.__module__}.{p.right.__qualname__}) ---\n" + p.right_source())
 
 
@@ -73,7 +73,7 @@ def row_name(row: dict[str, Any]) -> str:
 
 
 def missed_pitfalls(rows: list[dict[str, Any]]) -> list[str]:
-    """The names of the gallery's entries (rows of :func:`scratch.lab.pitfalls.gallery`) that some
+    """The names of the gallery's entries (rows of :func:`scratch.pitfalls.gallery`) that some
     oracle, or for a demonstration ``scratch.compare``, failed to catch."""
     missed = [row_name(r) for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
     return missed + [row_name(r) for r in rows if "demo" in r and not r["caught_by"]]

@@ -152,7 +152,7 @@ def _family(plan: Plan) -> dict[str, Any]:
 
 
 def _pitfalls(plan: Plan) -> list[dict[str, Any]]:
-    from ..pitfalls import gallery
+    from ...pitfalls import gallery
 
     return gallery(plan.pitfall_oracles)
 
@@ -343,7 +343,7 @@ def family_section(fam: dict[str, Any], plan: Plan) -> Section:
 
 def _pitfall_card(row: dict[str, Any]) -> Html:
     from ..commands.pitfalls import caught_by
-    from ..pitfalls import PITFALLS
+    from ...pitfalls import PITFALLS
 
     p = PITFALLS[row["name"]]
     src = p.source()
@@ -366,8 +366,8 @@ def _pitfall_card(row: dict[str, Any]) -> Html:
             for k, v in row["demo"].items()), class_="plain")))
         terms.append(("caught by", join([status(bool(row["caught_by"]), caught_by(row))])))
     dl = tag("dl", join(join([tag("dt", k), tag("dd", v)]) for k, v in terms))
-    label = "faulty code (scratch/lab/pitfalls.py), the BUG line shaded red and the RIGHT line green" if p.is_gradient \
-        else "the demonstration (scratch/lab/pitfalls.py)"
+    label = "faulty code (scratch/pitfalls.py), the BUG line shaded red and the RIGHT line green" if p.is_gradient \
+        else "the demonstration (scratch/pitfalls.py)"
     return tag("article", join([
         tag("h3", join([tag("code", p.name), " — ", p.title]), id=f"pitfall-{p.name}"),
         para(p.story), dl, tag("p", label, class_="code-label"), code(src, marks=bug_right_marks(src)),
