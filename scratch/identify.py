@@ -244,8 +244,12 @@ def _fit_alpha(probes: Sequence[_Probe], reduction: str, l2_form: str, match: fl
             b = lo + g * (hi - lo)
             fb = f(b)
     alpha = (lo + hi) / 2
+    found = best
     for digits in range(1, 13):  # the shortest decimal that fits (0.07, not 0.0700000000002)
-        found = _best_for(probes, _base("leaky_relu", reduction, float(f"{alpha:.{digits}g}")), l2_form, match)
+        short = float(f"{alpha:.{digits}g}")
+        if not 0.0 <= short < 1.0:  # 0.9989 to one digit is 1, not a slope
+            continue
+        found = _best_for(probes, _base("leaky_relu", reduction, short), l2_form, match)
         if found[0] <= match:
             return found
     return min(best, found, key=lambda t: t[0])
@@ -368,8 +372,14 @@ def identify(
         return _done(Identification(None, SEED, False, {}, sentence, check(SEED), results))
 
     forward = _forward_matches(probes, COMMON_ALPHAS)
+    if forward is None and not any(p.n1 for p in probes):
+        # Only N > 1 probes were usable (say dW2 transposed, where H = C): no evidence either way.
+        sentence = ("no member of the family matches; no one-sample probe (N = 1) returned usable loss and "
+                    "gradients, so whether the forward pass itself differs is not known; "
+                    "checked against the seed network below")
+        return _done(Identification(None, SEED, False, {}, sentence, check(SEED), results))
     if forward is None:
-        p = next(p for p in probes if p.n1) if any(p.n1 for p in probes) else probes[0]
+        p = next(p for p in probes if p.n1)
         seed_loss = float(p.member(SEED)["loss"])
         sentence = ("no member of the family matches, and the forward pass itself differs: on a one-sample case "
                     f"({p.case.describe()}) the loss is already wrong for every activation ({', '.join(ACTIVATIONS)}), "
