@@ -1,0 +1,221 @@
+"""scratch.testing pinned against one-line bugs (issue 21): each test fails on a mutmut survivor.
+
+``assert_case``'s message and traceback, ``check_implementation``'s name, output and log for a
+target, an open worker and a callable, the worker's defaults and limits (``_open_worker``), and
+``_compare``'s zero-truth floor (bound to the case's network) and its float32-loss hint.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scratch.testing as st
+import user_impls as U
+from scratch import NetworkSpec
+from scratch.adapter import ImplementationError
+from scratch.compare import zero_truth_floor
+from scratch.network import loss_and_grads
+from scratch.worker import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Isolated
+
+IMPLS = Path(__file__).resolve().parent / "user_impls.py"
+ONE = dict(seeds=[0], shapes=["small"], dtypes=["float64"], targets=["labels"], blind_spots=False)
+
+
+def small_case(dtype="float64"):
+    return st.cases([0], ["small"], [dtype], ["labels"])[0]
+
+
+# --------------------------------------------------------------------------------------------
+# assert_case
+# --------------------------------------------------------------------------------------------
+
+
+def test_assert_case_returns_the_passing_result():
+    case = small_case()
+    result = st.assert_case(U.textbook, case)
+    assert isinstance(result, st.CaseResult) and result.ok and result.case is case
+
+
+@pytest.mark.parametrize("reference", [None, "numeric"])
+def test_assert_case_message_is_the_one_case_report(reference):
+    case = small_case()
+    kwargs = {} if reference is None else {"reference": reference}
+    with pytest.raises(AssertionError) as info:
+        st.assert_case(U.column_sign, case, **kwargs)
+    lines = str(info.value).splitlines()
+    assert lines[0] == (f"user_impls:column_sign against {reference or 'scratch'} for {NetworkSpec().describe()} "
+                        f"on 1 case(s) [cases {case.id}]: 1 failed")
+    assert lines[1:3] == ["", "Failures:"]
+    assert any(ln.startswith("  dW2: failed on 1 of 1 case(s); first, seed 0") for ln in lines)
+    assert "Blind spots" not in str(info.value)
+
+
+def test_assert_case_hides_its_own_frame_from_the_traceback():
+    with pytest.raises(AssertionError) as info:
+        st.assert_case(U.column_sign, small_case())
+    shown = [entry.name for entry in info.traceback.filter(info)]
+    assert "assert_case" not in shown and shown[-1] != "assert_case"
+    assert "assert_case" in [entry.name for entry in info.traceback]
+
+
+def test_assert_implementation_hides_its_own_frame_too():
+    with pytest.raises(AssertionError) as info:
+        st.assert_implementation(U.column_sign, **ONE)
+    assert "assert_implementation" not in [entry.name for entry in info.traceback.filter(info)]
+
+
+# --------------------------------------------------------------------------------------------
+# check_implementation: names, output and log
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def printing(tmp_path):
+    path = tmp_path / "printing_impl.py"
+    path.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(IMPLS.parent)!r})
+        from user_impls import textbook
+
+        def net(params, x, y):
+            print("hello from the net")
+            return textbook(params, x, y)
+        """))
+    return f"{path}:net"
+
+
+def test_a_target_is_named_by_itself_and_its_prints_come_back(printing, tmp_path):
+    log = tmp_path / "log.txt"
+    report = st.check_implementation(printing, log=log, **ONE)
+    assert report.ok, report.failure_message()
+    assert report.implementation == printing
+    assert report.output and report.output[0] == "hello from the net"
+    assert report.log == str(log) and "hello from the net" in log.read_text()
+    report = st.check_implementation(printing, **ONE)
+    assert report.log is None and report.output[0] == "hello from the net"
+    assert st.check_implementation(printing, name="mine", **ONE).implementation == "mine"
+
+
+def test_a_target_run_in_process_keeps_its_name_and_has_no_log(tmp_path):
+    target = f"{IMPLS}:textbook"
+    report = st.check_implementation(target, isolate=False, **ONE)
+    assert report.ok and report.implementation == target
+    assert report.output == [] and report.log is None
+
+
+def test_an_open_worker_is_named_by_its_target_with_its_log(printing, tmp_path):
+    with Isolated(printing, "params", log=tmp_path / "w.txt") as worker:
+        worker.start()
+        report = st.check_implementation(worker, **ONE)
+        named = st.check_implementation(worker, name="given", **ONE)
+    assert report.ok and report.implementation == printing and named.implementation == "given"
+    assert report.log == str(tmp_path / "w.txt") and report.output[0] == "hello from the net"
+
+
+def test_a_callable_is_named_module_qualname_with_no_output():
+    report = st.check_implementation(U.textbook, **ONE)
+    assert report.implementation == "user_impls:textbook" and report.output == [] and report.log is None
+
+
+def test_the_spec_may_be_a_mapping():
+    report = st.check_implementation(lambda p, x, y: loss_and_grads(p, x, y, spec=NetworkSpec("relu")),
+                                     spec={"activation": "relu"}, **ONE)
+    assert report.ok and report.networks == [NetworkSpec("relu")]
+
+
+# --------------------------------------------------------------------------------------------
+# _open_worker: defaults, limits, an unusable target
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_worker_defaults_and_the_limits_given():
+    target = f"{IMPLS}:textbook"
+    with st._open_worker(target, "params", None, None, None) as w:
+        assert (w.timeout, w.memory, w.target, w.signature) == (DEFAULT_TIMEOUT, DEFAULT_MEMORY_MB, target, "params")
+    with st._open_worker(f"{IMPLS}:textbook_arrays", "arrays", 3.5, 700, None) as w:
+        assert (w.timeout, w.memory, w.signature) == (3.5, 700, "arrays")
+
+
+def test_a_timeout_given_is_the_calls_limit(tmp_path):
+    path = tmp_path / "slow_impl.py"
+    path.write_text("import time\n\ndef net(params, x, y):\n    time.sleep(30)\n")
+    report = st.check_implementation(f"{path}:net", timeout=0.5, **ONE)
+    assert not report.ok and "0.5" in report.results[0].error, report.results[0].error
+
+
+def test_an_unusable_target_is_an_implementation_error_and_no_worker_is_left(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "none_impl.py"
+    path.write_text("x = 1\n")
+    with pytest.raises(ImplementationError, match="net"):
+        st._open_worker(f"{path}:net", "params", None, None, None)
+    with pytest.raises(ImplementationError, match="net"):
+        st.check_implementation(f"{path}:net", **ONE)
+    assert multiprocessing.active_children() == []
+
+
+# --------------------------------------------------------------------------------------------
+# _compare: the zero-truth floor of the case's network, the float32-loss hint
+# --------------------------------------------------------------------------------------------
+
+
+def c1_outputs(case, loss):
+    L, g = loss_and_grads(case.params, case.x, case.y, spec=case.spec)
+    assert L == 0.0  # C = 1: the truth is exactly 0
+    return {"loss": np.asarray(loss, case.x.dtype), **{q: getattr(g, q) for q in ("dW1", "db1", "dW2", "db2")}}
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a_zero_loss_is_judged_on_the_scale_of_the_cases_network(reduction):
+    spec = NetworkSpec(reduction=reduction)
+    case = st.cases([0], ["c1"], ["float64"], ["labels"], spec=spec)[0]
+    floor = zero_truth_floor(case.params, case.x, case.y, spec)
+    assert floor == zero_truth_floor(case.params, case.x, case.y, NetworkSpec()) * (8 if reduction == "sum" else 1)
+    rtol = st.check_outputs(case, c1_outputs(case, 0.0)).rtol
+    inside = st.check_outputs(case, c1_outputs(case, 0.5 * rtol * floor))
+    outside = st.check_outputs(case, c1_outputs(case, 2.0 * rtol * floor))
+    assert inside.checks["loss"].passed and inside.checks["loss"].max_rel == pytest.approx(0.5 * rtol)
+    assert not outside.checks["loss"].passed
+    assert st.check_outputs(case, c1_outputs(case, 0.0)).checks["loss"].max_rel == 0.0
+
+
+def test_a_zero_loss_floor_only_for_the_loss():
+    case = st.cases([0], ["c1"], ["float64"], ["labels"])[0]
+    out = c1_outputs(case, 0.0)
+    assert not np.any(out["db2"])  # C = 1: db2 is exactly 0 too, but judged with no floor
+    tiny = {**out, "db2": out["db2"] + 1e-300}
+    assert not st.check_outputs(case, tiny).checks["db2"].passed
+
+
+def test_a_nonzero_loss_truth_has_no_floor():
+    case = small_case()
+    L, g = loss_and_grads(case.params, case.x, case.y)
+    r = st.check_outputs(case, {"loss": L * (1 + 1e-6), **{q: getattr(g, q) for q in ("dW1", "db1", "dW2", "db2")}})
+    assert not r.checks["loss"].passed and r.checks["loss"].max_rel == pytest.approx(1e-6, rel=1e-5)
+
+
+HINT = (" (a Python float or float64 loss in a float32 case: return the loss in the inputs' dtype, "
+        "e.g. x.dtype.type(loss))")
+
+
+def test_a_float64_loss_in_a_float32_case_gets_the_hint():
+    case = small_case("float32")
+    L, g = loss_and_grads(case.params, case.x, case.y)
+    grads = {q: getattr(g, q) for q in ("dW1", "db1", "dW2", "db2")}
+    c = st.check_outputs(case, {"loss": np.float64(L), **grads}).checks["loss"]
+    assert not c.passed and c.problem.startswith("dtype") and c.problem.endswith(HINT)
+    assert c.problem.count(HINT) == 1
+    ok = st.check_outputs(case, {"loss": L, **grads}).checks["loss"]
+    assert ok.passed
+    # only the loss, only float64: a float64 gradient or a float16 loss gets the plain message
+    d = st.check_outputs(case, {"loss": L, **{**grads, "dW1": grads["dW1"].astype(np.float64)}}).checks["dW1"]
+    assert not d.passed and HINT not in d.problem
+    h = st.check_outputs(case, {"loss": np.float16(L), **grads}).checks["loss"]
+    assert not h.passed and HINT not in h.problem
+    f64 = st.check_outputs(small_case(), {"loss": np.float32(1.0), **grads}).checks["loss"]
+    assert HINT not in f64.problem
