@@ -1,0 +1,504 @@
+"""scratch.diagnosis pinned against one-line bugs (issue 21): each test fails on a mutmut survivor.
+
+``rounding_scale`` (the bound the "lost digits" verdict is measured against) recomputed here
+from its docstring's formula; ``bug_lines``, ``_relevance``, ``describe_exception`` (with
+``_user_frame`` and ``_short_path``), ``_nonfinite_kinds``, ``_family_text`` and
+``_lossy_operations`` word for word or number for number.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from scratch import NetworkSpec, diagnosis
+from scratch.activations import activate
+from scratch.compare import zero_truth_floor
+from scratch.pitfalls import PITFALLS, SETTINGS
+from scratch.testing import cases
+
+# --------------------------------------------------------------------------------------------
+# rounding_scale: the size of the terms that cancel, from the docstring's formula
+# --------------------------------------------------------------------------------------------
+
+
+def scale_by_hand(q: str, case) -> float:
+    """The docstring's chain on absolute values, in float64, written out independently."""
+    spec = case.spec
+    W1, b1, W2, b2 = (np.asarray(p, np.float64) for p in case.params)
+    x = np.asarray(case.x, np.float64)
+    if q == "loss":
+        return zero_truth_floor(case.params, x, case.y, spec)
+    a1 = activate(spec.activation, x @ W1 + b1, spec.alpha)
+    z2 = a1 @ W2 + b2
+    e = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    yhat = e / e.sum(axis=1, keepdims=True)
+    C = W2.shape[1]
+    Y = np.eye(C)[case.y] if case.y.ndim == 1 else np.abs(np.asarray(case.y, np.float64))
+    f = 1.0 / x.shape[0] if spec.reduction == "mean" else 1.0
+    dz2 = (yhat * Y.sum(axis=1, keepdims=True) + Y) * f
+    dz1 = dz2 @ np.abs(W2).T
+    k = spec.l2 if spec.l2_form == "half" else 2.0 * spec.l2
+    kb = k if spec.l2_biases else 0.0
+    value = {"dz2": dz2, "dz1": dz1,
+             "dW2": np.abs(a1).T @ dz2 + k * np.abs(W2), "db2": dz2.sum(axis=0) + kb * np.abs(b2),
+             "dW1": np.abs(x).T @ dz1 + k * np.abs(W1), "db1": dz1.sum(axis=0) + kb * np.abs(b1)}[q]
+    return float(value.max())
+
+
+SCALE_CASES = [
+    ("seed-labels", SimpleNamespace(seeds=[0], shapes=["small"], dtype="float64", target="labels", spec=NetworkSpec())),
+    ("sigmoid-sum-soft-f32", SimpleNamespace(seeds=[1], shapes=["square"], dtype="float32", target="unnormalized",
+                                             spec=NetworkSpec("sigmoid", reduction="sum"))),
+    ("relu-l2-full-biases", SimpleNamespace(seeds=[2], shapes=["c10"], dtype="float64", target="soft",
+                                            spec=NetworkSpec("relu", l2=0.3, l2_form="full", l2_biases=True))),
+    ("leaky-l2-half", SimpleNamespace(seeds=[3], shapes=["small"], dtype="float64", target="onehot",
+                                      spec=NetworkSpec("leaky_relu", alpha=0.2, l2=0.7))),
+]
+
+
+@pytest.mark.parametrize("q", ["loss", "dz2", "dW2", "db2", "dz1", "dW1", "db1"])
+@pytest.mark.parametrize("name, how", SCALE_CASES, ids=[n for n, _ in SCALE_CASES])
+def test_rounding_scale_is_the_docstrings_chain(name, how, q):
+    case = cases(how.seeds, how.shapes, [how.dtype], [how.target], spec=how.spec)[0]
+    want = scale_by_hand(q, case)
+    assert want > 0
+    assert diagnosis.rounding_scale(q, case) == pytest.approx(want, rel=1e-12)
+    assert diagnosis.rounding_scale(q, case) == pytest.approx(want, rel=1e-12)  # the cached value too
+
+
+def test_rounding_scale_of_the_loss_where_its_truth_is_zero():
+    case = cases([0], ["c1"], ["float64"], ["labels"], spec=NetworkSpec(reduction="sum"))[0]
+    assert diagnosis.rounding_scale("loss", case) == zero_truth_floor(case.params, case.x, case.y, case.spec)
+
+
+# --------------------------------------------------------------------------------------------
+# bug_lines, _relevance
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [n for n, p in PITFALLS.items() if "# BUG" in p.source()])
+def test_bug_lines_are_the_first_bug_and_right_comments(name):
+    lines = [ln.strip() for ln in PITFALLS[name].source().splitlines()]
+    bug, right = diagnosis.bug_lines(name)
+    assert bug == next(ln for ln in lines if "# BUG" in ln)
+    rights = [ln for ln in lines if ln.startswith("# RIGHT")]
+    assert right == (rights[0][1:].strip() if rights else "")
+    assert not right.startswith("#") and (not rights or right.startswith("RIGHT"))
+
+
+def test_bug_lines_of_a_pitfall_with_two_bug_lines_and_a_right_after():
+    class Fake:
+        @staticmethod
+        def source():
+            return textwrap.dedent("""
+                def f():
+                    a = 1  # BUG: the first
+                    # RIGHT: a = 2
+                    b = 1  # BUG: the second
+                    # RIGHT: b = 2
+                """)
+
+    PITFALLS["_fake_for_bug_lines"] = Fake
+    try:
+        assert diagnosis.bug_lines("_fake_for_bug_lines") == ("a = 1  # BUG: the first", "RIGHT: a = 2")
+    finally:
+        del PITFALLS["_fake_for_bug_lines"]
+
+
+def fake_result(dtype, target, shape):
+    return SimpleNamespace(case=SimpleNamespace(dtype=dtype, target=target, shape=shape))
+
+
+@pytest.mark.parametrize("name, sample, want", [
+    ("missing_mean", [fake_result("float64", "labels", "small")], 3),
+    ("missing_mean", [fake_result("float32", "labels", "small"), fake_result("float64", "soft", "c10")], 2 + 1),
+    ("yhat_minus_y", [fake_result("float64", "unnormalized", "small"), fake_result("float64", "labels", "small")], 3 + 2),
+    ("softmax_without_max_shift", [fake_result("float64", "labels", "huge")], 3),       # logit scale 1e3: "huge"
+    ("softmax_without_max_shift", [fake_result("float64", "labels", "c10")], 2),        # not its shape name
+    ("float32_yhat_minus_y", [fake_result("float32", "labels", "confident")], 3),       # confident
+    ("float32_yhat_minus_y", [fake_result("float64", "labels", "confident")], 2),
+    ("w2_not_transposed", [fake_result("float64", "onehot", "square"), fake_result("float32", "soft", "tall")], 2 + 0),
+])
+def test_relevance_counts_dtype_target_and_shape_matches(name, sample, want):
+    assert diagnosis._relevance(name, sample) == want
+
+
+def test_relevance_of_a_mixed_setting_is_the_confident_shape():
+    mixed = [n for n, p in PITFALLS.items() if SETTINGS[p.caught_on].shape == "mixed"]
+    for name in mixed:
+        s = SETTINGS[PITFALLS[name].caught_on]
+        assert diagnosis._relevance(name, [fake_result(s.dtype, s.target, "confident")]) == 3
+        assert diagnosis._relevance(name, [fake_result(s.dtype, s.target, "mixed")]) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# describe_exception, _user_frame, _short_path, _nonfinite_kinds
+# --------------------------------------------------------------------------------------------
+
+
+def raise_from(path: Path, call: str = "f()"):
+    ns: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), ns)
+    try:
+        eval(call, ns)
+    except BaseException as exc:  # noqa: BLE001
+        return exc
+    raise AssertionError("did not raise")
+
+
+def test_describe_exception_with_and_without_a_message(tmp_path, monkeypatch):
+    path = tmp_path / "impl.py"
+    path.write_text("def f():\n    raise ValueError('C must be >= 2')\n\ndef g(y=0):\n    assert y == 1\n")
+    monkeypatch.chdir(tmp_path)
+    assert diagnosis.describe_exception(raise_from(path)) == "ValueError: C must be >= 2 (at impl.py:2)"
+    assert diagnosis.describe_exception(raise_from(path, "g()")) == "AssertionError at impl.py:5: assert y == 1"
+    assert diagnosis.describe_exception(ValueError("  spaced  ")) == "ValueError: spaced"  # never raised: no frame
+    assert diagnosis.describe_exception(KeyError()) == "KeyError"
+
+
+def test_a_file_outside_the_working_folder_keeps_its_full_path(tmp_path, monkeypatch):
+    path = tmp_path / "impl.py"
+    path.write_text("def f():\n    raise RuntimeError('x')\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert diagnosis.describe_exception(raise_from(path)) == f"RuntimeError: x (at {path}:2)"
+    assert diagnosis._short_path("rel/impl.py") == "rel/impl.py"
+    assert diagnosis._short_path(str(tmp_path / "elsewhere" / "a.py")) == "a.py"
+
+
+def test_a_bare_assert_without_source_has_no_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    exec(compile("def g():\n    assert False\n", str(tmp_path / "gone.py"), "exec"), ns)
+    try:
+        ns["g"]()
+    except AssertionError as exc:
+        assert diagnosis.describe_exception(exc) == "AssertionError at gone.py:2"
+
+
+def test_the_users_frame_skips_numpy_inside_the_users_call(tmp_path, monkeypatch):
+    path = tmp_path / "impl.py"
+    path.write_text("import numpy as np\n\ndef f():\n    return np.ones(3).reshape(2)\n")
+    monkeypatch.chdir(tmp_path)
+    text = diagnosis.describe_exception(raise_from(path))
+    assert text.startswith("ValueError: cannot reshape array of size 3 into shape (2") and text.endswith("(at impl.py:4)")
+
+
+def test_the_users_frame_skips_the_kit():
+    from scratch.adapter import ImplementationError, read_outputs
+
+    def user():
+        return read_outputs(None)
+
+    try:
+        user()
+    except ImplementationError as exc:
+        frame = diagnosis._user_frame(exc.__traceback__)
+    assert frame.name == "user" and frame.filename == __file__
+
+
+def test_the_users_frame_of_library_code_only_is_the_innermost_library_frame():
+    try:
+        np.ones(3).reshape(2)  # the test's own frame is outside scratch and the libraries
+    except ValueError as exc:
+        tb = exc.__traceback__
+    assert diagnosis._user_frame(tb).filename == __file__
+    assert diagnosis._user_frame(None) is None
+
+
+@pytest.mark.parametrize("values, want", [
+    ([np.nan, np.inf, -np.inf, 1.0], "NaN/+inf/-inf"), ([np.inf], "+inf"), ([-np.inf, np.nan], "NaN/-inf"),
+    ([-np.inf], "-inf"), ([np.nan], "NaN"), ([1.0, 2.0], ""),
+])
+def test_nonfinite_kinds(values, want):
+    assert diagnosis._nonfinite_kinds(np.array(values)) == want
+    assert diagnosis._nonfinite_kinds(np.array(values).reshape(1, -1)) == want
+
+
+# --------------------------------------------------------------------------------------------
+# _family_text
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec, v, want", [
+    (NetworkSpec(), NetworkSpec(reduction="sum"),
+     "your loss and gradients are consistently N x: your loss is a sum, not a mean (pass --reduction sum if that is "
+     "what you meant)"),
+    (NetworkSpec(reduction="sum"), NetworkSpec(),
+     "your loss and gradients are consistently 1/N x: your loss is a mean, not a sum (pass --reduction mean if that "
+     "is what you meant)"),
+    (NetworkSpec(l2=0.1), NetworkSpec(l2=0.1, reduction="sum"),
+     "your loss and gradients match reduction sum: your loss is a sum over the samples, not a mean (pass OPTS if "
+     "that is what you meant)"),
+    (NetworkSpec(), NetworkSpec(l2=0.1, reduction="sum"),
+     "your loss and gradients match reduction sum: your loss is a sum over the samples, not a mean (pass OPTS if "
+     "that is what you meant)"),
+    (NetworkSpec(), NetworkSpec("relu"), "your outputs match a relu hidden layer, not tanh; pass OPTS"),
+    (NetworkSpec("relu"), NetworkSpec("sigmoid", reduction="sum"),
+     "your outputs match a sigmoid hidden layer with reduction sum, not relu; pass OPTS"),
+    (NetworkSpec(), NetworkSpec(l2=0.1), f"your loss and gradients match {NetworkSpec(l2=0.1).describe()}; pass OPTS"),
+])
+def test_family_text(spec, v, want):
+    assert diagnosis._family_text(spec, v, "OPTS") == want
+
+
+# --------------------------------------------------------------------------------------------
+# Caches
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_cache_drops_the_oldest_beyond_its_size(monkeypatch):
+    monkeypatch.setattr(diagnosis, "_CACHE", {})
+    monkeypatch.setattr(diagnosis, "CACHE_SIZE", 3)
+    for i in range(5):
+        assert diagnosis._store(("k", i), (i,)) == (i,)
+    assert list(diagnosis._CACHE) == [("k", 2), ("k", 3), ("k", 4)]
+
+
+def test_a_case_with_one_array_replaced_is_another_cache_key():
+    case = cases([0], ["small"], ["float64"], ["labels"])[0]
+    other = type(case)(case.seed, case.shape, case.dims, case.dtype, case.target,
+                       case.params._replace(W1=case.params.W1.copy()), case.x, case.y, case.spec)
+    assert diagnosis._case_key(case) != diagnosis._case_key(other)
+    assert diagnosis._case_key(case)[0] == case.id == diagnosis._case_key(other)[0]
+
+
+def test_pitfall_outputs_of_a_pitfall_that_does_not_apply_are_empty():
+    relu = cases([0], ["small"], ["float64"], ["labels"], spec=NetworkSpec("relu"))[0]
+    assert diagnosis.pitfall_outputs("tanh_derivative_from_z", relu) == {}
+    rect = cases([0], ["small"], ["float64"], ["labels"])[0]  # H != C: W2 for W2^T cannot run
+    assert diagnosis.pitfall_outputs("w2_not_transposed", rect) == {}
+    out = diagnosis.pitfall_outputs("missing_mean", rect)
+    assert set(out) == {"loss", "dz2", "dW2", "db2", "dz1", "dW1", "db1"}
+
+
+# --------------------------------------------------------------------------------------------
+# _pattern, _common_pattern, _signature: the simple signature of a failure
+# --------------------------------------------------------------------------------------------
+
+RTOL = 1e-10
+RNG = np.random.default_rng(7)
+SMALL = cases([0], ["small"], ["float64"], ["labels"])[0]
+
+
+def res(q, got, ref, case=SMALL, rtol=RTOL):
+    return SimpleNamespace(got={q: np.asarray(got, np.float64)}, ref={q: np.asarray(ref, np.float64)}, rtol=rtol,
+                           case=case)
+
+
+def test_pattern_of_arrays_of_other_shapes_or_all_right_is_none():
+    t = RNG.normal(size=(3, 5))
+    assert diagnosis._pattern("dW1", res("dW1", t.T, t)) is None
+    assert diagnosis._pattern("dW1", res("dW1", t, t)) is None
+    assert diagnosis._pattern("loss", res("loss", 2.0, 1.0)) is None  # a scalar has no pattern
+
+
+def test_pattern_transpose_within_twice_the_tolerance():
+    t = RNG.normal(size=(4, 4))
+    assert diagnosis._pattern("dW2", res("dW2", t.T, t)) == ("transpose", "dW2 is the transpose of the truth", 0.0)
+    assert diagnosis._pattern("dW2", res("dW2", t.T * (1 + 1.5 * RTOL), t))[0] == "transpose"
+    assert diagnosis._pattern("dW2", res("dW2", t.T * (1 + 3 * RTOL), t)) is None  # every entry wrong, no pattern
+    assert diagnosis._pattern("dW2", res("dW2", t, t)) is None  # t = t.T only for a symmetric t: none here
+
+
+def test_pattern_bad_entries_are_those_beyond_the_tolerance_of_the_largest():
+    t = np.array([1.0, -3.0, 2.0, 0.5, 4.0])
+    near = t.copy()
+    near[0] += 0.9 * RTOL * 4.0  # below rtol x the largest magnitude (4): not wrong
+    assert diagnosis._pattern("db1", res("db1", near, t)) is None
+    far = t.copy()
+    far[0] += 1.1 * RTOL * 4.0
+    assert diagnosis._pattern("db1", res("db1", far, t)) == ("index", "wrong only at index 0 of 5", 0.0)
+    big = t.copy()
+    big[3] = 1e6  # the scale is the larger of both arrays' largest entries: here got's
+    assert diagnosis._pattern("db1", res("db1", big, t)) == ("index", "wrong only at index 3 of 5", 0.0)
+
+
+def test_pattern_index_sign_flipped_and_wrong():
+    t = np.array([1.0, -3.0, 2.0, 0.5, 4.0])
+    g = t.copy()
+    g[2] = -g[2]
+    assert diagnosis._pattern("db2", res("db2", g, t)) == ("index", "sign flipped only at index 2 of 5", 0.0)
+    g = t.copy()
+    g[[0, 3]] *= 2
+    assert diagnosis._pattern("db2", res("db2", g, t)) == ("index", "wrong only at index 0, 3 of 5", 0.0)
+    g = t.copy()
+    g[[1, 4]] *= -1
+    assert diagnosis._pattern("db2", res("db2", g, t)) == ("index", "sign flipped only at index 1, 4 of 5", 0.0)
+    g = t.copy()
+    g[1] *= -1
+    g[4] *= 2  # one flipped, one not: "wrong"
+    assert diagnosis._pattern("db2", res("db2", g, t)) == ("index", "wrong only at index 1, 4 of 5", 0.0)
+    assert diagnosis._pattern("db2", res("db2", -t, t)) is None  # every entry: no index pattern
+
+
+def test_pattern_index_lists_at_most_eight():
+    t = np.arange(1.0, 13.0)
+    g = t.copy()
+    g[:10] *= 2
+    assert diagnosis._pattern("db1", res("db1", g, t)) == ("index", "wrong only at index 0, 1, 2, 3, 4, 5, 6, 7 of 12",
+                                                           0.0)
+
+
+def test_pattern_columns_sign_flipped_and_wrong():
+    t = RNG.normal(size=(4, 3)) + 2.0
+    g = t.copy()
+    g[:, 1] *= -1
+    assert diagnosis._pattern("dW2", res("dW2", g, t)) == ("columns", "sign flipped only in column(s) 1 of 3", 0.0)
+    g = t.copy()
+    g[:, [0, 2]] *= 2
+    assert diagnosis._pattern("dW2", res("dW2", g, t)) == ("columns", "wrong only in column(s) 0, 2 of 3", 0.0)
+    g = t.copy()
+    g[0, 2] *= -1  # one entry of the column flipped: the column is wrong, not flipped
+    assert diagnosis._pattern("dW2", res("dW2", g, t)) == ("columns", "wrong only in column(s) 2 of 3", 0.0)
+    assert diagnosis._pattern("dW2", res("dW2", 2 * t, t)) is None
+
+
+def tiny_case(y, target="labels"):
+    """D = H = 1, C = 2: row 0 an ordinary row (z1 = 0, yhat = 1/2), row 1 confident and saturated (z1 = 5)."""
+    from scratch.network import Params
+
+    params = Params(np.array([[1.0]]), np.array([0.0]), np.array([[10.0, -10.0]]), np.array([0.0, 0.0]))
+    return SimpleNamespace(params=params, x=np.array([[0.0], [5.0]]), y=np.asarray(y), dims=(2, 1, 1, 2))
+
+
+def test_pattern_saturated_units_of_dz1():
+    case = tiny_case([0, 1])
+    t = np.array([[0.3], [0.2]])
+    g = t.copy()
+    g[1, 0] += 1.0  # wrong where |z1| = 5 only
+    assert diagnosis._pattern("dz1", res("dz1", g, t, case)) == ("saturated", "", 5.0)
+    g = t.copy()
+    g[0, 0] += 1.0  # wrong where z1 = 0: not saturation
+    assert diagnosis._pattern("dz1", res("dz1", g, t, case)) is None  # (and one column: no column pattern)
+
+
+def test_pattern_true_class_and_confident_rows_of_dz2():
+    case = tiny_case([0, 1])
+    t = np.array([[0.25, -0.25], [0.1, -0.1]])
+    g = t.copy()
+    g[0, 0] += 1.0
+    g[1, 1] += 1.0  # both rows, each at its label
+    assert diagnosis._pattern("dz2", res("dz2", g, t, case)) == ("true class", "wrong only at each row's true class", 0.0)
+    g = t.copy()
+    g[1, 0] += 1.0  # row 1 (confident), not at its label
+    assert diagnosis._pattern("dz2", res("dz2", g, t, case)) == (
+        "confident", "wrong only on confident rows (max yhat > 1 - 1e-4)", 0.0)
+    soft = tiny_case([[1.0, 0.0], [0.0, 1.0]])
+    g = t.copy()
+    g[0, 0] += 1.0
+    g[1, 1] += 1.0  # soft targets: no true class; row 0 is not confident: the columns
+    assert diagnosis._pattern("dz2", res("dz2", g, t, soft)) is None
+    g = t.copy()
+    g[0, 1] += 1.0  # the ordinary row only, not at its label: column 1
+    assert diagnosis._pattern("dz2", res("dz2", g, t, case)) == ("columns", "wrong only in column(s) 1 of 2", 0.0)
+
+
+def test_common_pattern():
+    case = tiny_case([0, 1])
+    t = np.array([[0.3], [0.2]])
+    g = t.copy()
+    g[1, 0] += 1.0
+    sat = res("dz1", g, t, case)
+    assert diagnosis._common_pattern("dz1", [sat, sat]) == (
+        "wrong only at saturated units (|z1| >= 5; right where |z1| is smaller)")
+    a = np.array([1.0, 2.0, 3.0])
+    one, other = a.copy(), a.copy()
+    one[0] *= 2
+    other[1] *= 2
+    r1, r2 = res("db1", one, a), res("db1", other, a)
+    assert diagnosis._common_pattern("db1", [r1, r1]) == "wrong only at index 0 of 3"
+    assert diagnosis._common_pattern("db1", [r1, r2]) is None
+    assert diagnosis._common_pattern("db1", [r1, res("db1", 2 * a, a)]) is None
+    assert diagnosis._common_pattern("db1", []) is None
+
+
+def failing_result(change, case=SMALL, spec=None):
+    """check_outputs on scratch's outputs for ``case`` with ``change(out)`` applied."""
+    from scratch.network import loss_and_grads
+    from scratch.testing import check_outputs
+
+    L, g = loss_and_grads(case.params, case.x, case.y, spec=case.spec)
+    out = {"loss": np.asarray(L), **{q: np.array(getattr(g, q)) for q in ("dW1", "db1", "dW2", "db2", "dz1", "dz2")}}
+    change(out)
+    return check_outputs(case, out)
+
+
+def sig(q, *results):
+    failing = [r for r in results if not r.ok]
+    return diagnosis._signature(q, failing, list(results))
+
+
+def test_signature_of_shapes():
+    r = failing_result(lambda o: o.update(dW1=o["dW1"].T))
+    assert sig("dW1", r)[0] == "dW1 has shape (5, 3), the transpose of (3, 5)"
+    r = failing_result(lambda o: o.update(db1=o["dz1"].sum(axis=1)))
+    assert sig("db1", r)[0] == "db1 has shape (4,): summed over the units, not over the N samples (axis 1 instead of 0)"
+    r = failing_result(lambda o: o.update(db1=o["db1"][:3]))
+    assert sig("db1", r)[0] == "db1 has shape (3,), expected (5,)"
+    r = failing_result(lambda o: o.update(dW1=o["dW1"][:, :2]))
+    assert sig("dW1", r)[0] == "dW1 has shape (3, 2), expected (3, 5)"
+
+
+def test_signature_of_a_dtype_and_of_non_finite_values():
+    r = failing_result(lambda o: o.update(dW2=o["dW2"].astype(np.float32)))
+    assert sig("dW2", r)[0] == f"dW2: {r.checks['dW2'].problem}" and r.checks["dW2"].problem.startswith("dtype")
+
+    def nan(o):
+        o["db2"][0] = np.nan
+
+    assert sig("db2", failing_result(nan))[0] == "db2 has non-finite values"
+    huge = cases([0], ["huge"], ["float64"], ["labels"])[0]
+    text = sig("db2", failing_result(nan, huge))[0]
+    assert text.startswith("db2 has non-finite values (logits reach |z2| = ") and text.endswith(
+        ": exp overflows without the max-shift?)")
+
+
+def test_signature_of_a_ratio_and_of_a_loss_that_changes():
+    r = failing_result(lambda o: o.update(dW1=2 * o["dW1"]))
+    assert sig("dW1", r) == ("dW1 is twice the truth", "fails on every case kind of the sweep")
+    other = cases([1], ["small"], ["float64"], ["labels"])[0]
+    a = failing_result(lambda o: o.update(loss=o["loss"] * 1.5))
+    b = failing_result(lambda o: o.update(loss=o["loss"] * 1.25), other)
+    worst = max(a.checks["loss"].max_rel, b.checks["loss"].max_rel)
+    assert sig("loss", a, b)[0] == f"loss: relative error up to {worst:.3g}"
+    # the same multiple everywhere: named even for the loss
+    c = failing_result(lambda o: o.update(loss=o["loss"] * 1.5), other)
+    assert sig("loss", a, c)[0] == "loss is a constant 1.5 times the truth on every case"
+
+
+def test_signature_of_a_pattern():
+    square = cases([0], ["square"], ["float64"], ["labels"])[0]
+    r = failing_result(lambda o: o.update(dW2=o["dW2"].T.copy()), square)
+    assert sig("dW2", r)[0] == "dW2 is the transpose of the truth"
+
+    def column(o):
+        o["dW2"][:, 1] *= 3
+
+    assert sig("dW2", failing_result(column))[0] == "dW2: wrong only in column(s) 1 of 3"
+
+    def scattered(o):
+        o["dW1"][0, 0] += 1.0
+        o["dW1"][1, 1] += 1.0
+        o["dW1"][2, 2] += 1.0
+        o["dW1"][0, 3] += 1.0
+        o["dW1"][1, 4] += 1.0
+
+    r = failing_result(scattered)
+    assert sig("dW1", r)[0] == f"dW1: relative error up to {r.checks['dW1'].max_rel:.3g}"
+
+
+def test_signature_where_says_confident_for_confident_cases_only():
+    conf = cases([0], ["confident"], ["float64"], ["labels"])[0]
+    r = failing_result(lambda o: o.update(dW1=2 * o["dW1"]), conf)
+    assert sig("dW1", r)[1] == f"fails on every case kind of the sweep ({diagnosis.CONFIDENT_HINT})"
+    ok = failing_result(lambda o: None)
+    assert sig("dW1", r, ok)[1] == f"fails only for shapes confident (passes on small) ({diagnosis.CONFIDENT_HINT})"
+    assert sig("dW1", r, failing_result(lambda o: o.update(dW1=2 * o["dW1"])))[1] == (
+        "fails on every case kind of the sweep")
