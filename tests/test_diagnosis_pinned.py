@@ -502,3 +502,113 @@ def test_signature_where_says_confident_for_confident_cases_only():
     assert sig("dW1", r, ok)[1] == f"fails only for shapes confident (passes on small) ({diagnosis.CONFIDENT_HINT})"
     assert sig("dW1", r, failing_result(lambda o: o.update(dW1=2 * o["dW1"])))[1] == (
         "fails on every case kind of the sweep")
+
+
+# --------------------------------------------------------------------------------------------
+# _name_ratio
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ks, Ns, Cs, want", [
+    ([4.0, 12.0], [4, 12], [3, 5], "N times the truth on every case (the 1/N of the mean (7) is missing?)"),
+    ([4.0 * (1 + 9e-4), 12.0], [4, 12], [3, 5], "N times the truth on every case (the 1/N of the mean (7) is missing?)"),
+    ([1 / 4, 1 / 12], [4, 12], [3, 5], "1/N times the truth on every case (divided by N twice: a mean where a sum "
+                                       "belongs?)"),
+    ([12.0, 24.0], [4, 8], [3, 3], "N*C times the truth on every case (a sum over all N*C entries of the (N, C) "
+                                   "array?) (= 12 here: C = 3 on every case)"),
+    ([12.0, 60.0], [4, 12], [3, 5], "N*C times the truth on every case (a sum over all N*C entries of the (N, C) "
+                                    "array?)"),
+    ([1 / 12, 1 / 24], [4, 8], [3, 3], "1/(N*C) times the truth on every case (divided by N*C: a mean over all "
+                                       "entries and another 1/N?) (= 0.0833 here: C = 3 on every case)"),
+    ([1 / 3, 1 / 3], [4, 8], [3, 3], "1/C times the truth on every case (a mean over all N*C entries, not over the "
+                                     "N samples) (= 0.333 here: C = 3 on every case)"),
+    ([3.0, 5.0], [4, 8], [3, 5], "C times the truth on every case"),
+    ([1.0, 1.0005], [4, 8], [3, 5], "the truth up to a small relative error (a loss of precision, not a wrong formula)"),
+    ([-1.0, -1.0], [4, 8], None, "-1 times the truth (sign flipped)"),
+    ([2.0, 2.0], [4, 8], None, "twice the truth"),
+    ([0.5, 0.5], [4, 8], None, "half the truth"),
+    ([0.0, 1e-13], [4, 8], None, "all zeros"),
+    ([3.7, 3.7], [4, 8], None, "a constant 3.7 times the truth on every case"),
+    ([1.1, 2.2, 3.3, 4.4, 5.5], [4, 8, 9, 10, 11], None,
+     "a multiple of the truth that changes from case to case (1.1, 2.2, 3.3, 4.4)"),
+    ([1.0], [1], [1], "the truth up to a small relative error (a loss of precision, not a wrong formula)"),
+    ([1.0, 1.0], [1, 1], [3, 3], "the truth up to a small relative error (a loss of precision, not a wrong formula)"),
+    ([4.0 * (1 + 2e-3), 12.0], [4, 12], [1, 1], "a multiple of the truth that changes from case to case (4.01, 12)"),
+    ([3.0, 3.0], [1, 1], [3, 3], "N*C times the truth on every case (a sum over all N*C entries of the (N, C) "
+                                 "array?) (= 3 here: C = 3 on every case)"),
+])
+def test_name_ratio(ks, Ns, Cs, want):
+    assert diagnosis._name_ratio(ks, Ns, Cs) == want
+
+
+def test_name_ratio_zero_is_absolute():
+    assert diagnosis._name_ratio([1e-11, 0.0], [4, 8]) != "all zeros"
+
+
+# --------------------------------------------------------------------------------------------
+# _pitfall_finding: the text of a pitfall match
+# --------------------------------------------------------------------------------------------
+
+
+def finding_texts(fn, **sweep):
+    from scratch.testing import check_implementation
+
+    report = check_implementation(fn, blind_spots=False, dtypes=["float64"], targets=["labels"], **sweep)
+    return [d.text for d in report.diagnosis]
+
+
+def tail(name):
+    bug, right = diagnosis.bug_lines(name)
+    return f"{bug} -> {right}. See: python -m scratch pitfalls --show {name}"
+
+
+ALL_SIX = "dz2, dW2, db2, dz1, dW1, db1"
+
+
+def test_a_pitfall_on_every_failing_case():
+    texts = finding_texts(PITFALLS["missing_mean"].faulty, seeds=[0, 1], shapes=["small", "n1", "square"])
+    assert texts == [f"{ALL_SIX} match pitfall `missing_mean` ({PITFALLS['missing_mean'].title}) on all 4 failing "
+                     "cases tried; db1 is N times the truth on every case (the 1/N of the mean (7) is missing?); fails "
+                     "only for shapes small square (passes on n1); N > 1 (passes wherever N = 1). "
+                     + tail("missing_mean")]
+
+
+def test_a_pitfall_on_the_one_failing_case():
+    texts = finding_texts(PITFALLS["sign_flipped"].faulty, seeds=[0], shapes=["small"])
+    assert texts == [f"{ALL_SIX} match pitfall `sign_flipped` ({PITFALLS['sign_flipped'].title}) on the 1 failing "
+                     "case tried; db1 is -1 times the truth (sign flipped); fails on every case kind of the sweep. "
+                     + tail("sign_flipped")]
+
+
+def test_a_pitfall_on_one_quantity_says_what_else_it_changes():
+    from scratch.network import loss_and_grads
+
+    def only_dW2(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "dW2": g.dW2 * x.shape[0]}
+
+    texts = finding_texts(only_dW2, seeds=[0], shapes=["small", "square"])
+    assert texts == [f"dW2 matches pitfall `missing_mean` ({PITFALLS['missing_mean'].title}) on all 2 failing cases "
+                     "tried (the pitfall also changes dz2, db2, dz1, dW1, db1; yours has those right); dW2 is N times "
+                     "the truth on every case (the 1/N of the mean (7) is missing?); fails on every case kind of the "
+                     "sweep. " + tail("missing_mean")]
+
+
+def test_a_pitfall_on_part_of_the_failing_cases():
+    from scratch.network import loss_and_grads
+
+    faulty = PITFALLS["missing_mean"].faulty
+
+    def half(params, x, y):
+        if x.shape[0] == 4:
+            return faulty(params, x, y)
+        L, g = loss_and_grads(params, x, y)
+        return L, {q: 3 * v for q, v in g._asdict().items()}
+
+    texts = finding_texts(half, seeds=[0, 1], shapes=["small", "square"])
+    assert texts[0] == (f"{ALL_SIX} match pitfall `missing_mean` ({PITFALLS['missing_mean'].title}) on 2 of its "
+                        "failing cases tried, those of shapes small; dtypes float64; targets labels; db1 is N times "
+                        "the truth on every case (the 1/N of the mean (7) is missing?). " + tail("missing_mean"))
+    assert texts[1].startswith(f"no known pitfall matches {ALL_SIX}. dz2 is a constant 3 times the truth on every case;")
+    assert texts[1].endswith("on the other 2 failing case(s) tried (shapes square; dtypes float64; targets labels); "
+                             "fails on every case kind of the sweep")
