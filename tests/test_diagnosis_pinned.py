@@ -129,12 +129,45 @@ def test_relevance_counts_dtype_target_and_shape_matches(name, sample, want):
     assert diagnosis._relevance(name, sample) == want
 
 
-def test_relevance_of_a_mixed_setting_is_the_confident_shape():
-    mixed = [n for n, p in PITFALLS.items() if SETTINGS[p.caught_on].shape == "mixed"]
-    for name in mixed:
-        s = SETTINGS[PITFALLS[name].caught_on]
-        assert diagnosis._relevance(name, [fake_result(s.dtype, s.target, "confident")]) == 3
-        assert diagnosis._relevance(name, [fake_result(s.dtype, s.target, "mixed")]) == 2
+@pytest.mark.parametrize("changes, shown_on", [
+    ({"shape": "mixed"}, "confident"), ({"shape": "confident"}, "confident"),
+    ({"logit_scale": 100.0, "shape": "c10"}, "huge"), ({"logit_scale": 99.0, "shape": "c10"}, "c10"),
+])
+def test_relevance_of_the_shape_a_setting_is_shown_on(monkeypatch, changes, shown_on):
+    import dataclasses
+
+    monkeypatch.setitem(SETTINGS, "_fake", dataclasses.replace(SETTINGS["small"], **changes))
+    monkeypatch.setitem(PITFALLS, "_fake", SimpleNamespace(caught_on="_fake"))
+    for shape in ("confident", "mixed", "huge", "c10", "small"):
+        want = 2 + (shape == shown_on)
+        assert diagnosis._relevance("_fake", [fake_result("float64", "labels", shape)]) == want, shape
+
+
+# --------------------------------------------------------------------------------------------
+# _lossy_operations: which of the three lossy operations explain an error
+# --------------------------------------------------------------------------------------------
+
+
+def test_lossy_operations_attribution():
+    from scratch.network import Params, loss_and_grads
+    from scratch.tolerances import oracle_rtol
+
+    c = cases([0], ["confident"], ["float32"], ["labels"])[0]
+    L, g = loss_and_grads(Params(*(np.asarray(p, np.float64) for p in c.params)), c.x.astype(np.float64), c.y)
+    ref = {"loss": np.asarray(L), **g._asdict()}
+    rtol = oracle_rtol(np.dtype("float32"), c.dims)
+
+    def r(err):
+        return SimpleNamespace(case=c, ref=ref, rtol=rtol, checks={"dW1": SimpleNamespace(max_rel=err)})
+
+    cost = {op: diagnosis._error("dW1", diagnosis.plain_outputs(c, frozenset(diagnosis.LOSSY) - {op})["dW1"], r(0))
+            for op in diagnosis.LOSSY}
+    lossy = [op for op in diagnosis.LOSSY if cost[op] > rtol]
+    assert lossy == ["yhat", "act"] and cost["yhat"] < cost["act"] and cost["log"] <= rtol
+    f = diagnosis.ATTRIBUTION_FACTOR
+    assert diagnosis._lossy_operations("dW1", r(cost["act"] / f)) == ["yhat", "act"]  # both within, the edge included
+    assert diagnosis._lossy_operations("dW1", r(cost["yhat"] / f)) == ["yhat"]
+    assert diagnosis._lossy_operations("dW1", r(cost["yhat"] / f / 2)) == ["yhat", "act"]  # none within: every candidate
 
 
 # --------------------------------------------------------------------------------------------
