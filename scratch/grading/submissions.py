@@ -41,9 +41,10 @@ def _below(folder: Path, file: str) -> list[Path]:
     found, seen = [], 0
     for here, dirs, files in os.walk(folder, followlinks=False):
         seen += 1
+        if seen > SEARCH_FOLDERS:  # a strict bound: a folder of a million empty folders is not walked
+            break
         depth = len(Path(here).relative_to(folder).parts)
-        dirs[:] = [] if depth >= SEARCH_DEPTH or seen >= SEARCH_FOLDERS else \
-            sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED)
+        dirs[:] = [] if depth >= SEARCH_DEPTH else sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED)
         if depth and file in files and (Path(here) / file).is_file():
             found.append(Path(here) / file)
     return sorted(found)
