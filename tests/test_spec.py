@@ -83,6 +83,20 @@ def test_is_seed_and_describe():
     assert NetworkSpec(l2=0.5, l2_biases=True).describe().endswith("on weights and biases")
 
 
+@pytest.mark.parametrize("spec, text", [
+    (NetworkSpec("relu", reduction="sum", l2=1e-3), "relu, reduction sum, L2 (lambda/2)||W||^2 with lambda = 0.001 on "
+                                                    "weights only"),
+    (NetworkSpec(l2=0.5, l2_biases=True, l2_form="full"), "tanh, reduction mean, L2 lambda ||W||^2 with lambda = 0.5 "
+                                                          "on weights and biases"),
+    (NetworkSpec("leaky_relu"), "leaky_relu (alpha = 0.01), reduction mean, no L2"),
+    (NetworkSpec("sigmoid", alpha=0.3), "sigmoid, reduction mean, no L2"),
+    (NetworkSpec(l2_form="full", l2_biases=True), "tanh, reduction mean, no L2 (the seed network)"),
+    (NetworkSpec(reduction="sum"), "tanh, reduction sum, no L2"),
+])
+def test_describe_word_for_word(spec, text):
+    assert spec.describe() == text == str(spec)
+
+
 def test_round_trip_through_a_mapping():
     s = NetworkSpec("leaky_relu", alpha=0.3, l2=0.01, l2_form="full", l2_biases=True, reduction="sum")
     assert NetworkSpec.from_dict(s.as_dict()) == s == as_spec(s.as_dict())
