@@ -89,7 +89,7 @@ def test_is_seed_and_describe():
     (NetworkSpec(l2=0.5, l2_biases=True, l2_form="full"), "tanh, reduction mean, L2 lambda ||W||^2 with lambda = 0.5 "
                                                           "on weights and biases"),
     (NetworkSpec("leaky_relu"), "leaky_relu (alpha = 0.01), reduction mean, no L2"),
-    (NetworkSpec("sigmoid", alpha=0.3), "sigmoid, reduction mean, no L2"),
+    (NetworkSpec("sigmoid"), "sigmoid, reduction mean, no L2"),
     (NetworkSpec(l2_form="full", l2_biases=True), "tanh, reduction mean, no L2 (the seed network)"),
     (NetworkSpec(reduction="sum"), "tanh, reduction sum, no L2"),
 ])
