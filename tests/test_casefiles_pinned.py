@@ -566,3 +566,136 @@ def test_check_passes_a_correct_client_of_every_target(tmp_path):
     report = casefiles.check(tmp_path)
     assert report.ok and len(report.results) == 4
     assert all(set(r.checks) == {"loss", "dW1", "db1", "dW2", "db2", "dz1", "dz2"} for r in report.results)
+
+
+# --------------------------------------------------------------------------------------------
+# Second pass (the survivors of the second mutmut run)
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_manifest_names_its_cases_once(tmp_path):
+    text = casefiles.export(tmp_path, cases([0, 1], ["small"], ["float64"], ["labels"])).read_text()
+    assert text.count('"cases"') == 1
+
+
+@pytest.mark.parametrize("rel, message", [
+    ("", "w: expected a relative path, got ''"), (5, "w: expected a relative path, got 5"),
+    (None, "w: expected a relative path, got None"),
+    ("a\\b.json", "w: 'a\\\\b.json' must be a relative path inside the folder, with / separators"),
+    ("/abs.json", "w: '/abs.json' must be a relative path inside the folder, with / separators"),
+    ("a/../../b", "w: 'a/../../b' must be a relative path inside the folder, with / separators"),
+])
+def test_a_path_in_the_manifest_must_stay_inside(tmp_path, rel, message):
+    with pytest.raises(CaseFileError) as info:
+        casefiles._path(tmp_path, rel, "w")
+    assert str(info.value) == message
+
+
+def test_a_path_in_the_manifest(tmp_path):
+    assert casefiles._path(tmp_path, "a/b.json", "w") == tmp_path / "a" / "b.json"
+
+
+def test_an_npy_header_whose_element_count_overflows_int64_is_refused(tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (2**32, 2**32)})
+    with pytest.raises(ImplementationError) as info:
+        read_npy(tmp_path, buf.getvalue(), 10)
+    assert str(info.value) == (f"{tmp_path / 'a.npy'} declares shape (4294967296, 4294967296) "
+                               "(18,446,744,073,709,551,616 elements), more than the 10 the manifest's shapes allow: refused")
+
+
+def test_a_wrong_sha256_field_of_an_npy_case_names_every_file(tmp_path, small):
+    casefiles.export(tmp_path, [small], fmt="npy")
+    e = manifest(tmp_path)["cases"][0]
+    with pytest.raises(CaseFileError) as info:
+        casefiles._changed_inputs(tmp_path, "npy", {**e, "sha256": ["x"]}, small)
+    assert str(info.value) == (f"case {small.id}: sha256 must map W1.npy, b1.npy, W2.npy, b2.npy, x.npy, y.npy to "
+                               "hex digests, got ['x']")
+
+
+def test_a_changed_json_input_names_the_inputs_file(one):
+    folder, case = one
+    e = {k: v for k, v in manifest(folder)["cases"][0].items() if k != "sha256"}
+    x = case.x.copy()
+    x[0, 0] += 1.0
+    changed = SweepCase(case.seed, case.shape, case.dims, case.dtype, case.target, case.params, x, case.y, case.spec)
+    assert casefiles._changed_inputs(folder, "json", e, changed) == (
+        f"{folder / case.id / 'inputs.json'}: input x differs from the one the manifest's seed, shape, dtype and "
+        "target make (the inputs were changed after export)")
+
+
+def test_a_loss_npy_of_two_elements_is_refused_by_its_bound(one):
+    folder, case = one
+    out = outputs_of(case)
+    where = write_npy_outputs(folder, case, {**out, "loss": np.array([1.0, 2.0])})
+    with pytest.raises(ImplementationError) as info:
+        casefiles.read_outputs(case, where, "npy")
+    assert str(info.value) == (f"{where / 'loss.npy'} declares shape (2,) (2 elements), more than the 1 the "
+                               "manifest's shapes allow: refused")
+
+
+def test_json_outputs_that_overflow_float32_warn_nothing(tmp_path):
+    import warnings
+
+    case = cases([0], ["small"], ["float32"], ["labels"])[0]
+    casefiles.export(tmp_path, [case])
+    out = {q: np.asarray(v, np.float64) for q, v in outputs_of(case).items()}
+    where = write_json(tmp_path, case, {**out, "dW1": np.full_like(out["dW1"], 1e39)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = casefiles.read_outputs(case, where, "json")
+    assert np.isinf(got["dW1"]).all()
+
+
+def test_a_changed_first_case_does_not_stop_the_others(tmp_path):
+    sweep = cases([0, 1], ["small"], ["float64"], ["labels"])
+    casefiles.export(tmp_path, sweep)
+    for c in sweep:
+        write_json(tmp_path, c, outputs_of(c))
+    x = json.loads((tmp_path / sweep[0].id / "inputs.json").read_text())
+    x["x"][0][0] += 1.0
+    (tmp_path / sweep[0].id / "inputs.json").write_text(json.dumps(x))
+    report = casefiles.check(tmp_path)
+    assert [r.case.id for r in report.results] == [c.id for c in sweep]
+    assert report.results[0].error.startswith("inputs changed: ") and report.results[1].ok
+
+
+def test_outputs_are_read_only_inside_the_folder_whatever_the_manifest_nesting(tmp_path, small):
+    folder = tmp_path / "c"
+    casefiles.export(folder, [small])
+    m = manifest(folder)
+    m["cases"][0]["outputs"] = "out.json"  # at the top of the folder: its parent's parent is outside
+    (folder / "manifest.json").write_text(json.dumps(m))
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({q: np.asarray(v).tolist() for q, v in outputs_of(small).items()}))
+    (folder / "out.json").symlink_to(outside)
+    report = casefiles.check(folder)
+    assert not report.ok and "leads out of the case folder" in report.results[0].error
+
+
+def test_check_uses_the_reference_given_and_names_it(one):
+    from scratch.network import loss_and_grads as scratch_lag
+
+    folder, case = one
+    write_json(folder, case, outputs_of(case))
+
+    def doubled(params, x, y):
+        L, g = scratch_lag(params, x, y)
+        return 2 * L, type(g)(*(2 * v for v in g))
+
+    assert casefiles.check(folder).reference == "scratch" and casefiles.check(folder).ok
+    report = casefiles.check(folder, reference=doubled)
+    assert report.reference.endswith("doubled")
+    # the client agrees with scratch's own truth and the reference does not: judged against the truth, and said so
+    assert report.ok and [d.kind for d in report.diagnosis] == ["reference"]
+    assert report.diagnosis[0].text.startswith(f"the reference {report.reference} itself loses digits")
+
+
+def test_check_lists_blind_spots_and_state_kept_between_calls_among_them(one):
+    folder, case = one
+    write_json(folder, case, outputs_of(case))
+    spots = [b.pitfall for b in casefiles.check(folder).blind_spots]
+    assert "accumulating_gradients" in spots  # a file cannot be called twice
+    assert "softmax_without_max_shift" in spots  # shape huge is not in this folder

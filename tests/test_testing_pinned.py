@@ -40,6 +40,13 @@ def test_assert_case_returns_the_passing_result():
     assert isinstance(result, st.CaseResult) and result.ok and result.case is case
 
 
+def test_assert_case_passes_its_options_on():
+    case = small_case()
+    assert st.assert_case(U.textbook_arrays, case, signature="arrays").ok
+    with pytest.raises(ImplementationError, match="signature"):
+        st.assert_case(U.textbook_arrays, case)
+
+
 @pytest.mark.parametrize("reference", [None, "numeric"])
 def test_assert_case_message_is_the_one_case_report(reference):
     case = small_case()
