@@ -332,3 +332,134 @@ def test_call_with_the_arrays_signature():
 
     header, out = W._call(net, "arrays", inputs(), ())
     assert header["names"][0] == "loss" and len(out) == 7
+
+
+# --------------------------------------------------------------------------------------------
+# The channel (the trust boundary: whatever the worker sends is read as data or refused)
+# --------------------------------------------------------------------------------------------
+
+import json  # noqa: E402
+import struct  # noqa: E402
+
+
+def body_of(message: bytes) -> bytes:
+    (n,) = struct.unpack(">Q", message[:8])
+    assert n == len(message) - 8
+    return message[8:]
+
+
+def test_pack_and_unpack_round_trip():
+    arrays = [np.arange(6.0).reshape(2, 3), np.float32(2.5), np.arange(4, dtype=">i4"), np.asfortranarray(np.eye(3))]
+    header, out = W._unpack(body_of(W._pack({"names": ["a", "b", "c", "d"], "x": 1}, arrays)))
+    assert header["names"] == ["a", "b", "c", "d"] and header["x"] == 1
+    assert header["arrays"] == [["<f8", [2, 3], 48], ["<f4", [], 4], [">i4", [4], 16], ["<f8", [3, 3], 72]]
+    for a, b in zip(arrays, out):
+        assert b.dtype == np.asarray(a).dtype and b.shape == np.shape(a) and np.array_equal(a, b)
+        assert b.flags.writeable and b.flags.c_contiguous
+    assert W._unpack(body_of(W._pack({}))) == ({"arrays": []}, [])
+
+
+def raw(header, data=b"") -> bytes:
+    head = json.dumps(header).encode()
+    return struct.pack(">I", len(head)) + head + data
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"abc", "a message shorter than its header"),
+    (struct.pack(">I", 10) + b"{}", "a header of 10 bytes"),
+    (struct.pack(">I", (1 << 20) + 1) + b"x" * ((1 << 20) + 1), f"a header of {(1 << 20) + 1} bytes"),
+    (struct.pack(">I", 3) + b"{{{", "a header that is not JSON (JSONDecodeError)"),
+    (struct.pack(">I", 2) + b"[]", "a header that is not a JSON object with a list of arrays"),
+    (raw({"arrays": {}}), "a header that is not a JSON object with a list of arrays"),
+    (raw({"arrays": []}, b"x"), "array sizes that do not add up to the message"),
+    (raw({"arrays": [["<f8", [2], 16]]}, b"\0" * 24), "array sizes that do not add up to the message"),
+    (raw({"arrays": [["<f8", [2], 16]]}, b"\0" * 8), "an array declaring shape (2,) of float64 for 16 bytes"),
+    (raw({"arrays": [["<f8", [2], 8]]}, b"\0" * 8), "an array declaring shape (2,) of float64 for 8 bytes"),
+    (raw({"arrays": [["<f8", [2]]]}), "an array description that is not [dtype, shape, nbytes]"),
+    (raw({"arrays": [[8, [2], 16]]}), "an array description that is not [dtype, shape, nbytes]"),
+    (raw({"arrays": [["<f8" * 3, [2], 16]]}), "an array description that is not [dtype, shape, nbytes]"),
+    (raw({"arrays": [["<f8", [1] * 9, 8]]}), "an array description that is not [dtype, shape, nbytes]"),
+    (raw({"arrays": [["<f8", [-1], 8]]}), "an array description that is not [dtype, shape, nbytes]"),
+    (raw({"arrays": [["<f8", [2.0], 16]]}), "an array description that is not [dtype, shape, nbytes]"),
+    (raw({"arrays": [["<f8", [True], 8]]}), "an array description that is not [dtype, shape, nbytes]"),
+    (raw({"arrays": [["<f8", [2], 16.0]]}), "an array description that is not [dtype, shape, nbytes]"),
+    (raw({"arrays": ["<f8"]}), "an array description that is not [dtype, shape, nbytes]"),
+    (raw({"arrays": [["zz", [2], 16]]}), "an array of unknown dtype 'zz'"),
+    (raw({"arrays": [["|O", [1], 8]]}), "an array of dtype |O"),
+    (raw({"arrays": [["<M8[s]", [1], 8]]}), "an array of dtype <M8[s]"),
+    (raw({"arrays": [["|V8", [1], 8]]}), "an array of dtype |V8"),
+])
+def test_malformed_messages_are_refused(body, message):
+    with pytest.raises(ValueError) as info:
+        W._unpack(body)
+    assert str(info.value) == message
+
+
+def test_the_limits_themselves_are_accepted():
+    h = W._unpack(raw({"arrays": [["<f8", [1] * 8, 8]]}, b"\0" * 8))[1][0]
+    assert h.shape == (1,) * 8
+    assert W._unpack(raw({"arrays": [["|b1", [0], 0]]}))[1][0].shape == (0,)
+    for kind in ("|b1", "<i8", "<u2", "<c16", "|S3", "<U2"):
+        a = np.zeros(2, dtype=kind)
+        assert W._unpack(raw({"arrays": [[a.dtype.str, [2], a.nbytes]]}, a.tobytes()))[1][0].dtype == a.dtype
+    head = b"{" + b" " * ((1 << 20) - 2) + b"}"
+    assert W._unpack(struct.pack(">I", len(head)) + head) == ({}, [])
+
+
+def test_cut_and_describe_exit():
+    assert W._cut("abc", 3) == "abc" and W._cut("abcd", 3) == "abc... [1 more characters cut]"
+    assert W._describe_exit(None) == "an unknown status"
+    assert W._describe_exit(3) == "exit status 3" and W._describe_exit(0) == "exit status 0"
+    assert W._describe_exit(-11) == "signal SIGSEGV (segmentation fault)"
+    assert W._describe_exit(-9) == "signal SIGKILL (killed: out of memory?)"
+    assert W._describe_exit(-6) == "signal SIGABRT (aborted)"
+    assert W._describe_exit(-25) == f"signal SIGXFSZ (wrote a file past {W.MAX_FILE_MB} MiB)"
+    assert W._describe_exit(-7) == "signal SIGBUS (bus error)"
+    assert W._describe_exit(-8) == "signal SIGFPE (floating-point exception)"
+    assert W._describe_exit(-15) == "signal SIGTERM"
+    assert W._describe_exit(-999) == "signal 999"
+
+
+def test_parse_target(tmp_path):
+    path = submission(tmp_path, "def net(params, x, y): pass\n")
+    assert W.parse_target(f"{path}:net") == ("file", str(path.resolve()), "net")
+    assert W.parse_target("pkg.mod:fn") == ("module", "pkg.mod", "fn")
+    rel = path.name
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert W.parse_target(f"{rel}:net") == ("file", str(path.resolve()), "net")
+    finally:
+        os.chdir(cwd)
+    for bad in ("nocolon", "a:b:c", ":fn", "mod:", 5, "a::b"):
+        with pytest.raises(W.ImplementationUnusable) as info:
+            W.parse_target(bad)
+        assert str(info.value) == f"{bad!r}: expected module:function or path/to/file.py:function"
+    for missing in ("nope.py:f", "dir/nope:f"):
+        with pytest.raises(W.ImplementationUnusable) as info:
+            W.parse_target(missing)
+        assert str(info.value) == f"{missing!r}: no such file {missing.split(':')[0]!r}"
+
+
+def test_write_all_writes_everything_through_short_writes():
+    import os
+
+    r, w = os.pipe()
+    try:
+        data = bytes(range(256)) * 1000  # larger than a pipe buffer's one write
+        import threading
+
+        got = []
+        t = threading.Thread(target=lambda: got.append(b"".join(iter(lambda: os.read(r, 65536), b""))))
+        t.start()
+        W._write_all(w, data)
+        os.close(w)
+        w = -1
+        t.join(10)
+        assert got == [data]
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
