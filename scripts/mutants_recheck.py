@@ -1,0 +1,95 @@
+"""Recheck mutmut's survivors against the slow test files, and run the worker's child side.
+
+``mutmut run`` (docs/tests.md, "Mutation testing") runs the fast test files only.  This script
+takes every mutant ``mutmut results`` lists as survived, or with no tests (the worker's
+child-side loop runs only in the worker process, where mutmut's stats cannot see which test
+reaches it), runs the slow, subprocess-driven files against it in ``mutants/``
+(``MUTANT_UNDER_TEST=NAME``: the processes the tests start inherit it and run the mutant too),
+and prints which are killed there, by which test, and which still survive::
+
+    python scripts/mutants_recheck.py                       # every survivor, two at a time
+    python scripts/mutants_recheck.py --only "scratch.worker.x__serve*" --jobs 2
+    python scripts/mutants_recheck.py --files tests/test_grade.py --only "scratch.grading*"
+
+Files by module unless ``--files`` says otherwise: ``scratch.worker`` -> test_isolation,
+``scratch.grading`` -> test_grade, anything else -> test_check_command, test_isolation and
+test_grade.  Exit status 0 when no mutant survives, 1 when some do, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOW = {"scratch.worker.": ["tests/test_isolation.py"], "scratch.grading.": ["tests/test_grade.py"]}
+DEFAULT = ["tests/test_check_command.py", "tests/test_isolation.py", "tests/test_grade.py"]
+#: The SIGINT tests need a foreground terminal; JAX hangs a forked worker (tests/mutmut_no_jax).
+KEYWORDS = "not jax and not ctrl_c and not interrupt"
+
+
+def survivors(pattern: str) -> list[str]:
+    """The mutants ``mutmut results`` lists as survived or with no tests, matching ``pattern``."""
+    out = subprocess.run([sys.executable, "-m", "mutmut", "results"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    names = [m.group(1) for m in re.finditer(r"^\s*(\S+): (survived|no tests)\s*$", out, re.M)]
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def files_for(name: str, given: list[str] | None) -> list[str]:
+    return given or next((f for prefix, f in SLOW.items() if name.startswith(prefix)), DEFAULT)
+
+
+def run_one(name: str, files: list[str], timeout: float) -> tuple[str, str, str]:
+    """(name, "killed" / "survived" / "error", the failing test or why)."""
+    env = {**os.environ, "MUTANT_UNDER_TEST": name, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(ROOT / "tests" / "mutmut_no_jax")}
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-k", KEYWORDS,
+           *files]
+    try:
+        p = subprocess.run(cmd, cwd=ROOT / "mutants", env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return name, "killed", f"timed out after {timeout:g} s"
+    if p.returncode == 0:
+        return name, "survived", ""
+    if p.returncode == 1:
+        failed = re.search(r"^FAILED (\S+)", p.stdout, re.M)
+        return name, "killed", failed.group(1) if failed else "a test failed"
+    return name, "error", f"pytest exit status {p.returncode}: {(p.stdout + p.stderr).strip().splitlines()[-1:]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="*", help="glob of mutant names (default: every survivor)")
+    ap.add_argument("--files", nargs="+", help="test files to run (default: by module, see above)")
+    ap.add_argument("--jobs", type=int, default=2, help="mutants at a time (default 2)")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant (default 600): longer is killed")
+    args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.timeout <= 0:
+        ap.error(f"--timeout must be > 0, got {args.timeout:g}")
+    if not (ROOT / "mutants").is_dir():
+        ap.error(f"no {ROOT / 'mutants'}: run mutmut first (docs/tests.md, 'Mutation testing')")
+    missing = [f for f in args.files or [] if not (ROOT / f).is_file()]
+    if missing:
+        ap.error(f"no such test file: {', '.join(missing)}")
+    names = survivors(args.only)
+    print(f"{len(names)} mutant(s) to recheck")
+    counts = {"killed": 0, "survived": 0, "error": 0}
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for name, status, why in pool.map(lambda n: run_one(n, files_for(n, args.files), args.timeout), names):
+            counts[status] += 1
+            print(f"{status:8s} {name}" + (f"  ({why})" if why else ""), flush=True)
+    print(f"killed {counts['killed']}, survived {counts['survived']}, errors {counts['error']}")
+    return 1 if counts["survived"] or counts["error"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""scripts/mutants_recheck.py: bad usage exits 2 before any work; survivors read from
+``mutmut results``; each rerun classified killed / survived / error (mutmut is not run here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def script(monkeypatch, tmp_path):
+    spec = importlib.util.spec_from_file_location("mutants_recheck_under_test", ROOT / "scripts" / "mutants_recheck.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "ROOT", tmp_path)
+    return mod
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--jobs", "0"], "--jobs must be >= 1, got 0"), (["--timeout", "0"], "--timeout must be > 0, got 0"),
+    ([], "run mutmut first"), (["--jobs", "x"], "invalid int value"),
+])
+def test_bad_usage_exits_2_before_any_work(script, monkeypatch, capsys, argv, words):
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("work started"))
+    with pytest.raises(SystemExit) as info:
+        script.main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and words in err and "Traceback" not in err
+
+
+def test_a_missing_test_file_is_named(script, tmp_path, monkeypatch, capsys):
+    (tmp_path / "mutants").mkdir()
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("work started"))
+    with pytest.raises(SystemExit) as info:
+        script.main(["--files", "tests/nope.py"])
+    assert info.value.code == 2 and "no such test file: tests/nope.py" in capsys.readouterr().err
+
+
+RESULTS = """\
+    scratch.worker.x__serve__mutmut_3: no tests
+    scratch.worker.x__serve__mutmut_4: survived
+    scratch.diagnosis.x__pattern__mutmut_9: survived
+    scratch.diagnosis.x__pattern__mutmut_10: timeout
+    scratch.grading.config.x__seeds__mutmut_1: not checked
+"""
+
+
+def test_survivors_are_read_from_mutmut_results(script, monkeypatch):
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: SimpleNamespace(stdout=RESULTS, returncode=0))
+    assert script.survivors("*") == ["scratch.worker.x__serve__mutmut_3", "scratch.worker.x__serve__mutmut_4",
+                                     "scratch.diagnosis.x__pattern__mutmut_9"]
+    assert script.survivors("scratch.worker*") == ["scratch.worker.x__serve__mutmut_3",
+                                                   "scratch.worker.x__serve__mutmut_4"]
+
+
+def test_files_by_module(script):
+    assert script.files_for("scratch.worker.x__serve__mutmut_1", None) == ["tests/test_isolation.py"]
+    assert script.files_for("scratch.grading.config.x__seeds__mutmut_1", None) == ["tests/test_grade.py"]
+    assert script.files_for("scratch.diagnosis.x__pattern__mutmut_1", None) == script.DEFAULT
+    assert script.files_for("scratch.worker.x__serve__mutmut_1", ["a.py"]) == ["a.py"]
+
+
+@pytest.mark.parametrize("rc, stdout, status, why", [
+    (0, "5 passed", "survived", ""),
+    (1, "F\nFAILED tests/test_isolation.py::test_x - AssertionError\n1 failed", "killed", "tests/test_isolation.py::test_x"),
+    (1, "1 failed", "killed", "a test failed"),
+    (5, "no tests ran", "error", "pytest exit status 5: ['no tests ran']"),
+])
+def test_each_rerun_is_classified(script, monkeypatch, rc, stdout, status, why):
+    seen = {}
+
+    def fake(cmd, **kw):
+        seen.update(kw)
+        return SimpleNamespace(returncode=rc, stdout=stdout, stderr="")
+
+    monkeypatch.setattr(subprocess, "run", fake)
+    assert script.run_one("scratch.m.x_f__mutmut_1", ["tests/t.py"], 10) == ("scratch.m.x_f__mutmut_1", status, why)
+    assert seen["env"]["MUTANT_UNDER_TEST"] == "scratch.m.x_f__mutmut_1" and seen["cwd"] == script.ROOT / "mutants"
+
+
+def test_a_rerun_past_its_time_is_killed(script, monkeypatch):
+    def slow(cmd, **kw):
+        raise subprocess.TimeoutExpired(cmd, kw["timeout"])
+
+    monkeypatch.setattr(subprocess, "run", slow)
+    assert script.run_one("n", ["t.py"], 2.5) == ("n", "killed", "timed out after 2.5 s")
+
+
+def test_the_script_runs_as_a_command_and_says_what_it_does():
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "mutants_recheck.py"), "--help"], capture_output=True,
+                       text=True)
+    assert p.returncode == 0 and "Recheck mutmut's survivors" in p.stdout
