@@ -271,3 +271,29 @@ def test_load_assignment(tmp_path):
     p.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match="cannot read the config"):
         load_assignment(p)
+
+
+def test_the_title_and_an_empty_entry_point():
+    assert ok('[assignment]\ntitle = "HW3: backprop"\n').title == "HW3: backprop"
+    assert error('[assignment]\nentry_point = ""\n') == "a.toml: [assignment] entry_point: expected a non-empty string, got ''"
+
+
+def test_a_tiers_cases_carry_its_network_and_targets():
+    a = ok('[network]\nactivation = "relu"\n[sweep]\nseeds = [0]\nshapes = ["small", "2,3,4,5"]\ndtypes = ["float64"]\n'
+           'targets = ["soft"]\n')
+    got = a.tiers[0].cases(a.spec)
+    assert [(c.shape, c.dims, c.target, c.spec) for c in got] == [
+        ("small", (4, 3, 5, 3), "soft", NetworkSpec("relu")), ("N2D3H4C5", (2, 3, 4, 5), "soft", NetworkSpec("relu"))]
+
+
+def test_without_tomllib_or_tomli_the_config_names_what_to_install(monkeypatch):
+    import sys
+
+    from scratch.grading import config
+
+    monkeypatch.setitem(sys.modules, "tomllib", None)
+    monkeypatch.setitem(sys.modules, "tomli", None)
+    with pytest.raises(ConfigError) as info:
+        config._toml_loads("")
+    assert str(info.value) == ("reading an assignment config needs Python 3.11 (tomllib) or the tomli package: "
+                               "pip install tomli")

@@ -235,3 +235,93 @@ def test_bundle(tmp_path):
     assert 'ROOT="${AUTOGRADER_ROOT:-/autograder}"' in runner and f"if [ -x {gs.VENV}/bin/python ]" in runner
     gs.write_bundle(folder, A)  # again, into the same folder
     assert sorted(os.listdir(folder)) == ["assignment.toml", "run_autograder", "setup.sh"]
+
+
+# --------------------------------------------------------------------------------------------
+# Second pass (the survivors of the second mutmut run)
+# --------------------------------------------------------------------------------------------
+
+
+def test_write_atomic_writes_beside_the_target(tmp_path, monkeypatch):
+    seen = []
+    real = os.replace
+
+    def spy(src, dst):
+        seen.append((Path(src), Path(dst)))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    out.write_atomic(tmp_path / "grades.csv", "x")
+    ((src, dst),) = seen
+    assert dst == tmp_path / "grades.csv" and src.parent == tmp_path
+    assert src.name.startswith(".grades.csv.") and src.name.endswith(".tmp")
+
+
+def test_write_atomic_is_utf8_whatever_the_locale(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "out.txt"
+    code = f"from scratch.grading.outputs import write_atomic; write_atomic({str(target)!r}, 'h\\u00e9llo \\u2713')"
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    check = subprocess.run([sys.executable, "-c", "import locale; print(locale.getpreferredencoding(False))"],
+                           env=env, capture_output=True, text=True).stdout.strip()
+    assert check.lower() in ("ansi_x3.4-1968", "ascii", "us-ascii")  # the locale's own encoding is not UTF-8
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    assert target.read_bytes() == "héllo ✓".encode()
+
+
+def test_json_files_are_indented_by_two():
+    assert out.report_json(full(), A).startswith('{\n  "assignment": {\n    "title": "HW3"')
+    assert out.summary_json([full()], A).startswith('{\n  "submissions": 1,\n  "statuses": {\n    "graded": 1')
+
+
+def test_class_summary_layout():
+    lines = out.class_summary([full()], A).splitlines()
+    assert lines[1] == "" and lines[2].split() == ["tier", "points", "full", "marks"]
+    assert lines[-2:] == ["", "No known mistake diagnosed."]
+    with_pitfall = out.class_summary([half()], A).splitlines()
+    i = with_pitfall.index("Most common diagnosed mistakes (submissions):")
+    assert with_pitfall[i - 1] == ""
+    flagged = out.class_summary([crashed()], A).splitlines()
+    i = flagged.index("Not graded normally:")
+    assert flagged[i - 1] == ""
+    assert "0 of 0" in out.class_summary([], A)
+    assert json.loads(out.summary_json([], A))["tiers"]["ordinary"]["full_marks"] == 0
+
+
+def test_class_summary_lists_ten_flagged_by_default_and_exactly_top_without_a_more_line():
+    eleven = [crashed(f"s{i:02d}.py") for i in range(11)]
+    lines = out.class_summary(eleven, A).splitlines()
+    assert lines[-1] == "  ... and 1 more (see grades.csv)" and sum(ln.startswith("  s") for ln in lines) == 10
+    ten = out.class_summary(eleven[:10], A).splitlines()
+    assert not any(ln.startswith("  ...") for ln in ten) and sum(ln.startswith("  s") for ln in ten) == 10
+
+
+def test_results_json_lists_every_diagnosis_line():
+    g = graded("x.py", [run("ordinary", [case("c1", loss="bad", dW1=True)],
+                            [{"text": "first", "pitfall": None}, {"text": "second", "pitfall": None}]),
+                        run("robustness", [case("h1", loss=True)])])
+    test = gs.results_json(g, A)["tests"][0]
+    assert test["output"] == "failed on 1 of 1 case(s); first c1: bad\ndiagnosis: first\ndiagnosis: second"
+
+
+@pytest.mark.parametrize("data, errors", [
+    ({"score": 0, "tests": [3, {"name": "", "score": 0, "max_score": 1}]},
+     ["tests[0] must be an object", "tests[1].name must be a non-empty string"]),
+    ({"score": 1e6 + 1, "tests": [{"name": "a", "score": 1e6, "max_score": 1e6}]}, []),  # within 1e-6 of the total
+    ({"score": 1e6 + 1.5, "tests": [{"name": "a", "score": 1e6, "max_score": 1e6}]},
+     ["the tests' scores add up to 1000000.0, not the score 1000001.5"]),
+    ({"score": 1.0 + 1.5e-6, "tests": [{"name": "a", "score": 1.0, "max_score": 1.0}]},
+     ["the tests' scores add up to 1.0, not the score 1.0000015"]),
+    ({"score": 0.5, "tests": [{"name": "a", "score": 1e6, "max_score": 1e6}]},
+     ["the tests' scores add up to 1000000.0, not the score 0.5"]),
+])
+def test_validate_results_second_pass(data, errors):
+    assert gs.validate_results(data) == errors
+
+
+def test_the_requirement_pins_the_installed_version():
+    from importlib.metadata import version
+
+    assert gs._requirement() == f"scratch-backprop[cli]=={version('scratch-backprop')}"

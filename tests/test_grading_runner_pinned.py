@@ -170,3 +170,24 @@ def test_a_submission_without_an_entry_file_runs_nothing():
     done = []
     (sr,) = R.run_submissions(A, [sub], jobs=2, on_done=done.append)
     assert sr.runs == [] and sr.submission is sub and done == [sr] and not sr.timed_out
+
+
+def test_a_refusal_keeps_everything_after_the_first_error_marker(tmp_path):
+    run = read(tmp_path, 2, None, "python -m scratch check: error: bad value: error: nested\n")
+    assert run.problem == "check refused it: bad value: error: nested"
+
+
+@pytest.mark.parametrize("where", ["site-packages", "dist-packages"])
+def test_an_installed_package_adds_nothing_to_the_path(monkeypatch, where):
+    monkeypatch.setattr(R, "__file__", f"/usr/lib/python3/{where}/scratch/grading/runner.py")
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    assert "PYTHONPATH" not in R.child_env()
+    monkeypatch.setattr(R, "__file__", f"/home/me/checkout/scratch/grading/runner.py")
+    assert R.child_env()["PYTHONPATH"] == "/home/me/checkout"
+
+
+def test_the_child_writes_no_bytecode_and_a_missing_startup_file_is_fine(monkeypatch):
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    monkeypatch.delenv("PYTHONSTARTUP", raising=False)
+    env = R.child_env()
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1" and "PYTHONSTARTUP" not in env

@@ -320,3 +320,71 @@ def test_class_counts():
     }
     assert class_counts([])["mean_score"] is None and class_counts([])["submissions"] == 0
     assert class_counts([a, b, b])["mean_score"] == 1.3333
+
+
+# --------------------------------------------------------------------------------------------
+# Second pass (the survivors of the second mutmut run)
+# --------------------------------------------------------------------------------------------
+
+
+def test_reasons_are_cut_at_300_characters():
+    assert _case_outcome(case("a", loss="p" * 301), "loss") == (False, "p" * 300 + "... [1 more characters]")
+    assert _case_outcome(case("a", loss="p" * 300), "loss") == (False, "p" * 300)
+    assert _case_outcome(case("a", problems=["q" * 150, "r" * 149], loss=True), "loss") == (
+        False, "q" * 150 + "; " + "r" * 148 + "... [1 more characters]")
+
+
+def test_a_report_without_a_diagnosis():
+    r = TierRun("ordinary", ["check"], 1, 1.0, report={"cases": [case("c1", loss="bad")]})
+    t = score_tier(r, "ordinary", {"loss": 1.0}, "all")
+    assert (t.diagnosis, t.pitfalls, t.n_cases) == ([], [], 1)
+
+
+def test_json_of_a_quantity_a_tier_and_a_submission():
+    assert QuantityScore("dW1", 1.5, 3.0, 1, 2, "why").as_dict() == {
+        "quantity": "dW1", "points": 1.5, "max_points": 3.0, "passed": 1, "cases": 2, "reason": "why"}
+    t = TierScore("ordinary", 1.0, 2.0, {}, ["d"], ["p"], "prob", 4, 1, 2, 1.23456, "page.html")
+    assert t.as_dict() == {"tier": "ordinary", "title": "ordinary cases", "points": 1.0, "max_points": 2.0,
+                           "full_marks": False, "problem": "prob", "n_cases": 4, "n_failed": 1, "raised": 2,
+                           "seconds": 1.235, "quantities": {}, "diagnosis": ["d"], "pitfalls": ["p"],
+                           "html": "page.html"}
+    g = grade([run("ordinary", [case("c1", loss=True, dW1=True)])])
+    d = g.as_dict()
+    assert list(d) == ["submission", "path", "entry_file", "status", "score", "max_score", "crashed", "timed_out",
+                       "message", "seconds", "pitfalls", "pitfalls_ruled_out", "tiers", "feedback", "runs"]
+    assert (d["status"], d["score"], d["max_score"], d["crashed"], d["timed_out"], d["message"], d["pitfalls"]) == (
+        "graded", 2.0, 2.0, False, False, "", [])
+    assert list(d["tiers"]) == ["ordinary"] and d["tiers"]["ordinary"]["points"] == 2.0
+
+
+def test_stderr_is_kept_only_for_a_run_with_a_problem():
+    r = good()
+    r.stderr = "some warnings"
+    assert grade([r]).as_dict()["runs"][0]["stderr_tail"] == ""
+
+
+def test_empty_messages_stay_empty():
+    assert grade([TierRun("ordinary", ["check"], 2, 0.4)]).message == ""  # refused, no words
+    assert grade([TierRun("ordinary", ["check"], -9, 9.0, timed_out=True)]).message == ""
+
+
+def test_the_feedback_goes_on_after_a_tier_with_a_problem():
+    g = grade([TierRun("ordinary", ["check"], -11, 1.0, problem="killed by SIGSEGV"),
+               run("robustness", [case("h1", loss=True)])], TWO_TIERS)
+    assert g.feedback().splitlines() == ["Score 1 / 2 (crashed: ordinary: killed by SIGSEGV)",
+                                         "ordinary cases: 0 / 1: killed by SIGSEGV",
+                                         "robustness (huge logits, float64): 1 / 1 (all 1 case(s) passed)"]
+
+
+def test_a_float32_setting_of_an_ordinary_shape_is_shown_by_the_ordinary_tier(monkeypatch):
+    import dataclasses
+    from types import SimpleNamespace
+
+    from scratch.pitfalls import PITFALLS, SETTINGS
+
+    full = parse_assignment("")
+    for name, changes, tier in (("_f32_small", {"dtype": "float32"}, "ordinary"),
+                                ("_f64_confident", {"shape": "confident"}, None)):
+        monkeypatch.setitem(SETTINGS, name, dataclasses.replace(SETTINGS["small"], **changes))
+        monkeypatch.setitem(PITFALLS, name, SimpleNamespace(caught_on=name))
+        assert pitfall_tier(name, full) == tier, name

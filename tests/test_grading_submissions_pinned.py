@@ -149,7 +149,8 @@ def test_one_submission(tmp_path):
     folder = tmp_path / "bob"
     g = touch(folder / "hw.py")
     assert S.one_submission(folder, None) == S.Submission("bob", folder, g, None)
-    assert S.one_submission(str(folder), "hw.py").entry_file == g
+    touch(folder / "helpers.py")
+    assert S.one_submission(str(folder), "hw.py").entry_file == g  # named: found among two .py files
     txt = tmp_path / "carol.txt"
     txt.write_text("x")
     assert S.one_submission(txt, None) == S.Submission("carol.txt", txt, None, "not a .py file or a folder")
@@ -181,8 +182,9 @@ def test_find_submissions(tmp_path):
     subs, ignored = S.find_submissions(tmp_path)
     assert [s.name for s in subs] == ["a.py", "b.py", "c", "d.py"] and ignored == ["notes.txt"]
     assert subs[3].entry_file == tmp_path / "d.py" / "inner.py"
+    touch(tmp_path / "c" / "util.py")
     subs, _ = S.find_submissions(tmp_path, "hw.py")
-    assert subs[2].entry_file == tmp_path / "c" / "hw.py"
+    assert subs[2].entry_file == tmp_path / "c" / "hw.py" and subs[2].problem is None
 
 
 def test_shard():
