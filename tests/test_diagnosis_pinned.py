@@ -645,3 +645,26 @@ def test_a_pitfall_on_part_of_the_failing_cases():
     assert texts[1].startswith(f"no known pitfall matches {ALL_SIX}. dz2 is a constant 3 times the truth on every case;")
     assert texts[1].endswith("on the other 2 failing case(s) tried (shapes square; dtypes float64; targets labels); "
                              "fails on every case kind of the sweep")
+
+
+# --------------------------------------------------------------------------------------------
+# The JSON of a finding and of a blind spot
+# --------------------------------------------------------------------------------------------
+
+
+def test_finding_and_blind_spot_json():
+    f = diagnosis.Finding(("dW1", "db1"), "pitfall", "the text", "missing_mean")
+    assert f.as_dict() == {"quantities": ["dW1", "db1"], "kind": "pitfall", "pitfall": "missing_mean", "text": "the text"}
+    assert str(f) == "the text"
+    b = diagnosis.BlindSpot("missing_mean", "missing 1/N", "N = 1 only", "shape small")
+    assert b.as_dict() == {"pitfall": "missing_mean", "title": "missing 1/N", "why": "N = 1 only", "shows_on": "shape small"}
+    assert str(b) == "`missing_mean` (missing 1/N): N = 1 only; it shows on shape small"
+    assert str(diagnosis.BlindSpot("p", "t", "", "s")) == "`p` (t); it shows on s"
+
+
+def test_pitfall_outputs_are_cached_per_case():
+    case = cases([0], ["small"], ["float64"], ["labels"])[0]
+    first = diagnosis.pitfall_outputs("missing_mean", case)
+    assert ("missing_mean", case.id, *diagnosis._case_key(case)) in diagnosis._CACHE
+    again = diagnosis.pitfall_outputs("missing_mean", case)
+    assert all(np.array_equal(first[q], again[q]) for q in first)
