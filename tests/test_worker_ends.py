@@ -160,3 +160,11 @@ def test_prints_go_to_the_log_and_its_head_is_cut(tmp_path):
         short = w.log_head(lines=2, width=5)
     assert len(head) == 10 and head[0] == W._cut("0" * 300, 200) and head[9] == W._cut("9" * 300, 200)
     assert short == [W._cut("0" * 48, 5)]  # it reads lines * (width + 1) * 4 bytes at most: here 48
+
+
+def test_a_line_printed_just_before_a_hard_exit_reaches_the_log(tmp_path):
+    body = "import os\ndef net(params, x, y):\n    print('last words')\n    os._exit(3)\n"
+    with W.Isolated(submission(tmp_path, body), "params", log=tmp_path / "log.txt") as w:
+        out = w.run(CASE.params, CASE.x, CASE.y)
+        head = w.log_head()
+    assert out.ended == "exit" and head == ["last words"]
