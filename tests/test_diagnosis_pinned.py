@@ -668,3 +668,46 @@ def test_pitfall_outputs_are_cached_per_case():
     assert ("missing_mean", case.id, *diagnosis._case_key(case)) in diagnosis._CACHE
     again = diagnosis.pitfall_outputs("missing_mean", case)
     assert all(np.array_equal(first[q], again[q]) for q in first)
+
+
+def test_pattern_scale_is_the_larger_of_both_arrays():
+    t = np.ones(5)
+    g = t.copy()
+    g[1] += 1e-6
+    g[4] = 1e6  # the got array sets the scale: 1e-6 at index 1 is within 1e-10 x 1e6
+    assert diagnosis._pattern("db1", res("db1", g, t)) == ("index", "wrong only at index 4 of 5", 0.0)
+    t = np.ones(5)
+    t[0] = 1e6
+    g = t.copy()
+    g[0] = 0.0
+    g[1] += 1e-6  # the truth sets the scale here
+    assert diagnosis._pattern("db1", res("db1", g, t)) == ("index", "wrong only at index 0 of 5", 0.0)
+
+
+def test_pattern_of_small_arrays_is_relative_to_their_size():
+    t = np.array([1e-3, 2e-3, 3e-3])
+    g = t.copy()
+    g[0] += 1e-11  # 1e-11 > 1e-10 x 3e-3: wrong, however small in absolute terms
+    assert diagnosis._pattern("db1", res("db1", g, t)) == ("index", "wrong only at index 0 of 3", 0.0)
+
+
+def test_kinds_lists_every_value_once():
+    rs = [SimpleNamespace(case=c) for c in cases([0, 1], ["small", "square"], ["float64", "float32"], ["labels"])]
+    assert diagnosis._kinds(rs) == "shapes small square; dtypes float64 float32; targets labels"
+
+
+@pytest.mark.parametrize("b2, hint", [(80.5, True), (80.0, False), (79.5, False)])
+def test_the_overflow_hint_starts_above_logits_of_80(b2, hint):
+    from scratch.cases import SweepCase
+    from scratch.network import Params, loss_and_grads
+    from scratch.testing import check_outputs
+
+    params = Params(np.array([[1.0]]), np.array([0.0]), np.zeros((1, 2)), np.array([b2, 0.0]))
+    case = SweepCase(0, "tiny", (2, 1, 1, 2), "float64", "labels", params, np.array([[0.0], [1.0]]), np.array([0, 1]),
+                     NetworkSpec())
+    L, g = loss_and_grads(params, case.x, case.y)
+    out = {"loss": L, "dW1": g.dW1, "db1": g.db1, "dW2": g.dW2, "db2": np.array([np.nan, 0.0])}
+    r = check_outputs(case, out)
+    text = diagnosis._signature("db2", [r], [r])[0]
+    assert text == ("db2 has non-finite values" + (f" (logits reach |z2| = {b2:.3g}: exp overflows without the "
+                                                   "max-shift?)" if hint else ""))

@@ -388,3 +388,11 @@ def test_a_float32_setting_of_an_ordinary_shape_is_shown_by_the_ordinary_tier(mo
         monkeypatch.setitem(SETTINGS, name, dataclasses.replace(SETTINGS["small"], **changes))
         monkeypatch.setitem(PITFALLS, name, SimpleNamespace(caught_on=name))
         assert pitfall_tier(name, full) == tier, name
+
+
+def test_a_tiers_page_and_a_runs_seconds():
+    r = good()
+    r.html, r.seconds = "/out/html/alice.py/ordinary.html", 1.23456
+    g = grade([r])
+    assert g.tiers["ordinary"].html == "/out/html/alice.py/ordinary.html"
+    assert g.as_dict()["runs"][0]["seconds"] == 1.235
