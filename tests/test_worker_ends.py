@@ -168,3 +168,18 @@ def test_a_line_printed_just_before_a_hard_exit_reaches_the_log(tmp_path):
         out = w.run(CASE.params, CASE.x, CASE.y)
         head = w.log_head()
     assert out.ended == "exit" and head == ["last words"]
+
+
+def test_messages_larger_than_a_pipe_arrive_whole_back_to_back(tmp_path):
+    """A call message of ~200 KiB (the 'large' shape) is read in several pieces; the calls are
+    announced, so the next message follows at once: each must be read exactly to its end."""
+    from scratch.network import loss_and_grads
+
+    big = [make_case(s, (256, 64, 128, 10), np.dtype(np.float64), "labels") for s in (0, 1, 2)]
+    with W.Isolated(submission(tmp_path, RIGHT), "params") as w:
+        w.expect([(c.params, c.x, c.y) for c in big])
+        outs = [w.run(c.params, c.x, c.y) for c in big]
+    for c, out in zip(big, outs):
+        assert out.error is None, out.error
+        L, g = loss_and_grads(c.params, c.x, c.y)
+        assert np.array_equal(out.outputs["loss"], L) and np.array_equal(out.outputs["dW1"], g.dW1)
