@@ -329,7 +329,7 @@ def test_a_json_outputs_file_at_its_size_limit_is_read_and_one_byte_more_refused
     limit = 64 * _total_elements(case) + 2**16
     text = json.dumps({q: np.asarray(v).tolist() for q, v in outputs_of(case).items()})
     where = folder / case.id / "outputs.json"
-    where.write_text(text + " " * (limit - len(text)))
+    where.write_text(" " * (limit - len(text)) + text)  # padded in front: a read one byte short breaks the JSON
     assert where.stat().st_size == limit
     assert set(casefiles.read_outputs(case, where, "json")) == set(outputs_of(case))
     where.write_text(text + " " * (limit + 1 - len(text)))
@@ -699,3 +699,107 @@ def test_check_lists_blind_spots_and_state_kept_between_calls_among_them(one):
     spots = [b.pitfall for b in casefiles.check(folder).blind_spots]
     assert "accumulating_gradients" in spots  # a file cannot be called twice
     assert "softmax_without_max_shift" in spots  # shape huge is not in this folder
+
+
+# --------------------------------------------------------------------------------------------
+# Third pass (the survivors of the fourth mutmut run)
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_dangling_link_inside_the_folder_cannot_be_opened(one):
+    folder, case = one
+    where = write_npy_outputs(folder, case, {q: v for q, v in outputs_of(case).items() if q != "loss"})
+    (where / "loss.npy").symlink_to(where / "gone.npy")
+    with pytest.raises(ImplementationError) as info:
+        casefiles.read_outputs(case, where, "npy")
+    assert str(info.value) == f"cannot open {where / 'loss.npy'}: No such file or directory"
+
+
+def test_brackets_inside_strings_do_not_count_as_depth(one):
+    folder, case = one
+    out = {q: np.asarray(v).tolist() for q, v in outputs_of(case).items()}
+    where = folder / case.id / "outputs.json"
+    where.write_text(json.dumps({**out, "comment": "[" * 40 + "{" * 40}))
+    assert casefiles._json_depth(where.read_text()) == 3
+    assert set(casefiles.read_outputs(case, where, "json")) == set(outputs_of(case))
+
+
+@pytest.mark.parametrize("text", ["", "{\"loss\": 1\u00e9}", "\u00e9", "{\"loss\": [1, 2"])
+def test_text_that_is_not_json_is_named_so(one, text):
+    folder, case = one
+    where = folder / case.id / "outputs.json"
+    where.write_text(text, encoding="utf-8")
+    with pytest.raises(ImplementationError) as info:
+        casefiles.read_outputs(case, where, "json")
+    assert str(info.value).startswith(f"{where} is not valid JSON: ")
+
+
+def test_bytes_that_are_not_utf8_are_named_so(one):
+    folder, case = one
+    where = folder / case.id / "outputs.json"
+    where.write_bytes(b'{"loss": "\xff"}')
+    with pytest.raises(ImplementationError) as info:
+        casefiles.read_outputs(case, where, "json")
+    assert str(info.value).startswith(f"{where} is not UTF-8 text: ")
+
+
+def test_json_nested_exactly_to_the_limit_is_read(one):
+    folder, case = one
+    deep = "[" * casefiles.MAX_JSON_DEPTH + "]" * casefiles.MAX_JSON_DEPTH
+    assert casefiles._json_depth(deep) == casefiles.MAX_JSON_DEPTH
+    where = folder / case.id / "outputs.json"
+    where.write_text('{"loss": 1, "x": ' + "[" * (casefiles.MAX_JSON_DEPTH - 1) + "]" * (casefiles.MAX_JSON_DEPTH - 1) + "}")
+    with pytest.raises(ImplementationError, match="lacks dW1"):  # parsed: the depth let it through
+        casefiles.read_outputs(case, where, "json")
+    where.write_text('{"loss": 1, "x": ' + "[" * casefiles.MAX_JSON_DEPTH + "]" * casefiles.MAX_JSON_DEPTH + "}")
+    with pytest.raises(ImplementationError) as info:
+        casefiles.read_outputs(case, where, "json")
+    assert str(info.value) == f"{where} nests 17 levels deep, more than 16: refused"
+
+
+def edit_manifest(folder, change):
+    m = manifest(folder)
+    change(m)
+    (folder / "manifest.json").write_text(json.dumps(m))
+    return folder / "manifest.json"
+
+
+def load_error(folder) -> str:
+    with pytest.raises(CaseFileError) as info:
+        casefiles.load(folder)
+    return str(info.value)
+
+
+def test_a_manifest_that_is_not_an_object_or_has_a_bad_layout(one):
+    folder, _ = one
+    path = folder / "manifest.json"
+    path.write_text("[1, 2]")
+    assert load_error(folder) == f"{path}: format 'list', expected 'scratch-case-files'"
+    path.write_text(json.dumps({"format": "other"}))
+    assert load_error(folder) == f"{path}: format 'other', expected 'scratch-case-files'"
+    path.write_text(json.dumps({"format": "scratch-case-files", "version": 1, "layout": "csv", "cases": [1]}))
+    assert load_error(folder) == f"{path}: layout 'csv', expected one of json, npy"
+
+
+def test_manifest_entries_are_named_by_their_index_and_duplicates_refused(one):
+    folder, _ = one
+    path = edit_manifest(folder, lambda m: m["cases"].insert(0, 7))
+    assert load_error(folder) == f"{path}: case 0 is a int, expected an object"
+    path = edit_manifest(folder, lambda m: m["cases"].__setitem__(0, m["cases"][1]))
+    assert load_error(folder) == f"{path}: case id 's0-small-float64-labels' appears twice"
+
+
+def test_a_bad_spec_is_named_where_it_is(one):
+    folder, case = one
+    path = edit_manifest(folder, lambda m: m.update(spec={"activation": "elu"}))
+    assert load_error(folder).startswith(f"{path}: spec: ")
+    path = edit_manifest(folder, lambda m: (m.update(spec=None), m["cases"][0].update(spec={"activation": "elu"})))
+    assert load_error(folder).startswith(f"{path}: case {case.id}: spec: ")
+
+
+def test_a_cases_own_spec_wins_over_the_manifests(tmp_path):
+    relu = NetworkSpec("relu")
+    sweep = cases([0], ["small"], ["float64"], ["labels"], spec=relu)
+    casefiles.export(tmp_path, sweep)
+    edit_manifest(tmp_path, lambda m: m.update(spec=NetworkSpec("sigmoid").as_dict()))
+    assert [c.spec for c in casefiles.load(tmp_path)] == [relu]
