@@ -183,3 +183,15 @@ def test_messages_larger_than_a_pipe_arrive_whole_back_to_back(tmp_path):
         assert out.error is None, out.error
         L, g = loss_and_grads(c.params, c.x, c.y)
         assert np.array_equal(out.outputs["loss"], L) and np.array_equal(out.outputs["dW1"], g.dW1)
+
+
+@pytest.mark.parametrize("memory", [700, None])
+def test_the_workers_limits_are_set(tmp_path, memory):
+    import resource
+
+    body = ("import resource\ndef net(params, x, y):\n    raise RuntimeError('limits %d %d' % ("
+            "resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_FSIZE)[0]))\n")
+    out, _ = outcome(tmp_path, body, memory=memory)
+    ours = resource.getrlimit(resource.RLIMIT_AS)[0]
+    want_as = (memory << 20) if memory else ours
+    assert out.error.startswith(f"raised RuntimeError: limits {want_as} {W.MAX_FILE_MB << 20} (at "), out.error
