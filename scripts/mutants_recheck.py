@@ -10,6 +10,7 @@ and prints which are killed there, by which test, and which still survive::
     python scripts/mutants_recheck.py                       # every survivor, two at a time
     python scripts/mutants_recheck.py --only "scratch.worker.x__serve*" --jobs 2
     python scripts/mutants_recheck.py --files tests/test_grade.py --only "scratch.grading*"
+    mutmut results > saved.txt; python scripts/mutants_recheck.py --results saved.txt
 
 Files by module unless ``--files`` says otherwise: ``scratch.worker`` -> test_isolation,
 ``scratch.grading`` -> test_grade, anything else -> test_check_command, test_isolation and
@@ -34,10 +35,14 @@ DEFAULT = ["tests/test_check_command.py", "tests/test_isolation.py", "tests/test
 KEYWORDS = "not jax and not ctrl_c and not interrupt"
 
 
-def survivors(pattern: str) -> list[str]:
-    """The mutants ``mutmut results`` lists as survived or with no tests, matching ``pattern``."""
-    out = subprocess.run([sys.executable, "-m", "mutmut", "results"], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+def survivors(pattern: str, saved: Path | None = None) -> list[str]:
+    """The mutants ``mutmut results`` lists (or listed, in the file ``saved``) as survived or with
+    no tests, matching ``pattern``."""
+    if saved is not None:
+        out = saved.read_text()
+    else:
+        out = subprocess.run([sys.executable, "-m", "mutmut", "results"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout
     names = [m.group(1) for m in re.finditer(r"^\s*(\S+): (survived|no tests)\s*$", out, re.M)]
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
 
@@ -70,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", nargs="+", help="test files to run (default: by module, see above)")
     ap.add_argument("--jobs", type=int, default=2, help="mutants at a time (default 2)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant (default 600): longer is killed")
+    ap.add_argument("--results", type=Path, help="a saved `mutmut results` output to read instead (the next "
+                                                 "`mutmut run` after a change of the tests forgets the results)")
     args = ap.parse_args(argv)
     if args.jobs < 1:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
@@ -80,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = [f for f in args.files or [] if not (ROOT / f).is_file()]
     if missing:
         ap.error(f"no such test file: {', '.join(missing)}")
-    names = survivors(args.only)
+    if args.results is not None and not args.results.is_file():
+        ap.error(f"--results {args.results}: no such file")
+    names = survivors(args.only, args.results)
     print(f"{len(names)} mutant(s) to recheck")
     counts = {"killed": 0, "survived": 0, "error": 0}
     with ThreadPoolExecutor(args.jobs) as pool:

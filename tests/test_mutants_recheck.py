@@ -60,6 +60,20 @@ def test_survivors_are_read_from_mutmut_results(script, monkeypatch):
                                                    "scratch.worker.x__serve__mutmut_4"]
 
 
+def test_survivors_from_a_saved_listing(script, tmp_path, monkeypatch):
+    saved = tmp_path / "saved.txt"
+    saved.write_text(RESULTS)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("mutmut run"))
+    assert script.survivors("scratch.diagnosis*", saved) == ["scratch.diagnosis.x__pattern__mutmut_9"]
+
+
+def test_a_missing_saved_listing_is_usage(script, tmp_path, capsys):
+    (tmp_path / "mutants").mkdir()
+    with pytest.raises(SystemExit) as info:
+        script.main(["--results", str(tmp_path / "none.txt")])
+    assert info.value.code == 2 and "--results" in capsys.readouterr().err
+
+
 def test_files_by_module(script):
     assert script.files_for("scratch.worker.x__serve__mutmut_1", None) == ["tests/test_isolation.py"]
     assert script.files_for("scratch.grading.config.x__seeds__mutmut_1", None) == ["tests/test_grade.py"]
