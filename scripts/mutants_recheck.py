@@ -92,10 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     names = survivors(args.only, args.results)
     print(f"{len(names)} mutant(s) to recheck")
     counts = {"killed": 0, "survived": 0, "error": 0}
-    with ThreadPoolExecutor(args.jobs) as pool:
-        for name, status, why in pool.map(lambda n: run_one(n, files_for(n, args.files), args.timeout), names):
-            counts[status] += 1
-            print(f"{status:8s} {name}" + (f"  ({why})" if why else ""), flush=True)
+    try:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for name, status, why in pool.map(lambda n: run_one(n, files_for(n, args.files), args.timeout), names):
+                counts[status] += 1
+                print(f"{status:8s} {name}" + (f"  ({why})" if why else ""), flush=True)
+    except KeyboardInterrupt:  # the pytest runs share the terminal's process group: they stop too
+        print(f"interrupted after {sum(counts.values())} of {len(names)}", file=sys.stderr)
+        return 130
     print(f"killed {counts['killed']}, survived {counts['survived']}, errors {counts['error']}")
     return 1 if counts["survived"] or counts["error"] else 0
 

@@ -111,3 +111,15 @@ def test_the_script_runs_as_a_command_and_says_what_it_does():
     p = subprocess.run([sys.executable, str(ROOT / "scripts" / "mutants_recheck.py"), "--help"], capture_output=True,
                        text=True)
     assert p.returncode == 0 and "Recheck mutmut's survivors" in p.stdout
+
+
+def test_ctrl_c_exits_130(script, tmp_path, monkeypatch, capsys):
+    (tmp_path / "mutants").mkdir()
+    monkeypatch.setattr(script, "survivors", lambda *a: ["n1", "n2"])
+
+    def interrupted(*a):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(script, "run_one", interrupted)
+    assert script.main([]) == 130
+    assert "interrupted after 0 of 2" in capsys.readouterr().err
