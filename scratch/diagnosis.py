@@ -228,7 +228,7 @@ def _raised_findings(results: Sequence[Any]) -> list[Finding]:
     for rs in groups.values():
         parts.append(f"{rs[0].error} on {len(rs)} case(s) ({_kinds(rs)}; first: {rs[0].case.describe()})")
     n = len(groups)
-    text = (f"no result on {len(raised)} of {len(results)} case(s): {n} distinct error{'s' if n > 1 else ''}: "
+    text = (f"no result on {len(raised)} of {len(results)} case(s): {n} distinct errors: "
             + "; ".join(f"({i}) {t}" for i, t in enumerate(parts, 1)) if n > 1 else
             f"no result on {len(raised)} of {len(results)} case(s): {parts[0]}")
     float_targets = {r.case.target for r in raised}
@@ -575,39 +575,6 @@ def _precision_findings(rest: dict[str, list[Any]], results: Sequence[Any]) -> t
 # --------------------------------------------------------------------------------------------
 
 
-def _reference_findings(rest: dict[str, list[Any]], reference: str | None) -> tuple[list[Finding], list[str]]:
-    """Where the reference itself is off the cancellation-free truth (scratch's own formulas;
-    torch and JAX lose digits on confident, saturated rows, as the conformance matrix measures)
-    and the user's values are within tolerance of that truth: the failure is the reference's."""
-    if reference in (None, "scratch"):
-        return [], []
-    findings, explained = [], []
-    items = []
-    for q, cases_q in rest.items():
-        if not cases_q:
-            continue
-        ref_err, user_err, ok = 0.0, 0.0, True
-        for r in cases_q:
-            truth = _member_ref(r.case.spec, r.case)
-            err = relative_error(r.ref[q], truth[q])
-            if not err > r.rtol or not _passes(q, r, truth):
-                ok = False
-                break
-            ref_err, user_err = max(ref_err, err), max(user_err, relative_error(r.got[q], truth[q]))
-        if ok:
-            items.append(f"{q} (the reference is off by {ref_err:.2g}, yours by {user_err:.2g})")
-            explained.append(q)
-    if items:
-        shapes = " ".join(dict.fromkeys(r.case.shape for q in explained for r in rest[q]))
-        findings.append(Finding(tuple(explained), "reference", f"the reference {reference} itself loses digits on these "
-                                f"cases (shapes {shapes}): against the cancellation-free truth (scratch's own "
-                                f"formulas) your values pass: {'; '.join(items)}. torch and JAX "
-                                "compute log-sum-exp, 1 - yhat and 1 - a1^2 the plain way, which the conformance matrix "
-                                "(python -m scratch conformance) measures failing there too; check these shapes with "
-                                "--reference scratch"))
-    return findings, explained
-
-
 def excuse_reference(results: Sequence[Any], reference: str | None) -> Finding | None:
     """Re-judge, against the cancellation-free truth, every failing quantity of ``results`` where
     the reference (``reference``, its name; torch or JAX) is itself off that truth beyond the
@@ -849,9 +816,11 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
     """Findings for the failing results of a sweep (:class:`scratch.testing.CaseResult`), in order:
     state kept between calls; what was raised (each distinct exception, with the user's file and
     line); non-finite outputs; float32 outputs in float64 cases; outputs of another member of the
-    family (activation, reduction, L2 convention); the reference (``reference``, its name) itself
-    losing digits; a matching pitfall where one explains a failing quantity (made in the case's
-    member); right formula, lost digits; else the quantity's simple signature."""
+    family (activation, reduction, L2 convention); a matching pitfall where one explains a failing
+    quantity (made in the case's member); right formula, lost digits; else the quantity's simple
+    signature.  A reference that loses digits itself is for :func:`excuse_reference`, run first
+    (it re-judges those checks, so they no longer fail here); ``reference``, its name, is kept for
+    the callers that pass it and changes nothing."""
     from .pitfalls import PITFALLS
 
     failing = [r for r in results if not r.ok]
@@ -870,7 +839,7 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
         else:
             findings.append(Finding((), "stateful", f"the result depends on earlier calls (second = {k:.3g} x first)"))
     findings += _raised_findings(results)
-    findings += _nonfinite_finding(failing)
+    findings += _nonfinite_finding(results)  # the passing float64 cases say "only in float32"
     findings += _dtype_finding(failing)
     bad_q = [q for q in QUANTITIES if any(q in r.checks and not r.checks[q].passed for r in failing)]
     if not bad_q:
@@ -892,9 +861,6 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
         if not bad_q:
             return findings
         tried = {q: tried[q] for q in bad_q}
-    by_reference, done = _reference_findings(tried, reference)
-    findings += by_reference
-    bad_q = [q for q in bad_q if q not in done]
     matched: dict[str, dict[str, list[Any]]] = {}  # pitfall -> quantity -> the tried cases it reproduces
     for p in gradient_pitfalls():
         for q in bad_q:

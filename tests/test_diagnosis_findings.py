@@ -1,0 +1,437 @@
+"""The findings of ``diagnose`` word for word, on small sweeps of code with a known mistake (issue 21).
+
+Each test runs the kit on a function whose mistake it states (NaN in float32 only, an exception
+on float targets, float32 outputs, a stub), and compares the whole finding (kind, quantities,
+pitfall, text) with the sentence the mistake calls for.  The numbers in the sentences (case
+counts, array shapes, the file and line of a raise) are taken from the sweep, not typed in.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from scratch import diagnosis
+from scratch.network import loss_and_grads
+from scratch.pitfalls import PITFALLS
+from scratch.testing import cases, check_implementation
+
+HERE = diagnosis._short_path(__file__)
+
+
+def findings(fn, **sweep):
+    """(kind, quantities, pitfall, text) of every finding of a sweep of ``fn``."""
+    how = {"blind_spots": False, "dtypes": ["float64"], "targets": ["labels"], "seeds": [0], "shapes": ["small"], **sweep}
+    return [(d.kind, d.quantities, d.pitfall, d.text) for d in check_implementation(fn, **how).diagnosis]
+
+
+def right(params, x, y):
+    L, g = loss_and_grads(params, x, y)
+    return L, g._asdict()
+
+
+def dims(shape):
+    """(N, D, H, C) of a named shape, from the sweep's own cases."""
+    return cases([0], [shape], ["float64"], ["labels"])[0].dims
+
+
+def line_of(fn, text):
+    """The line number of the first source line of ``fn`` that holds ``text``."""
+    import inspect
+
+    src, first = inspect.getsourcelines(fn)
+    return first + next(i for i, ln in enumerate(src) if text in ln)
+
+
+def described(shape, target="labels", dtype="float64"):
+    N, D, H, C = dims(shape)
+    return f"seed 0, shape {shape} (N={N}, D={D}, H={H}, C={C}), {dtype}, {target}"
+
+
+# --------------------------------------------------------------------------------------------
+# Non-finite outputs
+# --------------------------------------------------------------------------------------------
+
+ONLY_F32 = (". Only in float32 (finite in float64 on the same shapes): a constant or an operation that is fine in "
+            "float64 rounds in float32, e.g. a clip bound 1 - 1e-15 that is exactly 1 in float32, then log(1 - p) = "
+            "log 0 or 0/0; clip with the dtype's own bound (np.finfo(x.dtype).eps)")
+
+
+def nan_in_float32(params, x, y):
+    L, g = loss_and_grads(params, x, y)
+    d = g._asdict()
+    if x.dtype == np.float32:  # right in float64, NaN / +inf in float32
+        d["dW1"] = d["dW1"] * np.nan
+        d["db2"] = d["db2"] + np.inf
+    return L, d
+
+
+def test_non_finite_in_float32_only_names_the_float32_cause():
+    """The float64 cases pass (they are not failing results): they still show it is float32 only."""
+    (_, D, H, C), (_, D2, H2, C2) = dims("small"), dims("square")
+    got = findings(nan_in_float32, dtypes=["float64", "float32"], shapes=["small", "square"])
+    assert got[0] == ("non-finite", ("db2", "dW1"), None,
+                      f"non-finite outputs: db2 +inf on 2 case(s) (float32; shapes small square; array shape ({C},) "
+                      f"({C2},)); dW1 NaN on 2 case(s) (float32; shapes small square; array shape ({D}, {H}) "
+                      f"({D2}, {H2}))" + ONLY_F32)
+    assert got[1] == ("signature", ("db2", "dW1"), None, "no known pitfall matches db2, dW1. db2 has non-finite "
+                      "values; dW1 has non-finite values; fails only for dtype float32 (passes on float64)")
+    assert len(got) == 2
+
+
+def test_non_finite_in_both_dtypes_gets_no_float32_cause():
+    def nan_everywhere(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "dW1": g.dW1 * np.nan}
+
+    text = findings(nan_everywhere, dtypes=["float64", "float32"])[0][3]
+    assert text.startswith("non-finite outputs: dW1 NaN on 2 case(s) (float64 float32; shapes small; ")
+    assert "Only in float32" not in text
+
+
+def test_non_finite_in_float32_on_a_shape_float64_does_not_cover():
+    """float32 NaN on `square`, float64 run on `small` only: no float64 evidence on that shape."""
+    def nan_square32(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        if x.dtype == np.float32 and x.shape[0] == dims("square")[0]:
+            return L, {**g._asdict(), "dW1": g.dW1 * np.nan}
+        if x.dtype == np.float64 and x.shape[0] == dims("square")[0]:
+            raise ValueError("not run in float64")
+        return L, g._asdict()
+
+    got = findings(nan_square32, dtypes=["float64", "float32"], shapes=["small", "square"])
+    nonfinite = [g for g in got if g[0] == "non-finite"]
+    assert len(nonfinite) == 1 and "Only in float32" not in nonfinite[0][3]
+
+
+def test_non_finite_kinds_are_merged_per_quantity_in_order_met():
+    def nan_and_minus_inf(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        d = g._asdict()
+        d["dW1"] = d["dW1"].copy()
+        d["dW1"][0, 0], d["dW1"][1, 0] = np.nan, -np.inf
+        return L, d
+
+    (_, D, H, _), (_, D1, H1, _) = dims("small"), dims("n1")
+    got = findings(nan_and_minus_inf, shapes=["small", "n1"])
+    assert got == [("non-finite", ("dW1",), None, f"non-finite outputs: dW1 NaN/-inf on 2 case(s) (float64; shapes "
+                    f"small n1; array shape ({D}, {H}) ({D1}, {H1}))"),
+                   ("signature", ("dW1",), None, "no known pitfall matches dW1. dW1 has non-finite values; fails on "
+                    "every case kind of the sweep")]
+
+
+def test_overflow_on_huge_logits_in_the_gradients_too_is_the_missing_max_shift():
+    name = "softmax_without_max_shift"
+    N, D, H, C = dims("huge")
+    shapes = {"loss": "()", "dz2": f"({N}, {C})", "dW2": f"({H}, {C})", "db2": f"({C},)", "dz1": f"({N}, {H})",
+              "dW1": f"({D}, {H})", "db1": f"({H},)"}
+    got = findings(PITFALLS[name].faulty, shapes=["small", "huge"])
+    assert got[0] == ("non-finite", tuple(shapes), name, "non-finite outputs: " + "; ".join(
+        f"{q} NaN on 1 case(s) (float64; shapes huge; array shape {s})" for q, s in shapes.items())
+        + ". Only on logits of order 1e3, and the gradients are wrong there too: exp(z2) overflows without the "
+        f"max-shift: matches pitfall `{name}`. See: python -m scratch pitfalls --show {name}")
+    assert got[1][:3] == ("pitfall", tuple(shapes), name)
+
+
+def test_overflow_on_huge_logits_in_the_loss_alone_is_the_log_of_softmax():
+    name = "log_of_softmax"
+    got = findings(PITFALLS[name].faulty, shapes=["small", "huge"])
+    assert got[0] == ("non-finite", ("loss",), name, "non-finite outputs: loss +inf on 1 case(s) (float64; shapes huge; "
+                      "array shape ()). Only on logits of order 1e3, in the loss alone (the gradients are right): log "
+                      f"of a probability that underflowed to 0: matches pitfall `{name}`. See: python -m scratch "
+                      f"pitfalls --show {name}")
+    assert got[1][:3] == ("pitfall", ("loss",), name)
+    assert len(got) == 2
+
+
+def test_a_non_finite_reference_is_not_the_users_finding():
+    r = SimpleNamespace(checks={"dW1": SimpleNamespace(problem="non-finite reference values")}, got={}, case=None)
+    assert diagnosis._nonfinite_finding([r]) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Exceptions
+# --------------------------------------------------------------------------------------------
+
+
+def raises_on_float_targets(params, x, y):
+    if y.ndim != 1:
+        raise IndexError(f"index {y.shape[1]} is out of bounds for axis 0 with size 3")
+    L, g = loss_and_grads(params, x, y)
+    return L, g._asdict()
+
+
+def test_an_exception_on_float_targets_only_suggests_declaring_labels():
+    got = findings(raises_on_float_targets, targets=["labels", "soft", "onehot"], shapes=["small", "square"])
+    C = dims("small")[3]
+    where = f"{HERE}:{line_of(raises_on_float_targets, 'raise IndexError')}"
+    assert got == [("raised", (), None, f"no result on 4 of 6 case(s): raised IndexError: index {C} is out of bounds "
+                    f"for axis 0 with size 3 (at {where}) on 4 case(s) (shapes small square; dtypes float64; targets "
+                    f"soft onehot; first: {described('small', 'soft')}). It raised on float targets only (onehot soft) "
+                    "and ran on every labels case: if your code takes integer labels only, say so with --targets "
+                    'labels (targets=["labels"] in scratch.testing)')]
+
+
+def two_errors(params, x, y):
+    if x.shape[0] == dims("small")[0]:
+        raise ValueError(f"bad N {x.shape[0]}")
+    raise TypeError(f"no {x.shape[0]}")
+
+
+def test_distinct_errors_are_numbered_and_numbers_generalized():
+    got = findings(two_errors, shapes=["small", "square", "n1"])
+    N, N2, N3 = dims("small")[0], dims("square")[0], dims("n1")[0]
+    v, t = line_of(two_errors, "raise ValueError"), line_of(two_errors, "raise TypeError")
+    assert got == [("raised", (), None, f"no result on 3 of 3 case(s): 2 distinct errors: (1) raised ValueError: bad N "
+                    f"{N} (at {HERE}:{v}) on 1 case(s) (shapes small; dtypes float64; targets labels; first: "
+                    f"{described('small')}); (2) raised TypeError: no {N2} (at {HERE}:{t}) on 2 case(s) (shapes "
+                    f"square n1; dtypes float64; targets labels; first: {described('square')})")]
+    assert N3 != N2  # the two TypeErrors differ by a number only: one error
+
+
+def test_an_exit_on_float_targets_gets_no_labels_hint():
+    def exits(params, x, y):
+        if y.ndim != 1:
+            raise SystemExit(3)
+        return right(params, x, y)
+
+    got = findings(exits, targets=["labels", "soft"])
+    assert got == [("raised", (), None, f"no result on 1 of 2 case(s): raised SystemExit: 3 (at {HERE}:"
+                    f"{line_of(exits, 'SystemExit(3)')}) on 1 case(s) (shapes small; dtypes float64; targets soft; "
+                    f"first: {described('small', 'soft')})")]
+
+
+def fake(target, error=None, ended=None):
+    case = cases([0], ["small"], ["float64"], [target])[0]
+    return SimpleNamespace(case=case, error=error, ended=ended)
+
+
+@pytest.mark.parametrize("error, ended, hint", [
+    ("raised IndexError: index 3", None, True),
+    ("raised KeyboardInterrupt: ", None, False),
+    ("raised SystemExit: 0", None, False),
+    ("the worker exited with status 3", None, False),  # not an exception of the code's own
+    ("raised IndexError: index 3", "exit", False),  # a worker that ended: a crash, whatever the targets
+])
+def test_the_labels_hint_is_for_the_codes_own_exceptions(error, ended, hint):
+    text = diagnosis._raised_findings([fake("labels"), fake("soft", error, ended)])[0].text
+    assert text.startswith(f"no result on 1 of 2 case(s): {error} on 1 case(s) (")
+    assert ("It raised on float targets only (soft)" in text) is hint
+
+
+def test_no_labels_hint_when_a_labels_case_raised_too_or_none_ran():
+    both = diagnosis._raised_findings([fake("labels", "raised IndexError: 1"), fake("soft", "raised IndexError: 2")])
+    assert both[0].text.startswith("no result on 2 of 2 case(s): raised IndexError: 1 on 2 case(s) (")
+    assert "float targets only" not in both[0].text
+    alone = diagnosis._raised_findings([fake("soft", "raised IndexError: 2")])
+    assert "float targets only" not in alone[0].text
+    assert diagnosis._raised_findings([fake("labels")]) == []
+
+
+# --------------------------------------------------------------------------------------------
+# float32 outputs in float64 cases
+# --------------------------------------------------------------------------------------------
+
+
+def float32_but_dz1(params, x, y):
+    L, g = loss_and_grads(params, x, y)
+    return np.float32(L), {**{q: np.asarray(v, np.float32) for q, v in g._asdict().items()}, "dz1": g.dz1}
+
+
+F32_QS = ("loss", "dz2", "dW2", "db2", "dW1", "db1")
+
+
+def test_float32_outputs_without_jax(monkeypatch):
+    monkeypatch.delitem(sys.modules, "jax", raising=False)
+    got = findings(float32_but_dz1, dtypes=["float64", "float32"], shapes=["small", "square"])
+    assert got[0] == ("dtype", F32_QS, None, "float32 outputs in float64 cases (loss, dz2, dW2, db2, dW1, db1 on 2 "
+                      "case(s)): your code computes in float32 (a float32 constant or buffer, torch's default dtype, or "
+                      "JAX without jax_enable_x64?)")
+    assert got[1] == ("signature", F32_QS, None, "no known pitfall matches loss, dz2, dW2, db2, dW1, db1. " + "; ".join(
+        f"{q}: dtype: got float32, expected float64" for q in F32_QS) + "; fails only for dtype float64 (passes on "
+        "float32)")
+    assert len(got) == 2
+
+
+def test_float32_outputs_with_jax_imported(monkeypatch):
+    monkeypatch.setitem(sys.modules, "jax", SimpleNamespace())
+    got = findings(float32_but_dz1)
+    assert got[0] == ("dtype", F32_QS, None, "float32 outputs in float64 cases (loss, dz2, dW2, db2, dW1, db1 on 1 "
+                      'case(s)): your code computes in float32. JAX is imported: without jax.config.update('
+                      '"jax_enable_x64", True), run before any array is made, JAX turns float64 inputs into float32 '
+                      "silently (see python -m scratch pitfalls --show jax_without_x64)")
+
+
+def test_float32_outputs_counted_per_case_not_per_quantity(monkeypatch):
+    monkeypatch.delitem(sys.modules, "jax", raising=False)
+
+    def one_case(params, x, y):  # float32 on the small case only, right elsewhere
+        return float32_but_dz1(params, x, y) if x.shape[0] == dims("small")[0] else right(params, x, y)
+
+    got = findings(one_case, shapes=["small", "square", "n1"])
+    assert got[0][3].startswith(f"float32 outputs in float64 cases ({', '.join(F32_QS)} on 1 case(s)): ")
+
+
+def test_float64_outputs_in_float32_cases_are_not_a_dtype_finding():
+    def float64_always(params, x, y):
+        p = [np.asarray(a, np.float64) for a in params]
+        L, g = loss_and_grads(type(params)(*p), np.asarray(x, np.float64), y)
+        return L, g._asdict()
+
+    assert all(kind != "dtype" for kind, *_ in findings(float64_always, dtypes=["float32"]))
+
+
+# --------------------------------------------------------------------------------------------
+# State kept between calls, a stub
+# --------------------------------------------------------------------------------------------
+
+
+def test_state_kept_between_calls_at_twice_and_at_another_ratio():
+    name = "accumulating_gradients"
+    bug, fix = diagnosis.bug_lines(name)
+    got = findings(PITFALLS[name].faulty())  # one instance: the state lives in it
+    assert got[0] == ("pitfall", (), name, f"a second call returned twice the first: matches pitfall `{name}` "
+                      f"({PITFALLS[name].title}). {bug} -> {fix}. See: python -m scratch pitfalls --show {name}")
+    calls = []
+
+    def thrice(params, x, y):
+        calls.append(1)
+        L, g = loss_and_grads(params, x, y)
+        k = 1.0 if len(calls) % 2 else 3.0  # the second call of a case returns 3x
+        return L, {q: k * v for q, v in g._asdict().items()}
+
+    got = findings(thrice)
+    assert got[0] == ("stateful", (), None, "the result depends on earlier calls (second = 3 x first)")
+
+
+def test_a_stub_is_named_as_a_stub():
+    def stub(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {q: np.zeros_like(v) for q, v in g._asdict().items()}
+
+    got = findings(stub, shapes=["small", "square"])
+    assert got == [("signature", ("dz2", "dW2", "db2", "dz1", "dW1", "db1"), None, "dz2, dW2, db2, dz1, dW1, db1 are "
+                    "all zeros on every failing case: not computed (a stub, or a gradient never assigned?), no known "
+                    "pitfall")]
+
+
+# --------------------------------------------------------------------------------------------
+# A reference that loses digits: re-judged against the truth, and said so
+# --------------------------------------------------------------------------------------------
+
+REF_TAIL = (". torch and JAX compute log-sum-exp, 1 - yhat and 1 - a1^2 the plain way, which the conformance matrix "
+            "(python -m scratch conformance) measures failing there too")
+
+
+def off_reference(rel):
+    """A reference off the truth by a relative ``rel[q](N)`` per quantity (a rounding of its own)."""
+    def reference(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        N = x.shape[0]
+        d = {q: v * (1 + rel[q](N)) if q in rel else v for q, v in g._asdict().items()}
+        return L * (1 + rel["loss"](N)) if "loss" in rel else L, type(g)(**d)
+    return reference
+
+
+def rel_error(e):
+    """|a - b| / max(|a|, |b|) of b = a (1 + e), e > 0."""
+    return e / (1 + e)
+
+
+def test_a_reference_off_the_truth_is_excused_where_the_user_is_on_it():
+    rel = {"loss": lambda N: 2e-6, "dW2": lambda N: 3e-6, "db1": lambda N: 1e-6 * N}
+    ref = off_reference(rel)
+    report = check_implementation(right, blind_spots=False, dtypes=["float64"], targets=["labels"], seeds=[0],
+                                  shapes=["small", "square"], reference=ref)
+    assert report.ok
+    Ns = [dims("small")[0], dims("square")[0]]
+    worst = {q: f"{max(rel_error(rel[q](N)) for N in Ns):.2g}" for q in ("loss", "dW2", "db1")}
+    assert [(d.kind, d.quantities, d.pitfall, d.text) for d in report.diagnosis] == [
+        ("reference", ("loss", "dW2", "db1"), None, f"the reference {report.reference} itself loses digits on shapes "
+         "small square, so there your values were judged against the cancellation-free truth (scratch's own formulas) "
+         "instead, and pass: " + "; ".join(f"{q} on 2 case(s) (the reference is off by up to {worst[q]}, yours by 0)"
+                                           for q in ("loss", "dW2", "db1")) + REF_TAIL)]
+    for r in report.results:  # the re-judged checks are against the truth: the user's error there is 0
+        assert all(r.checks[q].passed and r.checks[q].max_rel == 0 for q in ("loss", "dW2", "db1"))
+
+
+def test_the_users_own_error_against_the_truth_is_reported():
+    def slightly_off(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "db1": g.db1 * (1 + 1e-12)}
+
+    ref = off_reference({"db1": lambda N: 1e-6})
+    report = check_implementation(slightly_off, blind_spots=False, dtypes=["float64"], targets=["labels"], seeds=[0],
+                                  shapes=["small"], reference=ref)
+    assert report.ok
+    assert report.diagnosis[0].text.endswith(f"pass: db1 on 1 case(s) (the reference is off by up to "
+                                             f"{rel_error(1e-6):.2g}, yours by {rel_error(1e-12):.2g})" + REF_TAIL)
+
+
+def test_a_user_off_the_truth_is_not_excused_by_a_reference_off_it_too():
+    def doubled(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "db1": 2 * g.db1}
+
+    report = check_implementation(doubled, blind_spots=False, dtypes=["float64"], targets=["labels"], seeds=[0],
+                                  shapes=["small"], reference=off_reference({"db1": lambda N: 1e-6}))
+    assert not report.ok and report.results[0].failed() == ["db1"]
+    assert all(d.kind != "reference" for d in report.diagnosis)
+
+
+def test_a_reference_within_tolerance_of_the_truth_excuses_nothing():
+    """The reference agrees with the truth (off by 1e-13 < 1e-10): the user's 1e-9 stays a failure."""
+    def off(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "db1": g.db1 * (1 + 1e-9)}
+
+    report = check_implementation(off, blind_spots=False, dtypes=["float64"], targets=["labels"], seeds=[0],
+                                  shapes=["small"], reference=off_reference({"db1": lambda N: 1e-13}))
+    assert not report.ok and all(d.kind != "reference" for d in report.diagnosis)
+
+
+def test_excuse_reference_skips_scratch_no_reference_and_cases_that_raised():
+    r = SimpleNamespace(error="raised ValueError: x", failed=lambda: ["db1"])
+    assert diagnosis.excuse_reference([r], "torch") is None
+    for name in (None, "scratch"):
+        assert diagnosis.excuse_reference([SimpleNamespace(error=None, failed=lambda: 1 / 0)], name) is None
+
+
+# --------------------------------------------------------------------------------------------
+# plain_outputs: the right formulas the plain way, for every member of the family
+# --------------------------------------------------------------------------------------------
+
+from scratch import NetworkSpec  # noqa: E402
+from scratch.compare import relative_error  # noqa: E402
+
+MEMBERS = [NetworkSpec(), NetworkSpec("relu", reduction="sum"), NetworkSpec("leaky_relu", alpha=0.3, l2=0.2),
+           NetworkSpec("sigmoid", l2=0.4, l2_form="full", l2_biases=True), NetworkSpec("tanh", l2=0.1, l2_biases=True)]
+FIXES = [frozenset(), frozenset({"log"}), frozenset({"yhat"}), frozenset({"act"}), frozenset({"log", "yhat", "act"})]
+
+
+@pytest.mark.parametrize("fix", FIXES, ids=lambda f: "+".join(sorted(f)) or "plain")
+@pytest.mark.parametrize("shape, target", [("small", "labels"), ("c10", "unnormalized"), ("huge", "labels")])
+@pytest.mark.parametrize("spec", MEMBERS, ids=str)
+def test_plain_outputs_are_the_members_gradients(spec, shape, target, fix):
+    """In float64 on ordinary rows the plain way loses no digit that matters: the member's truth to 1e-9."""
+    case = cases([1], [shape], ["float64"], [target], spec=spec)[0]
+    L, g = loss_and_grads(case.params, case.x, case.y, spec=spec)
+    truth = {"loss": np.asarray(L), **g._asdict()}
+    out = diagnosis.plain_outputs(case, fix)
+    assert set(out) == set(truth)
+    for q, want in truth.items():
+        assert out[q].shape == np.shape(want) and out[q].dtype == np.float64, q
+        assert np.all(np.isfinite(out[q])) and relative_error(out[q], want) < 1e-9, (q, relative_error(out[q], want))
+    assert ("plain", fix, *diagnosis._case_key(case)) in diagnosis._CACHE
+
+
+def test_plain_outputs_of_a_float32_case_are_float32():
+    case = cases([0], ["small"], ["float32"], ["soft"], spec=NetworkSpec("sigmoid", l2=0.5))[0]
+    L, g = loss_and_grads(case.params, case.x, case.y, spec=case.spec)
+    for fix in FIXES:
+        out = diagnosis.plain_outputs(case, fix)
+        assert all(v.dtype == np.float32 for v in out.values()), fix
+        assert relative_error(out["loss"], np.float32(L)) < 1e-5 and relative_error(out["dW1"], g.dW1) < 1e-4
