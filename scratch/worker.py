@@ -20,7 +20,10 @@ file target) or the current folder (a module target), followed by our ``sys.path
 submission's ``numpy.py``, ``scratch.py`` or ``oracles.py`` can shadow nothing the worker has
 already imported, and the parent never looks at that folder at all.  ``start_new_session``
 puts the worker in its own process group, so a time-out kills it *and its children*, and a
-Ctrl-C at the terminal reaches only the parent, which then stops the worker itself.
+Ctrl-C at the terminal reaches only the parent, which then stops the worker itself.  A
+*lifeline* pipe, whose only write end the parent holds, ends the worker and its group when the
+parent dies without stopping it (a SIGKILL: ``grade``'s limit, the OOM killer): a watchdog thread
+in the worker waits for its end-of-file.
 
 The channel is a pair of pipes (not the worker's stdin/stdout): messages are length-prefixed,
 a small JSON header describing each array (``[dtype.str, shape, nbytes]``) followed by the raw
@@ -305,6 +308,7 @@ class Isolated:
         self._sent_ahead = False  # a feeder thread sent every queued call to the current worker
         self._proc: subprocess.Popen | None = None
         self._to_worker = self._from_worker = -1
+        self._lifeline = -1  # the write end of the worker's lifeline: never written, closed when we die
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -331,19 +335,25 @@ class Isolated:
             return
         p2w_r, p2w_w = os.pipe()
         w2p_r, w2p_w = os.pipe()
+        life_r, life_w = os.pipe()  # EOF on life_r: we are gone (even by SIGKILL), the worker ends its group
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(k, "1")  # one BLAS thread per worker: parallel workers do not oversubscribe
         try:
             with open(self.log_path, "ab") as log:
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-I", "-B", "-c", BOOT, _KIT_ROOT, str(p2w_r), str(w2p_w)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(p2w_r, w2p_w),
+                    [sys.executable, "-I", "-B", "-c", BOOT, _KIT_ROOT, str(life_r), str(p2w_r), str(w2p_w)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(p2w_r, w2p_w, life_r),
                     cwd=self.cwd, env=env, start_new_session=True)
+        except BaseException:
+            for fd in (p2w_w, w2p_r, life_w):
+                os.close(fd)
+            raise
         finally:
             os.close(p2w_r)
             os.close(w2p_w)
-        self._to_worker, self._from_worker = p2w_w, w2p_r
+            os.close(life_r)
+        self._to_worker, self._from_worker, self._lifeline = p2w_w, w2p_r, life_w
         user_path = [str(Path(self.where).parent)] if self.kind == "file" else [self.cwd]
         message = {"op": "load", "kind": self.kind, "where": self.where, "attr": self.attr,
                    "signature": self.signature, "path": user_path + [p for p in sys.path if p],
@@ -371,13 +381,13 @@ class Isolated:
                 pass
 
     def _kill(self) -> None:
-        for fd in (self._to_worker, self._from_worker):
+        for fd in (self._to_worker, self._from_worker, self._lifeline):
             if fd >= 0:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-        self._to_worker = self._from_worker = -1
+        self._to_worker = self._from_worker = self._lifeline = -1
         self._sent_ahead = False
         proc, self._proc = self._proc, None
         if proc is None:
@@ -684,6 +694,23 @@ def _call(fn: Any, signature: str, arrays: list[np.ndarray], user_files: tuple[s
     return {"names": names, "problems": problems, "notes": list(getattr(outputs, "notes", ()))}, out
 
 
+def _die_with_parent(lifeline: int) -> None:  # pragma: no cover - runs in the worker process
+    """The worker's watchdog thread: block on the lifeline until its only writer, the parent,
+    is gone, then SIGKILL the worker's whole process group (the worker and what it started).
+
+    The parent is ``check`` (or any program of ours), which kills its worker itself on every
+    way it ends but one: a SIGKILL of its own (``grade``'s limit after the grace period, the
+    OOM killer, a supervisor).  The worker lives in a process group of its own, out of reach of
+    a kill of the parent's group, and its main thread may be deep in the user's code
+    (``time.sleep(600)``): without this thread it and its children would run on, orphaned.
+    Nobody writes to the lifeline; the kernel closes its write end when the parent dies.
+    """
+    try:
+        os.read(lifeline, 1)  # b"" at EOF; an error (the user closed the fd) ends the worker too
+    finally:
+        os.killpg(0, signal.SIGKILL)
+
+
 def _serve(argv: Sequence[str]) -> None:  # pragma: no cover - runs in the worker process
     """The worker's loop: read a message, answer it; end with ``os._exit`` (no atexit, no
     non-daemon thread can keep it alive) when the parent closes the channel."""
@@ -694,7 +721,8 @@ def _serve(argv: Sequence[str]) -> None:  # pragma: no cover - runs in the worke
     import scratch.adapter  # noqa: F401
     import scratch.network  # noqa: F401
 
-    rfd, wfd = int(argv[0]), int(argv[1])
+    lifeline, rfd, wfd = (int(a) for a in argv)
+    threading.Thread(target=_die_with_parent, args=(lifeline,), daemon=True).start()
     for stream in (sys.stdout, sys.stderr):  # the log gets every line as it is printed
         stream.reconfigure(line_buffering=True, write_through=True)  # type: ignore[union-attr]
     fn, user_files, signature = None, (), "params"

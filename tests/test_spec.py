@@ -116,3 +116,15 @@ def test_penalty_and_its_gradient():
     assert full_b.penalty((W1, b1, W2, b2)) == 0.5 * (6 + 54 + 3 * 4 + 2 * 16)
     np.testing.assert_array_equal(full_b.penalty_grads((W1, b1, W2, b2))[3], 1.0 * b2)
     assert SEED.penalty((W1, b1, W2, b2)) == 0 and SEED.penalty_grads((W1, b1, W2, b2)) is None
+
+
+def test_from_dict_errors_word_for_word():
+    from dataclasses import fields
+
+    names = [f.name for f in fields(NetworkSpec)]
+    with pytest.raises(ValueError) as e:
+        NetworkSpec.from_dict(["tanh"])
+    assert str(e.value) == f"a network spec must be a mapping of {', '.join(names)}, got list"
+    with pytest.raises(ValueError) as e:
+        NetworkSpec.from_dict({"zeta": 1, "act": "relu", "l2": 0.1})
+    assert str(e.value) == f"unknown network spec field(s) act, zeta; expected {', '.join(sorted(names))}"

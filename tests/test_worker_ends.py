@@ -195,3 +195,79 @@ def test_the_workers_limits_are_set(tmp_path, memory):
     ours = resource.getrlimit(resource.RLIMIT_AS)[0]
     want_as = (memory << 20) if memory else ours
     assert out.error.startswith(f"raised RuntimeError: limits {want_as} {W.MAX_FILE_MB << 20} (at "), out.error
+
+
+ORPHAN_PARENT = '''
+import sys
+sys.path.insert(0, {repo!r})
+import numpy as np
+from scratch import worker as W
+from scratch.cases import make_case
+
+case = make_case(0, (4, 3, 5, 3), np.dtype(np.float64), "labels")
+with W.Isolated({target!r}, "params", timeout=600) as w:
+    w.run(case.params, case.x, case.y)
+'''
+
+ORPHAN_SUBMISSION = '''
+import os, subprocess, time
+child = subprocess.Popen(["sleep", "600"])
+
+def net(params, x, y):
+    with open({pidfile!r}, "w") as f:
+        f.write(f"{{os.getpid()}} {{child.pid}}")
+    time.sleep(600)
+'''
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    """Whether ``pid`` has ended (or is a zombie nobody reaped yet) within ``within`` seconds."""
+    import os
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_parent_killed_by_sigkill_takes_its_worker_and_the_workers_children_along(tmp_path):
+    """The worker lives in a process group of its own, out of reach of a kill of the parent's
+    group: when the parent dies by SIGKILL (grade's limit past the grace period, the OOM killer)
+    the lifeline's end-of-file makes the worker kill its whole group, mid-call."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    pidfile = tmp_path / "pids"
+    sub = tmp_path / "orphan_sub.py"
+    sub.write_text(ORPHAN_SUBMISSION.format(pidfile=str(pidfile)))
+    repo = str(Path(__file__).resolve().parent.parent)
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN_PARENT.format(repo=repo, target=f"{sub}:net")])
+    try:
+        deadline = time.monotonic() + 60
+        while not (pidfile.is_file() and len(pidfile.read_text().split()) == 2):
+            assert parent.poll() is None and time.monotonic() < deadline, "the call never started"
+            time.sleep(0.05)
+        worker_pid, child_pid = map(int, pidfile.read_text().split())
+        assert not _gone(worker_pid, within=0.2) and not _gone(child_pid, within=0.2)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+        assert _gone(worker_pid), "the worker outlived its parent"
+        assert _gone(child_pid), "the worker's child outlived the worker's parent"
+    finally:
+        parent.kill()
+        for pid in map(int, pidfile.read_text().split()) if pidfile.is_file() else ():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
