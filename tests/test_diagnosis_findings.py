@@ -152,6 +152,55 @@ def test_a_non_finite_reference_is_not_the_users_finding():
     assert diagnosis._nonfinite_finding([r]) == []
 
 
+
+def test_non_finite_kinds_met_twice_are_named_once():
+    """NaN and +inf in one case, NaN alone in the other: "NaN/+inf", each kind once."""
+    def nan_inf_then_nan(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        d = {**g._asdict(), "db2": g.db2.copy()}
+        d["db2"][0] = np.nan
+        if x.shape[0] == dims("small")[0]:
+            d["db2"][1] = np.inf
+        return L, d
+
+    got = findings(nan_inf_then_nan, shapes=["small", "n1"])
+    assert got[0][3].startswith("non-finite outputs: db2 NaN/+inf on 2 case(s) (float64; shapes small n1; ")
+
+
+def test_the_float32_cause_needs_every_non_finite_quantity_in_float32():
+    """dW1 NaN on a float64 case, db2 NaN on the float32 ones: non-finite in float64 too, no
+    float32 cause (the dtypes of every quantity count, not those of the last one met)."""
+    def nan64_dw1_nan32_db2(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        d = g._asdict()
+        if x.dtype == np.float64 and x.shape[0] == dims("small")[0]:
+            d["dW1"] = d["dW1"] * np.nan
+        if x.dtype == np.float32:
+            d["db2"] = d["db2"] * np.nan
+        return L, d
+
+    got = findings(nan64_dw1_nan32_db2, dtypes=["float64", "float32"], shapes=["small", "square"])
+    nonfinite = [g for g in got if g[0] == "non-finite"]
+    assert len(nonfinite) == 1 and set(nonfinite[0][1]) == {"dW1", "db2"}
+    assert "Only in float32" not in nonfinite[0][3]
+
+
+def test_an_infinite_loss_on_huge_logits_with_a_gradient_wrong_elsewhere_is_the_log_of_softmax():
+    """Only the huge cases say whether the gradients overflowed too: a dW1 wrong on `small`
+    does not turn the log of an underflowed probability into a missing max-shift."""
+    name = "log_of_softmax"
+
+    def log_of_softmax_and_dw1_wrong_on_small(params, x, y):
+        L, d = PITFALLS[name].faulty(params, x, y)
+        d = dict(d._asdict() if hasattr(d, "_asdict") else d)
+        if x.shape[0] == dims("small")[0]:
+            d["dW1"] = 2 * d["dW1"]
+        return L, d
+
+    got = findings(log_of_softmax_and_dw1_wrong_on_small, shapes=["small", "huge"])
+    assert got[0][:3] == ("non-finite", ("loss",), name)
+    assert "in the loss alone (the gradients are right)" in got[0][3]
+
 # --------------------------------------------------------------------------------------------
 # Exceptions
 # --------------------------------------------------------------------------------------------
@@ -210,7 +259,7 @@ def fake(target, error=None, ended=None):
 
 
 @pytest.mark.parametrize("error, ended, hint", [
-    ("raised IndexError: index 3", None, True),
+    ("raised IndexError: index 3", None, True),  # (the KeyboardInterrupt id is why the recheck's -k names whole tests)
     ("raised KeyboardInterrupt: ", None, False),
     ("raised SystemExit: 0", None, False),
     ("the worker exited with status 3", None, False),  # not an exception of the code's own
@@ -228,6 +277,11 @@ def test_no_labels_hint_when_a_labels_case_raised_too_or_none_ran():
     assert "float targets only" not in both[0].text
     alone = diagnosis._raised_findings([fake("soft", "raised IndexError: 2")])
     assert "float targets only" not in alone[0].text
+    no_labels = diagnosis._raised_findings([fake("soft", "raised IndexError: 2"), fake("onehot")])
+    assert "float targets only" not in no_labels[0].text  # a float target that ran is no labels case
+    one_of_two = diagnosis._raised_findings([fake("labels", "raised IndexError: 1"), fake("labels"),
+                                             fake("soft", "raised IndexError: 2")])
+    assert "float targets only" not in one_of_two[0].text  # a labels case raised: not float targets only
     assert diagnosis._raised_findings([fake("labels")]) == []
 
 
@@ -244,7 +298,9 @@ def float32_but_dz1(params, x, y):
 F32_QS = ("loss", "dz2", "dW2", "db2", "dW1", "db1")
 
 
-def test_float32_outputs_without_jax(monkeypatch):
+# (The two names below avoid "jax": the mutation run's selection, -k "not jax", drops every test that
+# says it, and these need no JAX, they put a stand-in into sys.modules or take it out.)
+def test_float32_outputs_with_no_framework_imported(monkeypatch):
     monkeypatch.delitem(sys.modules, "jax", raising=False)
     got = findings(float32_but_dz1, dtypes=["float64", "float32"], shapes=["small", "square"])
     assert got[0] == ("dtype", F32_QS, None, "float32 outputs in float64 cases (loss, dz2, dW2, db2, dW1, db1 on 2 "
@@ -256,7 +312,7 @@ def test_float32_outputs_without_jax(monkeypatch):
     assert len(got) == 2
 
 
-def test_float32_outputs_with_jax_imported(monkeypatch):
+def test_float32_outputs_name_the_x64_flag_when_that_framework_is_imported(monkeypatch):
     monkeypatch.setitem(sys.modules, "jax", SimpleNamespace())
     got = findings(float32_but_dz1)
     assert got[0] == ("dtype", F32_QS, None, "float32 outputs in float64 cases (loss, dz2, dW2, db2, dW1, db1 on 1 "
