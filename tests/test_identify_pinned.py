@@ -265,3 +265,57 @@ def test_identification_text_and_json():
     assert d["spec"] == NetworkSpec("sigmoid").as_dict() == d["closest"] and d["matched"] and not d["forward_differs"]
     matched_no_report = Identification(NetworkSpec(), NetworkSpec(), False, {}, "s")
     assert matched_no_report.matched and not matched_no_report.ok
+
+
+# --------------------------------------------------------------------------------------------
+# What identify hands on to the check, and what it keeps
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_check_gets_blind_spots_name_progress_and_reference():
+    seen = []
+
+    def progress(it):
+        seen.append(True)
+        return it
+
+    def reference(params, x, y):
+        return loss_and_grads(params, x, y)
+
+    found = identify(make_net("tanh"), name="mine", progress=progress, reference=reference, **SWEEP)
+    assert found.matched and found.report.implementation == "mine"
+    assert found.report.reference.endswith("<locals>.reference")
+    assert seen, "the progress callback was never called"
+    assert found.report.blind_spots, "blind spots are on by default"
+    assert identify(make_net("tanh"), blind_spots=False, **SWEEP).report.blind_spots == []
+
+
+@pytest.mark.parametrize("net, matched", [(make_net("tanh"), True), (wrong_backward(), False),
+                                          (softplus_net, False)], ids=["match", "backward", "forward"])
+def test_identification_keeps_the_probe_results_and_says_the_forward_pass_is_right(net, matched):
+    found = identify(net, **SWEEP)
+    assert found.matched is matched
+    assert len(found.probes) == len(PROBE_SEEDS) * len(PROBE_SHAPES)
+    assert {(r.case.seed, r.case.shape) for r in found.probes} == {(s, sh) for s in PROBE_SEEDS for sh in PROBE_SHAPES}
+    if matched:
+        assert found.forward_differs is False
+
+
+@pytest.mark.parametrize("lam", [0.0, 5.0])
+def test_a_wrong_backward_pass_of_a_relu_mean_net_stays_mean(lam):
+    """The reduction is the one whose loss fits the N > 1 probes better than the N = 1 member's
+    own (a penalty far above the data term makes the seed network's loss the worst of all)."""
+    right = make_net("relu", "mean", lam=lam)
+
+    def net(params, X, y):
+        loss, g = right(params, X, y)
+        return loss, {**g, "db1": g["db1"] + 1.0}
+
+    found = identify(net, **SWEEP)
+    assert not found.matched and found.closest == NetworkSpec("relu", l2=lam, reduction="mean")
+
+
+def test_a_slope_whose_one_digit_rounding_is_one_is_still_fitted():
+    """0.9989 to one digit is 1.0, not a slope: skipped, and the search goes on to 0.9989."""
+    found = identify(make_net("leaky_relu", alpha=0.9989), **SWEEP)
+    assert found.spec == NetworkSpec("leaky_relu", alpha=0.9989) and found.fitted["alpha"] == 0.9989
