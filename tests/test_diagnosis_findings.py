@@ -449,6 +449,104 @@ def test_a_reference_within_tolerance_of_the_truth_excuses_nothing():
     assert not report.ok and all(d.kind != "reference" for d in report.diagnosis)
 
 
+def excused(fn, reference, shapes=("small",), spec=None, dtypes=("float64",)):
+    """check_implementation of ``fn`` against a callable ``reference``, one seed, labels."""
+    how = {} if spec is None else {"spec": spec}
+    return check_implementation(fn, blind_spots=False, dtypes=list(dtypes), targets=["labels"], seeds=[0],
+                                shapes=list(shapes), reference=reference, **how)
+
+
+def test_a_zero_loss_is_rejudged_at_the_losss_own_scale():
+    """C = 1: the loss's truth is exactly 0.  A reference off by 1e-6 there is excused, and the
+    user's 1e-13 is judged against the loss's scale (zero_truth_floor), not against 0."""
+    from scratch.compare import zero_truth_floor
+
+    def tiny(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L + 1e-13, g._asdict()
+
+    def ref(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L + 1e-6, g
+
+    case = cases([0], ["c1"], ["float64"], ["labels"])[0]
+    assert float(loss_and_grads(case.params, case.x, case.y)[0]) == 0.0
+    report = excused(tiny, ref, shapes=["c1"])
+    assert report.ok and [d.kind for d in report.diagnosis] == ["reference"]
+    check = report.results[0].checks["loss"]
+    assert check.passed and check.max_rel == pytest.approx(1e-13 / zero_truth_floor(case.params, case.x, case.y), rel=1e-3)
+
+
+def test_a_zero_loss_is_rejudged_at_the_scale_of_the_cases_own_member():
+    """A summed loss has an N times larger scale: an error of 3 tolerances of the mean's scale
+    passes against the sum's (N = 8), and must, as it does in the check itself."""
+    from scratch.compare import zero_truth_floor
+
+    spec = NetworkSpec(reduction="sum")
+    case = cases([0], ["c1"], ["float64"], ["labels"], spec=spec)[0]
+    mean_floor = zero_truth_floor(case.params, case.x, case.y)
+    assert zero_truth_floor(case.params, case.x, case.y, spec) == case.dims[0] * mean_floor
+    first = excused(lambda p, x, y: right_of(spec)(p, x, y), lambda p, x, y: loss_and_grads(p, x, y, spec=spec),
+                    shapes=["c1"], spec=spec)
+    rtol = first.results[0].checks["loss"].rtol
+    delta = 3 * rtol * mean_floor
+
+    def off(params, x, y):
+        L, g = right_of(spec)(params, x, y)
+        return L + delta, g
+
+    def ref(params, x, y):
+        L, g = loss_and_grads(params, x, y, spec=spec)
+        return L + 1e-6, g
+
+    report = excused(off, ref, shapes=["c1"], spec=spec)
+    assert report.ok and [d.kind for d in report.diagnosis] == ["reference"]
+
+
+def right_of(spec):
+    def fn(params, x, y):
+        L, g = loss_and_grads(params, x, y, spec=spec)
+        return L, g._asdict()
+    return fn
+
+
+def test_the_truth_is_the_cases_own_member():
+    """A member with an L2 penalty: the truth re-judged against is that member's, not the seed's."""
+    spec = NetworkSpec(l2=0.1)
+
+    def ref(params, x, y):
+        L, g = loss_and_grads(params, x, y, spec=spec)
+        return L, g._replace(dW1=g.dW1 * (1 + 1e-6))  # dW1: the penalty's term is in it (not in db1)
+
+    report = excused(right_of(spec), ref, spec=spec)
+    assert report.ok and [d.kind for d in report.diagnosis] == ["reference"]
+    assert report.diagnosis[0].quantities == ("dW1",)
+
+
+def test_a_case_that_raised_does_not_stop_the_rest_being_excused():
+    def raises_on_small(params, x, y):
+        if x.shape[0] == dims("small")[0]:
+            raise ValueError("not on small")
+        return right(params, x, y)
+
+    report = excused(raises_on_small, off_reference({"db1": lambda N: 1e-6}), shapes=["small", "square"])
+    assert [r.error is None for r in report.results] == [False, True]
+    assert report.results[1].ok
+    assert any(d.kind == "reference" and d.quantities == ("db1",) for d in report.diagnosis)
+
+
+def test_a_quantity_not_excused_does_not_stop_the_next_one():
+    """dW1 is the user's own mistake (not excused); db1, later in the same case, is the reference's."""
+    def doubled_dw1(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "dW1": 2 * g.dW1}
+
+    report = excused(doubled_dw1, off_reference({"db1": lambda N: 1e-6}))
+    assert report.results[0].failed() == ["dW1"]
+    assert report.results[0].checks["db1"].passed and report.results[0].checks["db1"].quantity == "db1"
+    assert [d.quantities for d in report.diagnosis if d.kind == "reference"] == [("db1",)]
+
+
 def test_excuse_reference_skips_scratch_no_reference_and_cases_that_raised():
     r = SimpleNamespace(error="raised ValueError: x", failed=lambda: ["db1"])
     assert diagnosis.excuse_reference([r], "torch") is None
