@@ -855,8 +855,8 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
     if set(bad_q) <= set(zero_q) | {"loss"} and {"dW2", "db2", "dz2"} & set(zero_q):
         # every failing gradient is exactly zero everywhere it fails: a stub, not a pitfall (a saturated
         # float32 case zeroes one pitfall's dW1 too, but never dW2 and db2 with it)
-        findings.append(Finding(tuple(zero_q), "signature", f"{', '.join(zero_q)} are all zeros on every failing "
-                                "case: not computed (a stub, or a gradient never assigned?), no known pitfall"))
+        findings.append(Finding(tuple(zero_q), "signature", f"{', '.join(zero_q)} {'is' if len(zero_q) == 1 else 'are'} all "
+                                "zeros on every failing case: not computed (a stub, or a gradient never assigned?), no known pitfall"))
         bad_q = [q for q in bad_q if q not in zero_q]
         if not bad_q:
             return findings

@@ -374,6 +374,45 @@ def test_a_stub_is_named_as_a_stub():
                     "pitfall")]
 
 
+
+def test_a_stub_with_a_zero_loss_keeps_the_loss_apart():
+    """Loss 0 and every gradient 0: the gradients are the stub; the loss, wrong too, is a
+    finding of its own after it (not one of the "zeros", and not dropped)."""
+    def stub(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return 0.0, {q: np.zeros_like(v) for q, v in g._asdict().items()}
+
+    got = findings(stub, shapes=["small", "square"])
+    assert got == [("signature", ("dz2", "dW2", "db2", "dz1", "dW1", "db1"), None, "dz2, dW2, db2, dz1, dW1, db1 are "
+                    "all zeros on every failing case: not computed (a stub, or a gradient never assigned?), no known "
+                    "pitfall"),
+                   ("signature", ("loss",), None, "no known pitfall matches loss. loss is all zeros; fails on every "
+                    "case kind of the sweep")]
+
+
+@pytest.mark.parametrize("q", ["dW2", "db2", "dz2"])
+def test_one_second_layer_gradient_left_at_zero_is_a_stub(q):
+    def one_zero(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), q: np.zeros_like(getattr(g, q))}
+
+    assert findings(one_zero, shapes=["small", "square"]) == [
+        ("signature", (q,), None, f"{q} is all zeros on every failing case: not computed (a stub, or a gradient "
+         "never assigned?), no known pitfall")]
+
+
+@pytest.mark.parametrize("name, first, twins", [
+    ("yhat_minus_y", "float32_yhat_minus_y", ["probabilities_modified_in_place", "yhat_minus_y"]),
+    ("probabilities_modified_in_place", "probabilities_modified_in_place", ["float32_yhat_minus_y", "yhat_minus_y"]),
+])
+def test_pitfalls_that_give_the_same_values_are_named_as_equally_consistent(name, first, twins):
+    """float32 on a confident row: the plain yhat - y loses the same digits in three pitfalls.  The
+    first is named; the others, explaining the same quantities (or some of them), are appended."""
+    got = findings(PITFALLS[name].faulty, shapes=["small", "confident"], dtypes=["float32"])
+    pitfalls = [g for g in got if g[0] == "pitfall"]
+    assert len(pitfalls) == 1 and pitfalls[0][2] == first
+    assert pitfalls[0][3].endswith("".join(f" (equally consistent with pitfall `{t}` on these cases)" for t in twins))
+
 # --------------------------------------------------------------------------------------------
 # A reference that loses digits: re-judged against the truth, and said so
 # --------------------------------------------------------------------------------------------
