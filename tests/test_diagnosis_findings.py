@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from scratch import diagnosis
+from scratch import NetworkSpec, diagnosis
 from scratch.network import loss_and_grads
 from scratch.pitfalls import PITFALLS
 from scratch.testing import cases, check_implementation
@@ -413,6 +413,54 @@ def test_pitfalls_that_give_the_same_values_are_named_as_equally_consistent(name
     assert len(pitfalls) == 1 and pitfalls[0][2] == first
     assert pitfalls[0][3].endswith("".join(f" (equally consistent with pitfall `{t}` on these cases)" for t in twins))
 
+
+# --------------------------------------------------------------------------------------------
+# The family: the outputs of another member than the one declared
+# --------------------------------------------------------------------------------------------
+
+ALL_Q = ("loss", "dz2", "dW2", "db2", "dz1", "dW1", "db1")
+LEAKY = NetworkSpec("leaky_relu", alpha=0.3)
+
+
+@pytest.mark.parametrize("declared, written, text", [
+    (LEAKY, NetworkSpec("leaky_relu", alpha=0.3, reduction="sum"),
+     "your loss and gradients are consistently N x: your loss is a sum, not a mean (pass --reduction sum if that "
+     "is what you meant)"),
+    (NetworkSpec(reduction="sum"), NetworkSpec(),
+     "your loss and gradients are consistently 1/N x: your loss is a mean, not a sum (pass --reduction mean if "
+     "that is what you meant)"),
+    (NetworkSpec(l2=0.1), NetworkSpec(l2=0.1, reduction="sum"),
+     "your loss and gradients match reduction sum: your loss is a sum over the samples, not a mean (pass "
+     "--reduction sum if that is what you meant)"),
+    (NetworkSpec(), NetworkSpec("relu"), "your outputs match a relu hidden layer, not tanh; pass --activation relu"),
+    (LEAKY, NetworkSpec("sigmoid", reduction="sum"),
+     "your outputs match a sigmoid hidden layer with reduction sum, not leaky_relu; pass --activation sigmoid "
+     "--reduction sum"),
+    (NetworkSpec(l2=0.1), NetworkSpec(l2=0.1, l2_form="full"),
+     f"your loss and gradients match {NetworkSpec(l2=0.1, l2_form='full').describe()}; pass --l2-form full"),
+    (NetworkSpec(l2=0.1, l2_form="full"), NetworkSpec(l2=0.1),
+     f"your loss and gradients match {NetworkSpec(l2=0.1).describe()}; pass --l2-form half"),
+    (NetworkSpec(l2=0.1, l2_biases=True), NetworkSpec(l2=0.1),
+     f"your loss and gradients match {NetworkSpec(l2=0.1).describe()}; pass without --l2-biases"),
+], ids=["leaky-sum", "mean-for-sum", "sum-with-l2", "relu", "sigmoid-sum", "full", "half", "no-bias-l2"])
+def test_another_member_of_the_family_is_named_with_the_options_that_declare_it(declared, written, text, request):
+    got = findings(right_of(written), spec=declared, shapes=["small", "square"])
+    # the quantities the two members differ in: all of them, or where the penalty is (weights; biases)
+    differ = {"full": ("loss", "dW2", "dW1"), "half": ("loss", "dW2", "dW1"), "no-bias-l2": ("loss", "db2", "db1")}
+    assert got == [("family", differ.get(request.node.callspec.id, ALL_Q), None, text)]
+
+
+def test_a_forward_pass_of_another_member_with_a_gradient_wrong_for_it_too():
+    relu = right_of(NetworkSpec("relu"))
+
+    def relu_with_dw1_doubled(params, x, y):
+        L, g = relu(params, x, y)
+        return L, {**g, "dW1": 2 * g["dW1"]}
+
+    got = findings(relu_with_dw1_doubled, shapes=["small", "square"])
+    assert got[0] == ("family", ("loss",), None, "your loss matches a relu hidden layer (the forward pass is relu's), "
+                      "but not every gradient does: check with --activation relu to see which")
+
 # --------------------------------------------------------------------------------------------
 # A reference that loses digits: re-judged against the truth, and said so
 # --------------------------------------------------------------------------------------------
@@ -597,7 +645,6 @@ def test_excuse_reference_skips_scratch_no_reference_and_cases_that_raised():
 # plain_outputs: the right formulas the plain way, for every member of the family
 # --------------------------------------------------------------------------------------------
 
-from scratch import NetworkSpec  # noqa: E402
 from scratch.compare import relative_error  # noqa: E402
 
 MEMBERS = [NetworkSpec(), NetworkSpec("relu", reduction="sum"), NetworkSpec("leaky_relu", alpha=0.3, l2=0.2),
