@@ -228,3 +228,205 @@ def test_a_float64_loss_in_a_float32_case_gets_the_hint():
     assert not h.passed and HINT not in h.problem
     f64 = st.check_outputs(small_case(), {"loss": np.float32(1.0), **grads}).checks["loss"]
     assert HINT not in f64.problem
+
+
+# --------------------------------------------------------------------------------------------
+# get_reference: the names, the numeric method, the member bound
+# --------------------------------------------------------------------------------------------
+
+
+def test_an_unknown_reference_name_lists_the_known_ones():
+    with pytest.raises(ValueError) as err:
+        st.get_reference("tensorflow")
+    assert str(err.value) == f"reference must be one of {', '.join(st.REFERENCES)}, got 'tensorflow'"
+
+
+@pytest.mark.parametrize("name", ["numeric", "torch"])
+def test_an_oracle_reference_is_bound_to_the_member(name):
+    spec = NetworkSpec("relu", reduction="sum")
+    ref = st.get_reference(name, spec)
+    assert ref.keywords == ({"method": "complex", "spec": spec} if name == "numeric" else {"spec": spec})
+
+
+# --------------------------------------------------------------------------------------------
+# run_cases and check_implementation in a worker: every option reaches it
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def arrays_target(tmp_path):
+    """A submission with the arrays signature that prints, and writes its process id."""
+    path = tmp_path / "arrays_impl.py"
+    path.write_text(textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(IMPLS.parent)!r})
+        from user_impls import textbook_arrays
+
+        def net(W1, b1, W2, b2, x, y):
+            print("arrays here")
+            with open({str(tmp_path / "pid")!r}, "w") as f:
+                f.write(str(os.getpid()))
+            return textbook_arrays(W1, b1, W2, b2, x, y)
+        """))
+    return f"{path}:net", tmp_path / "pid"
+
+
+def test_run_cases_in_a_worker_gets_the_signature_cases_reference_progress_and_log(arrays_target, tmp_path):
+    import os
+
+    target, pidfile = arrays_target
+    case_list = st.cases([0, 1], ["small"], ["float64"], ["labels"])
+    seen = []
+
+    def progress(it):
+        seen.append(len(it))
+        return it
+
+    def off(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L * 2, g
+
+    log = tmp_path / "log.txt"
+    results = st.run_cases(target, case_list, signature="arrays", reference=off, progress=progress, log=log)
+    assert [r.case for r in results] == case_list and seen == [2]
+    assert all(r.error is None and r.failed() == ["loss"] for r in results), [r.error for r in results]
+    assert "arrays here" in log.read_text()
+    assert int(pidfile.read_text()) != os.getpid()  # a worker ran it
+    report = st.check_implementation(target, signature="arrays", progress=progress, **ONE)
+    assert report.ok and report.signature == "arrays" and seen == [2, 1]
+
+
+def test_a_memory_limit_given_reaches_the_worker(tmp_path):
+    path = tmp_path / "killed_impl.py"
+    path.write_text("import os, signal\n\ndef net(params, x, y):\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    for run in (lambda: st.run_cases(f"{path}:net", [small_case()], memory=700)[0],
+                lambda: st.check_implementation(f"{path}:net", memory=700, **ONE).results[0]):
+        assert "the address-space limit is 700 MiB" in run().error
+
+
+def test_run_cases_timeout_is_the_calls_limit(tmp_path):
+    path = tmp_path / "slow_impl.py"
+    path.write_text("import time\n\ndef net(params, x, y):\n    time.sleep(30)\n")
+    assert "0.5 s" in st.run_cases(f"{path}:net", [small_case()], timeout=0.5)[0].error
+
+
+def test_isolate_true_runs_a_target_in_a_worker_and_refuses_a_callable(arrays_target):
+    import os
+
+    target, pidfile = arrays_target
+    assert st.check_implementation(target, signature="arrays", isolate=True, **ONE).ok
+    assert int(pidfile.read_text()) != os.getpid()
+    assert st.check_implementation(target, signature="arrays", isolate=False, **ONE).ok
+    assert int(pidfile.read_text()) == os.getpid()
+    assert st.check_implementation(U.textbook, isolate=False, **ONE).ok
+    for call in (lambda: st.check_implementation(U.textbook, isolate=True, **ONE),
+                 lambda: st.run_cases(U.textbook, [small_case()], isolate=True)):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == ("isolate=True needs the implementation as a target string ('package.module:function' "
+                                  "or 'path/file.py:function'), not a function: a worker imports it itself")
+
+
+# --------------------------------------------------------------------------------------------
+# _run: what it cannot read
+# --------------------------------------------------------------------------------------------
+
+
+class Raising(dict):
+    def __getitem__(self, key):
+        raise RuntimeError("no such gradient today")
+
+
+def test_a_return_value_that_raises_when_read_is_the_cases_error():
+    def net(params, x, y):
+        return 1.0, Raising(dW1=1, db1=1, dW2=1, db2=1)
+
+    out, error, problems = st._run(net, "params", small_case())
+    assert out is None and problems == []
+    assert error == "returned a value the kit cannot read: RuntimeError: no such gradient today"
+
+
+def test_arrays_that_are_not_numbers_are_the_cases_error():
+    def net(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "dW1": g.dW1.astype("U3"), "db2": g.db2.astype("datetime64[s]")}
+
+    out, error, _ = st._run(net, "params", small_case())
+    assert out is None
+    assert error == "dW1 has dtype <U3; db2 has dtype datetime64[s]: expected arrays of floating-point numbers"
+
+
+# --------------------------------------------------------------------------------------------
+# The report's text
+# --------------------------------------------------------------------------------------------
+
+
+def required_only(params, x, y):
+    L, g = loss_and_grads(params, x, y)
+    return L, {q: getattr(g, q) for q in ("dW1", "db1", "dW2", "db2")}
+
+
+def test_a_quantity_not_returned_has_a_row_of_zeros():
+    rows = st.check_implementation(required_only, **ONE).summary_rows()
+    assert [r for r in rows if r["quantity"] in ("dz1", "dz2")] == [
+        {"quantity": q, "dtype": "float64", "cases": 0, "failed": 0, "status": "not checked (not returned)"}
+        for q in ("dz2", "dz1")]
+
+
+def test_a_header_without_networks_names_none():
+    report = st.Report("mine", "scratch", "params", {"seeds": [0, 1]}, [])
+    assert report._header() == "mine against scratch on 0 case(s) [seeds 0 1]: all passed"
+
+
+def test_the_summary_layout_header_blank_table_then_sections(capsys):
+    passing = st.check_implementation(U.textbook, seeds=[0], shapes=["small"], dtypes=["float64"], targets=["labels"])
+    lines = passing.summary().split("\n")
+    assert lines[0] == passing._header() and lines[1] == "" and lines[2].startswith("quantity")
+    at = lines.index("Blind spots: this sweep could not reveal these known mistakes (a pass here says nothing about "
+                     "them; add the shapes, dtypes and targets named to the sweep to cover them):")
+    assert lines[at - 1] == ""
+    assert "Notes:" not in lines and "Failures:" not in lines
+
+
+def test_notes_of_a_passing_report_keep_the_table_and_a_failing_one_has_no_notes():
+    def reference(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, g._replace(db1=g.db1 * (1 + 1e-6))
+
+    passing = st.check_implementation(U.textbook, reference=reference, **ONE)
+    assert passing.ok and [d.kind for d in passing.diagnosis] == ["reference"]
+    lines = passing.summary().split("\n")
+    assert lines[0] == passing._header() and lines[2].startswith("quantity")
+    assert lines[lines.index("Notes:") - 1] == "" and lines[lines.index("Notes:") + 1] == f"  {passing.diagnosis[0]}"
+
+    def doubled_dw1(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "dW1": 2 * g.dW1}
+
+    failing = st.check_implementation(doubled_dw1, reference=reference, **ONE)
+    assert not failing.ok and [d.kind for d in failing.diagnosis][0] == "reference" and len(failing.diagnosis) > 1
+    text = failing.summary().split("\n")
+    assert "Notes:" not in text and "Diagnosis:" in text
+
+
+def test_every_input_written_is_named_in_one_line():
+    def writes_two(params, x, y):
+        out = loss_and_grads(params, x, y)
+        params[0][0, 0] += 1.0
+        x[0, 0] += 1.0
+        return out[0], out[1]._asdict()
+
+    report = st.check_implementation(writes_two, **ONE)
+    assert "  on 1 case(s): modified its input W1 in place; modified its input x in place (first: " in report.summary()
+
+
+def test_a_failure_without_a_worst_element_ends_at_its_problem():
+    def transposed(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "dW1": g.dW1.T}
+
+    report = st.check_implementation(transposed, **ONE)
+    c = report.results[0].checks["dW1"]
+    assert c.worst_index is None
+    line = next(ln for ln in report.summary().split("\n") if ln.startswith("  dW1: failed"))
+    assert line.endswith(f": {c.problem}")
