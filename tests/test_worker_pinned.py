@@ -1,0 +1,210 @@
+"""scratch.worker's parent side pinned against mutmut's survivors (issue 21).
+
+``Isolated``'s arguments (every bound at its edge, each message word for word), its log (a
+temporary file named and removed, a given one kept, bytes that are not UTF-8), and the calls
+announced by ``expect``: a call out of order, one skipped, one on other arrays than announced
+and a second sweep on one worker each get the outputs of *their* inputs, never of another
+call's.  tests/test_worker_ends.py has the ways a worker ends; test_isolation.py the kit through it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratch import worker as W
+from scratch.cases import make_case
+from scratch.network import loss_and_grads
+
+_count = itertools.count()
+RIGHT = "from scratch.network import loss_and_grads as net\n"
+
+
+@pytest.fixture
+def target(tmp_path):
+    path = tmp_path / f"pinned_{next(_count)}.py"
+    path.write_text(RIGHT)
+    return f"{path}:net"
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"signature": "tuple"}, "signature must be one of params, arrays, model, got 'tuple'"),
+    ({"timeout": 0}, "timeout must be a number of seconds in (0, 86400], got 0"),
+    ({"timeout": 86400.5}, "timeout must be a number of seconds in (0, 86400], got 86400.5"),
+    ({"timeout": "5"}, "timeout must be a number of seconds in (0, 86400], got '5'"),
+    ({"memory": 63}, "memory must be None or a number of MiB >= 64, got 63"),
+    ({"memory": (1 << 30) + 1}, f"memory must be None or a number of MiB >= 64, got {(1 << 30) + 1}"),
+    ({"memory": 64.0}, "memory must be None or a number of MiB >= 64, got 64.0"),
+], ids=lambda v: str(v) if isinstance(v, dict) else "")
+def test_bad_arguments_are_refused_with_their_value(target, kw, message):
+    with pytest.raises(ValueError) as err:
+        W.Isolated(target, **kw)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("kw", [{"timeout": 86400}, {"timeout": 1e-3}, {"memory": 64}, {"memory": 1 << 30},
+                                {"memory": None}, {"signature": "arrays"}], ids=str)
+def test_arguments_at_their_bounds_are_accepted(target, kw):
+    w = W.Isolated(target, **kw)
+    try:
+        for k, v in kw.items():
+            assert getattr(w, k) == v
+        assert w.last is None and w.calls == 0 and w.crashes == [] and w.load_error is None
+    finally:
+        w.close()
+
+
+def test_the_working_folder_is_resolved_and_defaults_to_ours(target, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    w = W.Isolated(target, cwd=".")
+    v = W.Isolated(target)
+    try:
+        assert w.cwd == v.cwd == str(tmp_path.resolve())
+    finally:
+        w.close()
+        v.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The log
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_temporary_log_is_named_for_the_kit_and_removed_at_close(target):
+    w = W.Isolated(target)
+    path = w.log_path
+    assert path.parent == Path(tempfile.gettempdir()).resolve()
+    assert path.name.startswith("scratch-worker-") and path.name.endswith(".log") and path.is_file()
+    w.close()
+    assert not path.exists()
+
+
+def test_a_log_given_is_emptied_kept_and_read_with_bytes_that_are_not_utf8_replaced(target, tmp_path):
+    log = tmp_path / "mine.log"
+    log.write_bytes(b"left from before\n")
+    w = W.Isolated(target, log=log)
+    assert log.read_bytes() == b""
+    log.write_bytes(b"caf\xe9 ok\n" + b"x" * 300 + b"\nthird\n")
+    assert w.log_head(lines=2, width=250) == ["caf\ufffd ok", W._cut("x" * 300, 250)]
+    w.close()
+    assert log.is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# Calls announced by expect: each run gets its own inputs' outputs
+# --------------------------------------------------------------------------------------------
+
+
+def cases3():
+    return [make_case(s, (4, 3, 5, 3), np.dtype(np.float64), "labels") for s in (0, 1, 2)]
+
+
+def truth(case, params=None):
+    L, g = loss_and_grads(params if params is not None else case.params, case.x, case.y)
+    return float(L), g.dW1
+
+
+def assert_outputs_of(out, case, params=None):
+    assert out.error is None, out.error
+    L, dW1 = truth(case, params)
+    assert float(out.outputs["loss"]) == pytest.approx(L, rel=1e-12)
+    np.testing.assert_allclose(out.outputs["dW1"], dW1, rtol=1e-12)
+
+
+def test_announced_calls_run_in_order(target):
+    cs = cases3()
+    with W.Isolated(target) as w:
+        w.expect([(c.params, c.x, c.y) for c in cs])
+        for c in cs:
+            assert_outputs_of(w.run(c.params, c.x, c.y), c)
+
+
+def test_a_call_out_of_order_skips_the_ones_before_it(target):
+    cs = cases3()
+    with W.Isolated(target) as w:
+        w.expect([(c.params, c.x, c.y) for c in cs])
+        assert_outputs_of(w.run(cs[0].params, cs[0].x, cs[0].y), cs[0])  # the feeder has sent them all
+        assert_outputs_of(w.run(cs[2].params, cs[2].x, cs[2].y), cs[2])  # case 1 skipped
+        assert_outputs_of(w.run(cs[1].params, cs[1].x, cs[1].y), cs[1])  # not announced any more
+
+
+def test_a_call_on_the_announced_x_with_other_params_is_not_the_announced_one(target):
+    cs = cases3()
+    other = type(cs[0].params)(*(p * 1.5 for p in cs[0].params))
+    with W.Isolated(target) as w:
+        w.expect([(c.params, c.x, c.y) for c in cs])
+        assert_outputs_of(w.run(other, cs[0].x, cs[0].y), cs[0], other)
+        assert_outputs_of(w.run(cs[1].params, cs[1].x, cs[1].y), cs[1])
+
+
+def test_a_call_on_the_announced_params_with_another_x_is_not_the_announced_one(target):
+    cs = cases3()
+    with W.Isolated(target) as w:
+        w.expect([(c.params, c.x, c.y) for c in cs])
+        x = cs[0].x.copy() * 2.0
+        out = w.run(cs[0].params, x, cs[0].y)
+        assert out.error is None
+        L = float(loss_and_grads(cs[0].params, x, cs[0].y)[0])
+        assert float(out.outputs["loss"]) == pytest.approx(L, rel=1e-12)
+
+
+def test_a_second_sweep_on_one_worker_gets_its_own_calls(target):
+    cs = cases3()
+    with W.Isolated(target) as w:
+        w.expect([(c.params, c.x, c.y) for c in cs])
+        assert_outputs_of(w.run(cs[0].params, cs[0].x, cs[0].y), cs[0])  # two calls left, already sent
+        w.expect([(c.params, c.x, c.y) for c in reversed(cs)])
+        for c in reversed(cs):
+            assert_outputs_of(w.run(c.params, c.x, c.y), c)
+        assert w.calls == 4 and w.crashes == []
+
+
+@pytest.fixture
+def counting(tmp_path):
+    """A submission that appends its process id to ``imports`` when imported, to ``calls`` per call."""
+    path = tmp_path / f"counting_{next(_count)}.py"
+    path.write_text(f"""
+import os
+from scratch.network import loss_and_grads
+with open({str(tmp_path / 'imports')!r}, "a") as f:
+    f.write(f"{{os.getpid()}}\\n")
+
+def net(params, x, y):
+    with open({str(tmp_path / 'calls')!r}, "a") as f:
+        f.write(f"{{os.getpid()}}\\n")
+    return loss_and_grads(params, x, y)
+""")
+    return f"{path}:net", tmp_path / "imports", tmp_path / "calls"
+
+
+def test_announced_calls_and_a_second_sweep_run_in_the_one_worker(counting):
+    """No restart while the calls come as announced, nor for a second sweep once the first is done."""
+    fn, imports, calls = counting
+    cs = cases3()
+    with W.Isolated(fn) as w:
+        for sweep in (cs, cs[::-1]):
+            w.expect([(c.params, c.x, c.y) for c in sweep])
+            for c in sweep:
+                assert_outputs_of(w.run(c.params, c.x, c.y), c)
+    assert len(imports.read_text().split()) == 1
+    assert set(calls.read_text().split()) == set(imports.read_text().split())
+
+
+def test_a_first_call_out_of_order_before_anything_was_sent_needs_no_restart(counting):
+    fn, imports, _ = counting
+    cs = cases3()
+    with W.Isolated(fn) as w:
+        w.expect([(c.params, c.x, c.y) for c in cs])
+        assert_outputs_of(w.run(cs[1].params, cs[1].x, cs[1].y), cs[1])
+        assert_outputs_of(w.run(cs[2].params, cs[2].x, cs[2].y), cs[2])
+    assert len(imports.read_text().split()) == 1
