@@ -442,6 +442,9 @@ class Isolated:
             if self._sent_ahead and self._queue:
                 self._kill()  # calls were sent that will not be asked for: their replies would come first
                 self.start()
+                if self.load_error is not None:  # the restart's import failed: no worker to feed
+                    self._queue.clear()
+                    return False
             if at is None:
                 self._queue.clear()
                 return False

@@ -208,3 +208,122 @@ def test_a_first_call_out_of_order_before_anything_was_sent_needs_no_restart(cou
         assert_outputs_of(w.run(cs[1].params, cs[1].x, cs[1].y), cs[1])
         assert_outputs_of(w.run(cs[2].params, cs[2].x, cs[2].y), cs[2])
     assert len(imports.read_text().split()) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# After a crash: the restart, and the last crash named
+# --------------------------------------------------------------------------------------------
+
+
+def test_an_import_that_fails_on_the_restart_after_a_crash_is_the_calls_error(tmp_path):
+    marker = tmp_path / "imported once"
+    path = tmp_path / f"second_import_{next(_count)}.py"
+    path.write_text(f"""
+import os
+if os.path.exists({str(marker)!r}):
+    raise RuntimeError("the second import fails")
+open({str(marker)!r}, "w").close()
+
+def net(params, x, y):
+    os._exit(4)
+""")
+    case = cases3()[0]
+    with W.Isolated(f"{path}:net") as w:
+        first = w.run(case.params, case.x, case.y)
+        second = w.run(case.params, case.x, case.y)
+    assert first.ended == "exit" and "exit status 4" in first.error
+    assert second.outputs is None and second.ended == "import"
+    assert second.error == w.load_error and "the second import fails" in second.error
+
+
+def test_the_calls_not_run_name_the_last_crash(tmp_path):
+    count = tmp_path / "count"
+    path = tmp_path / f"exits_{next(_count)}.py"
+    path.write_text(f"""
+import os
+
+def net(params, x, y):
+    n = len(open({str(count)!r}).read()) if os.path.exists({str(count)!r}) else 0
+    open({str(count)!r}, "a").write("x")
+    os._exit(3 + n)
+""")
+    case = cases3()[0]
+    with W.Isolated(f"{path}:net") as w:
+        outs = [w.run(case.params, case.x, case.y) for _ in range(W.MAX_CRASHES + 1)]
+    statuses = [f"exit status {3 + i}" for i in range(W.MAX_CRASHES)]
+    assert [s in o.error for s, o in zip(statuses, outs)] == [True] * W.MAX_CRASHES
+    assert outs[-1].error == (f"not run: the worker ended {W.MAX_CRASHES} times on earlier cases "
+                              f"(last: {outs[W.MAX_CRASHES - 1].error})")
+
+
+# --------------------------------------------------------------------------------------------
+# The worker's environment and the feeder thread
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_worker_gets_one_blas_thread_unless_set_and_no_python_variables(tmp_path, monkeypatch):
+    for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.setenv("PYTHONSOMETHING", "1")
+    out = tmp_path / "env.txt"
+    path = tmp_path / f"env_{next(_count)}.py"
+    path.write_text(f"""
+import json, os
+from scratch.network import loss_and_grads
+
+def net(params, x, y):
+    with open({str(out)!r}, "w") as f:
+        json.dump({{k: v for k, v in os.environ.items() if k.startswith("PYTHON") or k.endswith("_NUM_THREADS")}}, f)
+    return loss_and_grads(params, x, y)
+""")
+    case = cases3()[0]
+    with W.Isolated(f"{path}:net") as w:
+        assert w.run(case.params, case.x, case.y).error is None
+    import json
+
+    assert json.loads(out.read_text()) == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "1"}
+
+
+def test_the_feeder_is_a_named_daemon_thread_that_ends_cleanly(target, monkeypatch):
+    import threading
+
+    started, raised = [], []
+    real = threading.Thread
+
+    class Recording(real):
+        def start(self):
+            started.append(self)
+            super().start()
+
+    monkeypatch.setattr(threading, "Thread", Recording)
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    cs = cases3()
+    with W.Isolated(target) as w:
+        w.expect([(c.params, c.x, c.y) for c in cs])
+        for c in cs:
+            assert_outputs_of(w.run(c.params, c.x, c.y), c)
+        feeders = [t for t in started if t.name == "scratch-worker-feeder"]
+        assert len(feeders) == 1 and feeders[0].daemon is True
+        feeders[0].join(10)
+    assert not feeders[0].is_alive() and raised == []
+
+
+def test_an_import_that_fails_on_the_restart_for_a_call_out_of_order(tmp_path):
+    """Calls were sent ahead and one is skipped: the worker restarts, and its import now fails."""
+    marker = tmp_path / "imported once"
+    path = tmp_path / f"second_import_{next(_count)}.py"
+    path.write_text(f"""
+import os
+from scratch.network import loss_and_grads as net
+if os.path.exists({str(marker)!r}):
+    raise RuntimeError("the second import fails")
+open({str(marker)!r}, "w").close()
+""")
+    cs = cases3()
+    with W.Isolated(f"{path}:net") as w:
+        w.expect([(c.params, c.x, c.y) for c in cs])
+        assert_outputs_of(w.run(cs[0].params, cs[0].x, cs[0].y), cs[0])
+        skipped = w.run(cs[2].params, cs[2].x, cs[2].y)
+    assert skipped.outputs is None and skipped.ended == "import"
+    assert skipped.error == w.load_error and "the second import fails" in skipped.error
