@@ -327,3 +327,50 @@ open({str(marker)!r}, "w").close()
         skipped = w.run(cs[2].params, cs[2].x, cs[2].y)
     assert skipped.outputs is None and skipped.ended == "import"
     assert skipped.error == w.load_error and "the second import fails" in skipped.error
+
+
+# --------------------------------------------------------------------------------------------
+# Where an error happened: the innermost frame in the submission's own file
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body, words", [
+    ("raise ValueError('deep inside')", "raised ValueError: deep inside"),
+    ("import sys; sys.exit(2)", "called sys.exit(2)"),
+    ("raise KeyboardInterrupt", "raised KeyboardInterrupt"),
+], ids=["exception", "exit", "interrupt"])
+def test_an_error_in_a_helper_module_is_placed_at_the_submissions_line(tmp_path, body, words):
+    folder = tmp_path / f"sub_{next(_count)}"
+    folder.mkdir()
+    helper = f"helper_{next(_count)}"
+    (folder / f"{helper}.py").write_text(f"def boom():\n    {body}\n")
+    sub = folder / "submission.py"
+    sub.write_text(f"import {helper}\n\n\ndef net(params, x, y):\n    {helper}.boom()\n")
+    case = cases3()[0]
+    with W.Isolated(f"{sub}:net") as w:
+        out = w.run(case.params, case.x, case.y)
+    assert out.error.startswith(f"{words} (at {sub.resolve()}:5)"), out.error
+
+
+def test_an_error_at_import_in_a_helper_module_is_placed_where_it_raised(tmp_path):
+    """At import the submission's module is not there yet: the innermost frame outside the kit,
+    NumPy and the standard library is named (the helper's line)."""
+    folder = tmp_path / f"sub_{next(_count)}"
+    folder.mkdir()
+    helper = f"helper_{next(_count)}"
+    (folder / f"{helper}.py").write_text("raise ImportError('helper cannot load')\n")
+    sub = folder / "submission.py"
+    sub.write_text(f"\nimport {helper}\n\n\ndef net(params, x, y):\n    pass\n")
+    with W.Isolated(f"{sub}:net") as w:
+        pass
+    assert w.load_error is not None and "helper cannot load" in w.load_error
+    assert w.load_error.endswith(f"(at {(folder / (helper + '.py')).resolve()}:1)"), w.load_error
+
+
+def test_code_run_by_exec_is_not_a_place(tmp_path):
+    """A frame of exec'd text (``<string>``) has no file to open: the line that ran it is named."""
+    sub = tmp_path / f"exec_{next(_count)}.py"
+    sub.write_text("\nexec(\"raise ImportError('from a string')\")\n")
+    with W.Isolated(f"{sub}:net") as w:
+        pass
+    assert w.load_error.endswith(f"(at {sub.resolve()}:2)"), w.load_error
