@@ -675,3 +675,58 @@ def test_plain_outputs_of_a_float32_case_are_float32():
         out = diagnosis.plain_outputs(case, fix)
         assert all(v.dtype == np.float32 for v in out.values()), fix
         assert relative_error(out["loss"], np.float32(L)) < 1e-5 and relative_error(out["dW1"], g.dW1) < 1e-4
+
+
+# --------------------------------------------------------------------------------------------
+# Blind spots, the JSON of findings, and the ratio named in words
+# --------------------------------------------------------------------------------------------
+
+ONE_SMALL_CASE_BLIND = ["yhat_minus_y", "softmax_without_max_shift", "log_of_softmax", "float32_yhat_minus_y",
+                        "float32_tanh_derivative_from_a1"]  # labels rows sum to 1; no huge logits; no confident or saturated row
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_blind_spots_of_one_small_labels_case(dtype):
+    """The gallery's mistakes a small labels case cannot reveal, in gallery order; the mistakes
+    after the repeated-call one (accumulating_gradients) are listed too."""
+    spots = diagnosis.blind_spots(cases([0], ["small"], [dtype], ["labels"]))
+    assert [b.pitfall for b in spots] == ONE_SMALL_CASE_BLIND
+    assert all(b.title == PITFALLS[b.pitfall].title and b.why == PITFALLS[b.pitfall].why_blind for b in spots)
+
+
+def test_without_a_repeated_call_accumulating_gradients_is_a_blind_spot():
+    spots = diagnosis.blind_spots(cases([0], ["small"], ["float64"], ["labels"]), repeat_checked=False)
+    want = ONE_SMALL_CASE_BLIND[:3] + ["accumulating_gradients"] + ONE_SMALL_CASE_BLIND[3:]
+    assert [b.pitfall for b in spots] == want
+    assert spots[3].as_dict() == {"pitfall": "accumulating_gradients", "title": PITFALLS["accumulating_gradients"].title,
+                                  "why": "the implementation is called once per case", "shows_on": "a second call"}
+
+
+def test_a_finding_as_json():
+    f = diagnosis.Finding(("dW1", "db1"), "pitfall", "some text", "relu_derivative_at_a1")
+    assert f.as_dict() == {"quantities": ["dW1", "db1"], "kind": "pitfall", "pitfall": "relu_derivative_at_a1",
+                           "text": "some text"}
+
+
+def test_ratio_is_least_squares_with_its_residual():
+    k, res = diagnosis._ratio(np.array([2.0, 4.1]), np.array([1.0, 2.0]))
+    assert k == pytest.approx(10.2 / 5) and res == pytest.approx(max(abs(2.0 - k), abs(4.1 - 2 * k)) / 4.1)
+    assert diagnosis._ratio(np.zeros(3), np.zeros(3)) == (0.0, 0.0)
+    assert diagnosis._ratio(np.ones(3), np.zeros(3)) == (np.inf, 0.0)
+    for g, r in ((np.array([1.0, np.inf]), np.ones(2)), (np.ones(2), np.array([np.nan, 1.0])), (np.ones(2), np.ones(3))):
+        k, res = diagnosis._ratio(g, r)
+        assert np.isnan(k) and res == np.inf
+
+
+@pytest.mark.parametrize("ks, Ns, Cs, words", [
+    ([1001.0], [1000], None, "N times the truth on every case (the 1/N of the mean (7) is missing?)"),  # 1e-3 inclusive
+    ([2.0], [2], None, "N times the truth on every case (the 1/N of the mean (7) is missing?)"),  # N = 2 is N, not 2
+    ([0.5], [2], None, "1/N times the truth on every case (divided by N twice: a mean where a sum belongs?)"),
+    ([6.0], [3], [2], "N*C times the truth on every case (a sum over all N*C entries of the (N, C) array?) (= 6 here: "
+                      "C = 2 on every case)"),
+    ([0.0, 1e-4], [3, 4], None, "a multiple of the truth that changes from case to case (0, 0.0001)"),
+    ([1e-12], [3], None, "a constant 1e-12 times the truth on every case"),  # all zeros is below 1e-12, strictly
+    ([1e-13], [3], None, "all zeros"),
+])
+def test_the_ratio_in_words(ks, Ns, Cs, words):
+    assert diagnosis._name_ratio(ks, Ns, Cs) == words
