@@ -730,3 +730,58 @@ def test_ratio_is_least_squares_with_its_residual():
 ])
 def test_the_ratio_in_words(ks, Ns, Cs, words):
     assert diagnosis._name_ratio(ks, Ns, Cs) == words
+
+
+def test_the_sample_is_spread_over_shapes_then_dtype_and_target_kinds():
+    """Round robin over the shapes; within a shape each (dtype, target) once, targets first,
+    dtypes alternating, before any repeat; at most MAX_CASES."""
+    sweep = cases([0, 1], ["small", "square", "n1"], ["float64", "float32"], ["labels", "soft"])
+    results = [SimpleNamespace(case=c) for c in sweep]
+    got = [(r.case.shape, r.case.target, r.case.dtype, r.case.seed) for r in diagnosis._spread(results)]
+    kinds = [("labels", "float64"), ("labels", "float32"), ("soft", "float64"), ("soft", "float32")]
+    want = [(shape, t, d, 0) for t, d in kinds for shape in ("small", "square", "n1")]
+    assert diagnosis.MAX_CASES == 12 and got == want
+    few = [SimpleNamespace(case=c) for c in cases([0, 1], ["small"], ["float64"], ["labels"])]
+    assert [r.case.seed for r in diagnosis._spread(few)] == [0, 1]  # a repeat when nothing else is left
+
+
+# --------------------------------------------------------------------------------------------
+# Right formula, lost digits
+# --------------------------------------------------------------------------------------------
+
+
+def plain_way(params, x, y):
+    """The right formulas computed the plain way: log of the sum of exp, yhat - y, 1 - a1^2."""
+    W1, b1, W2, b2 = params
+    N = x.shape[0]
+    a1 = np.tanh(x @ W1 + b1)
+    z2 = a1 @ W2 + b2
+    e = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    Y = np.eye(W2.shape[1], dtype=x.dtype)[y]
+    dz2 = (p - Y) / N
+    dz1 = dz2 @ W2.T * (1 - a1 ** 2)
+    return -np.sum(Y * np.log(p)) / N, {"dW1": x.T @ dz1, "db1": dz1.sum(0), "dW2": a1.T @ dz2, "db2": dz2.sum(0),
+                                        "dz1": dz1, "dz2": dz2}
+
+
+def test_lost_digits_are_named_per_lossy_operation_with_their_cost_and_fix():
+    from scratch.diagnosis import LOSSY
+
+    report = check_implementation(plain_way, blind_spots=False, seeds=[0], shapes=["small", "confident"],
+                                  dtypes=["float64"], targets=["labels"])
+    bad = [r for r in report.results if not r.ok]
+    assert [r.case.shape for r in bad] == ["confident"]
+    r = bad[0]
+
+    def sentence(qs, ops):
+        what = "; and ".join(f"{LOSSY[op][0]}: {LOSSY[op][1]}" for op in ops)
+        fix = "; ".join(LOSSY[op][2] for op in ops)
+        costs = ", ".join(f"{q} {r.checks[q].max_rel:.2g}" for q in qs)
+        return (f"{', '.join(qs)}: right formula, lost digits (not a wrong formula, and no pitfall of the gallery): "
+                f"{what}. It costs a relative error of {costs} (tolerance {r.rtol:.2g} (float64)); fix: {fix}. torch "
+                "and JAX compute it the same way and lose the same digits; fails only for shapes confident (passes on small)")
+
+    groups = [(("loss",), ("log",)), (("dz2", "dW2", "db2"), ("yhat",)), (("dz1", "dW1", "db1"), ("yhat", "act"))]
+    assert [(d.kind, d.quantities, d.pitfall, d.text) for d in report.diagnosis] == [
+        ("precision", qs, None, sentence(qs, ops)) for qs, ops in groups]
