@@ -785,3 +785,45 @@ def test_lost_digits_are_named_per_lossy_operation_with_their_cost_and_fix():
     groups = [(("loss",), ("log",)), (("dz2", "dW2", "db2"), ("yhat",)), (("dz1", "dW1", "db1"), ("yhat", "act"))]
     assert [(d.kind, d.quantities, d.pitfall, d.text) for d in report.diagnosis] == [
         ("precision", qs, None, sentence(qs, ops)) for qs, ops in groups]
+
+
+def transposed_dw1(params, x, y):
+    L, g = loss_and_grads(params, x, y)
+    return L, {**g._asdict(), "dW1": g.dW1.T}
+
+
+def doubled_dw1(params, x, y):
+    L, g = loss_and_grads(params, x, y)
+    return L, {**g._asdict(), "dW1": 2 * g.dW1}
+
+
+def shifted_dw1(params, x, y):
+    L, g = loss_and_grads(params, x, y)
+    return L, {**g._asdict(), "dW1": g.dW1 + 1e-3}
+
+
+@pytest.mark.parametrize("fn, middle", [
+    (transposed_dw1, "dW1 has shape ({H}, {D}), the transpose of ({D}, {H})"),
+    (doubled_dw1, "dW1 is twice the truth"),
+    (shifted_dw1, "dW1: relative error up to "),
+], ids=["transposed", "doubled", "shifted"])
+@pytest.mark.parametrize("shapes", [["small", "square"], ["confident"]], ids=["plain", "confident"])
+def test_a_wrong_formula_is_never_lost_digits(fn, middle, shapes):
+    """A transposed, doubled or shifted dW1 is no pitfall and no precision loss, also on a
+    confident case where the plain way loses digits (and a precision finding is looked for)."""
+    _, D, H, _ = dims(shapes[0])
+    got = findings(fn, shapes=shapes)
+    assert len(got) == 1 and got[0][:3] == ("signature", ("dW1",), None)
+    assert got[0][3].startswith("no known pitfall matches dW1. " + middle.format(D=D, H=H))
+    assert "; fails on every case kind of the sweep" in got[0][3]
+
+
+def test_a_non_finite_gradient_on_a_confident_case_is_not_lost_digits():
+    def nan_dw1(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        d = {**g._asdict(), "dW1": g.dW1.copy()}
+        d["dW1"][0, 0] = np.nan
+        return L, d
+
+    got = findings(nan_dw1, shapes=["confident"])
+    assert [g[0] for g in got] == ["non-finite", "signature"]

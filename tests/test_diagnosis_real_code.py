@@ -332,6 +332,10 @@ def test_a_wrong_gradient_still_fails_against_a_reference_that_loses_digits():
     report = st.check_implementation(doubled_db1, seeds=[0], shapes=["confident", "small"], dtypes=["float64"],
                                      targets=["labels"], reference="torch", blind_spots=False)
     assert not report.ok and "db1" in {q for r in report.failures() for q in r.failed()}, report.summary()
+    # and a doubled db1 is never "right formula, lost digits", on the confident case either (it
+    # was: its truth there is below the size of the terms that cancel)
+    assert not any(d.kind == "precision" and "db1" in d.quantities for d in report.diagnosis), report.summary()
+    assert any(d.kind == "signature" and d.quantities == ("db1",) for d in report.diagnosis), report.summary()
 
 
 def test_blind_spot_advice_names_the_dtype_as_an_option():
