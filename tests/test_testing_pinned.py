@@ -430,3 +430,91 @@ def test_a_failure_without_a_worst_element_ends_at_its_problem():
     assert c.worst_index is None
     line = next(ln for ln in report.summary().split("\n") if ln.startswith("  dW1: failed"))
     assert line.endswith(f": {c.problem}")
+
+
+# --------------------------------------------------------------------------------------------
+# check_case: a case without a result, values the comparison cannot take, the second call
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_case_without_a_result_keeps_its_tolerance_error_and_problems():
+    from scratch.tolerances import oracle_rtol
+
+    case = small_case()
+
+    def writes_then_returns_garbage(params, x, y):
+        x[0, 0] += 1.0
+        return "no gradients here"
+
+    r = st.check_case(writes_then_returns_garbage, case)
+    assert r.case is case and r.rtol == oracle_rtol(np.dtype(np.float64), case.dims)
+    assert r.error and r.checks == {} and r.problems == ["modified its input x in place"] and r.ended is None
+
+
+def test_a_worker_that_ended_is_said_so_on_the_case(tmp_path):
+    path = tmp_path / "exits_impl.py"
+    path.write_text("import os\n\ndef net(params, x, y):\n    os._exit(3)\n")
+    with Isolated(f"{path}:net", "params") as w:
+        r = st.check_case(w, small_case())
+    assert r.ended == "exit" and "exit status 3" in r.error
+
+
+def test_values_the_comparison_cannot_take_are_the_cases_error(monkeypatch):
+    def cannot(case, got, ref, rtol):
+        raise RuntimeError("x" * 300)
+
+    monkeypatch.setattr(st, "_compare", cannot)
+    case = small_case()
+
+    def writes(params, x, y):
+        out = U.textbook(params, x, y)
+        y[0] += 1
+        return out
+
+    r = st.check_case(writes, case)
+    assert r.case is case and r.rtol > 0 and r.checks == {}
+    assert r.error == f"returned values the kit cannot compare (RuntimeError: {'x' * 200})"
+    assert r.problems == ["modified its input y in place"]
+
+
+class Accumulating:
+    """Gradients added into buffers kept between calls (the gallery's accumulating_gradients)."""
+
+    def __init__(self):
+        self.acc = None
+
+    def __call__(self, params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        d = g._asdict()
+        self.acc = d if self.acc is None else {q: self.acc[q] + d[q] for q in d}
+        return L, dict(self.acc)
+
+
+def test_the_second_call_names_every_quantity_that_changed_and_the_last_ones_ratio():
+    r = st.check_case(Accumulating(), small_case(), repeat=True)
+    assert r.problems == ["a second call on the same inputs returned different dz2, dW2, db2, dz1, dW1, db1 (second "
+                          "db1 = 2 x the first: state kept between calls)"]
+    assert r.repeat_ratio == pytest.approx(2.0, rel=1e-12)
+
+
+def test_a_second_call_of_another_shape_or_that_raises_is_a_problem():
+    calls = []
+
+    def reshapes(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        calls.append(1)
+        return L, {**g._asdict(), "dW1": g.dW1 if len(calls) == 1 else g.dW1[:2]}
+
+    r = st.check_case(reshapes, small_case(), repeat=True)
+    assert r.problems == ["a second call on the same inputs returned different dW1 (second dW1 = nan x the first: "
+                          "state kept between calls)"]
+    once = []
+
+    def raises_second(params, x, y):
+        once.append(1)
+        if len(once) > 1:
+            raise ValueError("only once")
+        return U.textbook(params, x, y)
+
+    r = st.check_case(raises_second, small_case(), repeat=True)
+    assert len(r.problems) == 1 and r.problems[0].startswith("a second call on the same inputs raised ValueError: only once")
