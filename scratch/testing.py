@@ -703,8 +703,6 @@ def check_implementation(
         name = fn
     output, log_name = [], None
     if _isolated(fn, isolate) and not isinstance(fn, Isolated):
-        if name is None:
-            name = fn
         with _open_worker(fn, signature, timeout, memory, log) as worker:
             results = run_cases(worker, case_list, reference=reference, signature=signature, progress=progress)
             output = worker.log_head()

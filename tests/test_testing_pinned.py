@@ -518,3 +518,30 @@ def test_a_second_call_of_another_shape_or_that_raises_is_a_problem():
 
     r = st.check_case(raises_second, small_case(), repeat=True)
     assert len(r.problems) == 1 and r.problems[0].startswith("a second call on the same inputs raised ValueError: only once")
+
+
+def test_in_process_sweeps_get_the_signature_and_progress(arrays_target):
+    seen = []
+
+    def progress(it):
+        seen.append(len(it))
+        return it
+
+    case_list = st.cases([0, 1], ["small"], ["float64"], ["labels"])
+    results = st.run_cases(U.textbook_arrays, case_list, signature="arrays", progress=progress)
+    assert all(r.ok for r in results) and seen == [2]
+    report = st.check_implementation(U.textbook_arrays, signature="arrays", progress=progress, **ONE)
+    assert report.ok and report.signature == "arrays" and seen == [2, 1]
+
+
+def test_a_target_is_checked_against_the_reference_given(arrays_target):
+    target, _ = arrays_target
+
+    def off(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L * 2, g
+
+    report = st.check_implementation(target, signature="arrays", reference=off, **ONE)
+    # the cases were run against `off`: its loss, off the truth, was re-judged (and said so)
+    assert report.ok and [(d.kind, d.quantities) for d in report.diagnosis] == [("reference", ("loss",))]
+    assert report.reference.endswith("<locals>.off")
