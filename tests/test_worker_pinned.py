@@ -215,20 +215,20 @@ def test_a_first_call_out_of_order_before_anything_was_sent_needs_no_restart(cou
 # --------------------------------------------------------------------------------------------
 
 
-def test_an_import_that_fails_on_the_restart_after_a_crash_is_the_calls_error(tmp_path):
-    marker = tmp_path / "imported once"
+def fails_on_second_import(tmp_path, rest):
+    """A submission whose first import works and whose every later import raises; ``rest`` is
+    the rest of its source (defining ``net``)."""
+    marker = tmp_path / f"imported once {next(_count)}"
     path = tmp_path / f"second_import_{next(_count)}.py"
-    path.write_text(f"""
-import os
-if os.path.exists({str(marker)!r}):
-    raise RuntimeError("the second import fails")
-open({str(marker)!r}, "w").close()
+    path.write_text(f"import os\nif os.path.exists({str(marker)!r}):\n    raise RuntimeError(\"the second import "
+                    f"fails\")\nopen({str(marker)!r}, \"w\").close()\n{rest}")
+    return f"{path}:net"
 
-def net(params, x, y):
-    os._exit(4)
-""")
+
+def test_an_import_that_fails_on_the_restart_after_a_crash_is_the_calls_error(tmp_path):
+    target = fails_on_second_import(tmp_path, "\ndef net(params, x, y):\n    os._exit(4)\n")
     case = cases3()[0]
-    with W.Isolated(f"{path}:net") as w:
+    with W.Isolated(target) as w:
         first = w.run(case.params, case.x, case.y)
         second = w.run(case.params, case.x, case.y)
     assert first.ended == "exit" and "exit status 4" in first.error
@@ -311,17 +311,9 @@ def test_the_feeder_is_a_named_daemon_thread_that_ends_cleanly(target, monkeypat
 
 def test_an_import_that_fails_on_the_restart_for_a_call_out_of_order(tmp_path):
     """Calls were sent ahead and one is skipped: the worker restarts, and its import now fails."""
-    marker = tmp_path / "imported once"
-    path = tmp_path / f"second_import_{next(_count)}.py"
-    path.write_text(f"""
-import os
-from scratch.network import loss_and_grads as net
-if os.path.exists({str(marker)!r}):
-    raise RuntimeError("the second import fails")
-open({str(marker)!r}, "w").close()
-""")
+    target = fails_on_second_import(tmp_path, "from scratch.network import loss_and_grads as net\n")
     cs = cases3()
-    with W.Isolated(f"{path}:net") as w:
+    with W.Isolated(target) as w:
         w.expect([(c.params, c.x, c.y) for c in cs])
         assert_outputs_of(w.run(cs[0].params, cs[0].x, cs[0].y), cs[0])
         skipped = w.run(cs[2].params, cs[2].x, cs[2].y)
