@@ -173,6 +173,7 @@ def counting(tmp_path):
     """A submission that appends its process id to ``imports`` when imported, to ``calls`` per call."""
     path = tmp_path / f"counting_{next(_count)}.py"
     path.write_text(f"""
+import os
 from scratch.network import loss_and_grads
 with open({str(tmp_path / 'imports')!r}, "a") as f:
     f.write(f"{{os.getpid()}}\\n")
@@ -238,6 +239,7 @@ def test_the_calls_not_run_name_the_last_crash(tmp_path):
     count = tmp_path / "count"
     path = tmp_path / f"exits_{next(_count)}.py"
     path.write_text(f"""
+import os
 
 def net(params, x, y):
     n = len(open({str(count)!r}).read()) if os.path.exists({str(count)!r}) else 0
