@@ -97,6 +97,8 @@ _INPUTS = ("W1", "b1", "W2", "b2", "x", "y")
 _HEADER_MAX = 1 << 20  # bytes of JSON header: far more than any honest reply
 
 #: How the worker starts: the kit's folder first, our imports, then the serving loop.
+#: Seconds the parent waits for a worker that closed its channel to exit, before it names it as still running.
+EXIT_WAIT = 2.0
 BOOT = "import sys; sys.path.insert(0, sys.argv[1]); import scratch.worker as w; w._serve(sys.argv[2:])"
 _KIT_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -558,16 +560,19 @@ class Isolated:
         status = None
         if proc is not None:
             try:
-                status = proc.wait(timeout=2)
+                status = proc.wait(timeout=EXIT_WAIT)
             except subprocess.TimeoutExpired:
                 status = None
-        how = _describe_exit(status) if status is not None else "the channel closed while it still ran"
+        if status is None:  # it closed (or lost) its end of the channel and did not exit
+            return _Ended(f"the worker process closed its channel during {during} and still ran "
+                          f"{EXIT_WAIT:g} s later (it was killed): no result", "exit")
+        how = _describe_exit(status)
         hint = ""
         if status == 0:
             hint = " (os._exit, or an exit the kit could not catch)"
-        elif status is not None and status < 0 and -status == signal.SIGKILL and self.memory:
+        elif status == -signal.SIGKILL and self.memory:
             hint = f" (the address-space limit is {self.memory} MiB; --memory sets it)"
-        kind = "signal" if status is not None and status < 0 else "exit"
+        kind = "signal" if status < 0 else "exit"
         return _Ended(f"the worker process ended during {during} with {how}{hint}: no result", kind)
 
     # -- the log --------------------------------------------------------------------------

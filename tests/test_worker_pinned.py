@@ -260,10 +260,14 @@ def net(params, x, y):
 # --------------------------------------------------------------------------------------------
 
 
-def test_the_worker_gets_one_blas_thread_unless_set_and_no_python_variables(tmp_path, monkeypatch):
-    for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@pytest.mark.parametrize("given", BLAS_THREADS)
+def test_the_worker_gets_one_blas_thread_unless_set_and_no_python_variables(tmp_path, monkeypatch, given):
+    for k in BLAS_THREADS:
         monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.setenv(given, "3")
     monkeypatch.setenv("PYTHONSOMETHING", "1")
     out = tmp_path / "env.txt"
     path = tmp_path / f"env_{next(_count)}.py"
@@ -281,7 +285,7 @@ def net(params, x, y):
         assert w.run(case.params, case.x, case.y).error is None
     import json
 
-    assert json.loads(out.read_text()) == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "1"}
+    assert json.loads(out.read_text()) == {k: "3" if k == given else "1" for k in BLAS_THREADS}
 
 
 def test_the_feeder_is_a_named_daemon_thread_that_ends_cleanly(target, monkeypatch):
@@ -365,3 +369,122 @@ def test_code_run_by_exec_is_not_a_place(tmp_path):
     with W.Isolated(f"{sub}:net") as w:
         pass
     assert w.load_error.endswith(f"(at {sub.resolve()}:2)"), w.load_error
+
+
+# --------------------------------------------------------------------------------------------
+# A worker that closes its channel; what the worker's side of a call sends back
+# --------------------------------------------------------------------------------------------
+
+#: The worker's own end of the channel to the parent: ``python -c BOOT KIT life_r p2w_r w2p_w``.
+CLOSE_CHANNEL = "import os, sys; os.close(int(sys.argv[4]))"
+
+
+def submission(tmp_path, body, head=""):
+    path = tmp_path / f"sub_{next(_count)}.py"
+    path.write_text(f"import os, sys, time\nfrom scratch.network import loss_and_grads\n{head}\n\n"
+                    f"def net(params, x, y):\n    {body}\n")
+    return f"{path}:net"
+
+
+def test_a_worker_that_closes_its_channel_and_runs_on_is_named_and_killed_after_the_wait(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setattr(W, "EXIT_WAIT", 0.5)
+    case = cases3()[0]
+    with W.Isolated(submission(tmp_path, f"{CLOSE_CHANNEL}; time.sleep(60)"), timeout=30) as w:
+        t0 = time.monotonic()
+        out = w.run(case.params, case.x, case.y)
+        took = time.monotonic() - t0
+        assert w._proc is None  # killed, not left to sleep
+    assert out.error == ("the worker process closed its channel during the call and still ran 0.5 s later "
+                         "(it was killed): no result")
+    assert out.ended == "exit" and w.crashes == [("exit", out.error)]
+    assert took < 15, f"the parent waited {took:.1f} s for a worker that still ran"
+
+
+def test_a_worker_that_closes_its_channel_and_then_exits_is_named_by_its_status(tmp_path):
+    case = cases3()[0]
+    with W.Isolated(submission(tmp_path, f"{CLOSE_CHANNEL}; time.sleep(0.2); os._exit(7)")) as w:
+        out = w.run(case.params, case.x, case.y)
+    assert out.error == "the worker process ended during the call with exit status 7: no result"
+    assert out.ended == "exit"
+
+
+@pytest.mark.parametrize("memory, hint", [
+    (2048, " (the address-space limit is 2048 MiB; --memory sets it)"),
+    (None, ""),
+], ids=["limit", "no-limit"])
+def test_a_worker_killed_by_sigkill_names_the_memory_limit_only_when_there_is_one(tmp_path, memory, hint):
+    case = cases3()[0]
+    with W.Isolated(submission(tmp_path, "import signal; os.kill(os.getpid(), signal.SIGKILL)"), memory=memory) as w:
+        out = w.run(case.params, case.x, case.y)
+    assert out.error == f"the worker process ended during the call with signal SIGKILL (killed: out of memory?){hint}: no result"
+    assert out.ended == "signal"
+
+
+def test_numpys_floating_point_warnings_in_the_call_stay_out_of_the_log(tmp_path):
+    """The kit judges non-finite values itself; the log holds what the code printed."""
+    target = submission(tmp_path, "print('mine'); np.exp(np.array([1000.0])); np.array([0.0]) / 0.0\n"
+                                  "    return loss_and_grads(params, x, y)", head="import numpy as np")
+    case = cases3()[0]
+    with W.Isolated(target) as w:
+        assert_outputs_of(w.run(case.params, case.x, case.y), case)
+        assert w.log_head() == ["mine"]
+
+
+def test_an_optional_gradient_left_out_does_not_drop_the_ones_after_it(tmp_path):
+    """dz1 None, dz2 returned (and wrong): dz2 reaches the parent, and is judged."""
+    target = submission(tmp_path, "L, g = loss_and_grads(params, x, y)\n"
+                                  "    return {'loss': L, 'dW1': g.dW1, 'db1': g.db1, 'dW2': g.dW2, 'db2': g.db2, "
+                                  "'dz1': None, 'dz2': 2 * g.dz2}")
+    case = cases3()[0]
+    with W.Isolated(target) as w:
+        out = w.run(case.params, case.x, case.y)
+    assert out.error is None, out.error
+    assert out.outputs["dz1"] is None
+    np.testing.assert_allclose(out.outputs["dz2"], 2 * loss_and_grads(case.params, case.x, case.y)[1].dz2, rtol=1e-12)
+
+
+def test_code_that_breaks_numpys_array_equal_still_gets_its_values_judged(tmp_path):
+    """The in-place check runs in the worker, on NumPy the code can patch: when it raises, the
+    call's values still come back (they are judged by the parent, which the code cannot reach).
+    Code that patches NumPy can hide an in-place write; docs/isolation.md says so."""
+    target = submission(tmp_path, "np.array_equal = boom\n    return loss_and_grads(params, x, y)",
+                        head="import numpy as np\n\n\ndef boom(*a, **k):\n    raise RuntimeError('no')")
+    case = cases3()[0]
+    with W.Isolated(target) as w:
+        out = w.run(case.params, case.x, case.y)
+    assert_outputs_of(out, case)
+    assert out.problems == []
+
+
+def test_an_error_while_the_returned_value_is_read_is_placed_at_the_submissions_line(tmp_path):
+    """The returned mapping's own ``__getitem__`` (in the submission) calls a helper that raises:
+    the place named is the submission's line, not the helper's."""
+    folder = tmp_path / f"sub_{next(_count)}"
+    folder.mkdir()
+    helper = f"helper_{next(_count)}"
+    (folder / f"{helper}.py").write_text("def boom():\n    raise SystemExit(5)\n")
+    sub = folder / "submission.py"
+    sub.write_text(f"""import collections.abc
+import {helper}
+
+
+class Result(collections.abc.Mapping):
+    def __getitem__(self, k):
+        {helper}.boom()
+
+    def __iter__(self):
+        return iter(["loss", "dW1", "db1", "dW2", "db2"])
+
+    def __len__(self):
+        return 5
+
+
+def net(params, x, y):
+    return Result()
+""")
+    case = cases3()[0]
+    with W.Isolated(f"{sub}:net") as w:
+        out = w.run(case.params, case.x, case.y)
+    assert out.error == f"returned a value the kit cannot read: called sys.exit(5) (at {sub.resolve()}:7): no result"
