@@ -774,13 +774,16 @@ CONFIDENT_HINT = ("on confident, saturated rows textbook formulas such as 1 - yh
                   "see python -m scratch accuracy")
 
 
+def _confident_hint(failing: Sequence[Any]) -> str:
+    """`` (CONFIDENT_HINT)`` when every failing case is a confident one, else ``""``."""
+    return f" ({CONFIDENT_HINT})" if all(r.case.shape == "confident" for r in failing) else ""
+
+
 def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> tuple[str, str]:
     """The simple signature of the failures of ``q``: ``(what, where)``, where ``where`` says in
     which part of the sweep it fails (and why, for the confident cases)."""
     first = failing[0].checks[q]
-    where = _where(q, results)
-    if all(r.case.shape == "confident" for r in failing):
-        where += f" ({CONFIDENT_HINT})"
+    where = _where(q, results) + _confident_hint(failing)
     r = failing[0]
     if first.problem.startswith("shape"):
         got, want = np.shape(r.got[q]), np.shape(r.ref[q])
@@ -917,16 +920,27 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
     findings += lost
     rest = {q: rs for q, rs in rest.items() if q not in done}
     groups: dict[str, list[tuple[str, str]]] = {}  # where -> (quantity, what): one line per part of the sweep
+    split: list[Finding] = []  # a quantity non-finite on some cases and wrong otherwise on others: one line each
     for q, cases_q in rest.items():
-        what, where = _signature(q, cases_q, results)
-        if any(q in per_q for per_q in partial.values()):
-            where = f"on the other {len(cases_q)} failing case(s) tried ({_kinds(cases_q)}); {where}"
-        groups.setdefault(where, []).append((q, what))
+        other = any(q in per_q for per_q in partial.values())
+        finite = [r for r in cases_q if np.all(np.isfinite(r.got[q]))]
+        parts = [[r for r in cases_q if not any(r is f for f in finite)], finite]
+        if not (parts[0] and parts[1]):
+            what, where = _signature(q, cases_q, results)
+            if other:
+                where = f"on the other {len(cases_q)} failing case(s) tried ({_kinds(cases_q)}); {where}"
+            groups.setdefault(where, []).append((q, what))
+            continue
+        for part in parts:
+            what = _signature(q, part, results)[0]
+            where = (f"on {len(part)} of the{' other' if other else ''} {len(cases_q)} failing case(s) tried "
+                     f"({_kinds(part)}){_confident_hint(part)}")
+            split.append(Finding((q,), "signature", f"no known pitfall matches {q}. {what}; {where}"))
     for where, items in groups.items():
         qs = tuple(q for q, _ in items)
         findings.append(Finding(qs, "signature", f"no known pitfall matches {', '.join(qs)}. "
                                 + "; ".join(what for _, what in items) + f"; {where}"))
-    return findings
+    return findings + split
 
 
 def _reproduces(name: str, q: str, r: Any) -> bool:

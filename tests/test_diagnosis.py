@@ -113,6 +113,32 @@ def test_restricted_sweeps_report_their_blind_spots(sweep, invisible):
     assert invisible <= spots, spots
 
 
+@pytest.mark.parametrize("first", ["tanh", "relu"])
+def test_a_sweep_of_several_members_is_blind_to_a_pitfall_only_where_every_member_it_applies_to_is(first):
+    """Seed cases (tanh, C = 1) and ReLU cases (small), float64 labels, in either order: a pitfall
+    of one member only is judged on that member's cases (its own blind spot there, whatever the
+    other member's cases show); a pitfall of both is a blind spot only when both members are
+    blind to it (a flipped sign is invisible at C = 1 and seen on the ReLU cases)."""
+    from scratch.pitfalls import PITFALLS
+    from scratch.spec import NetworkSpec
+
+    members = {"tanh": NetworkSpec(), "relu": NetworkSpec(activation="relu")}
+    shapes = {"tanh": ["c1"], "relu": ["small"]}
+    sweep = dict(seeds=[0], dtypes=["float64"], targets=["labels"])
+    per = {k: st.cases(**sweep, shapes=shapes[k], spec=sp) for k, sp in members.items()}
+    alone = {k: {b.pitfall for b in blind_spots(per[k])} for k in members}
+    both = {b.pitfall for b in blind_spots([c for k in [first] + [k for k in members if k != first] for c in per[k]])}
+    expected = set()
+    for name, p in PITFALLS.items():
+        on = [k for k, sp in members.items() if p.applies(sp)]
+        if on and all(name in alone[k] for k in on):
+            expected.add(name)
+    assert both == expected
+    only_tanh = {n for n in alone["tanh"] if not PITFALLS[n].applies(members["relu"])}
+    assert only_tanh and only_tanh <= both  # the ReLU cases do not hide a tanh-only blind spot
+    assert "sign_flipped" in alone["tanh"] and "sign_flipped" not in alone["relu"] | both
+
+
 def test_zero_biases_are_a_blind_spot_of_cases_with_zero_biases():
     cases = [c._replace(params=c.params._replace(b1=0 * c.params.b1, b2=0 * c.params.b2))
              for c in st.cases(seeds=[0], shapes=["small"], dtypes=["float64"], targets=["labels"])]

@@ -201,6 +201,26 @@ def test_an_infinite_loss_on_huge_logits_with_a_gradient_wrong_elsewhere_is_the_
     assert got[0][:3] == ("non-finite", ("loss",), name)
     assert "in the loss alone (the gradients are right)" in got[0][3]
 
+
+def test_a_loss_nan_on_some_cases_and_wrong_on_others_gets_a_line_for_each():
+    """NaN on `huge`, 1.5 times the truth on `small`: the NaN is no evidence for a pitfall that
+    makes one on a part of the cases (any would), and the 1.5 is not hidden behind the NaN."""
+    from scratch.network import forward
+
+    def nan_on_huge_else_one_and_a_half(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return (np.float64(np.nan) if np.abs(forward(params, x).z2).max() > 80 else 1.5 * L), g._asdict()
+
+    got = findings(nan_on_huge_else_one_and_a_half, shapes=["small", "huge"])
+    assert [g[:3] for g in got] == [("non-finite", ("loss",), "log_of_softmax"), ("signature", ("loss",), None),
+                                    ("signature", ("loss",), None)]
+    zmax = float(np.abs(forward(*(lambda c: (c.params, c.x))(cases([0], ["huge"], ["float64"], ["labels"])[0])).z2).max())
+    assert got[1][3] == (f"no known pitfall matches loss. loss has non-finite values (logits reach |z2| = {zmax:.3g}: "
+                         "exp overflows without the max-shift?); on 1 of the 2 failing case(s) tried (shapes huge; "
+                         "dtypes float64; targets labels)")
+    assert got[2][3] == ("no known pitfall matches loss. loss is a constant 1.5 times the truth on every case; on 1 of "
+                         "the 2 failing case(s) tried (shapes small; dtypes float64; targets labels)")
+
 # --------------------------------------------------------------------------------------------
 # Exceptions
 # --------------------------------------------------------------------------------------------
@@ -827,3 +847,41 @@ def test_a_non_finite_gradient_on_a_confident_case_is_not_lost_digits():
 
     got = findings(nan_dw1, shapes=["confident"])
     assert [g[0] for g in got] == ["non-finite", "signature"]
+
+
+def test_the_lines_of_a_loss_nan_on_some_cases_follow_a_pitfall_named_on_others():
+    """1/C of the loss on `small` (pitfall loss_mean_over_all_entries there), NaN on `huge`,
+    1.5 times the truth on `square`: the last two are "of the other 2 failing cases"."""
+    from scratch.network import forward
+
+    def three_ways(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        if np.abs(forward(params, x).z2).max() > 80:
+            return np.float64(np.nan), g._asdict()
+        return (L / params.b2.shape[0] if x.shape[0] == dims("small")[0] else 1.5 * L), g._asdict()
+
+    got = findings(three_ways, shapes=["small", "square", "huge"])
+    assert [g[:3] for g in got] == [("non-finite", ("loss",), "log_of_softmax"),
+                                    ("pitfall", ("loss",), "loss_mean_over_all_entries"),
+                                    ("signature", ("loss",), None), ("signature", ("loss",), None)]
+    assert "on 1 of its failing cases tried, those of shapes small;" in got[1][3]
+    assert got[2][3].endswith("exp overflows without the max-shift?); on 1 of the other 2 failing case(s) tried "
+                              "(shapes huge; dtypes float64; targets labels)")
+    assert got[3][3] == ("no known pitfall matches loss. loss is a constant 1.5 times the truth on every case; on 1 of "
+                         "the other 2 failing case(s) tried (shapes square; dtypes float64; targets labels)")
+
+
+def test_a_part_of_confident_cases_alone_gets_the_confident_hint():
+    """NaN on `confident`, 1.5 times the truth on `small`: the NaN part alone is confident."""
+    n_conf = dims("confident")[0]
+    assert n_conf != dims("small")[0]
+
+    def nan_on_confident(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return (np.float64(np.nan) if x.shape[0] == n_conf else 1.5 * L), g._asdict()
+
+    got = [g for g in findings(nan_on_confident, shapes=["small", "confident"]) if g[0] == "signature"]
+    assert len(got) == 2
+    assert got[0][3].endswith(f"on 1 of the 2 failing case(s) tried (shapes confident; dtypes float64; targets "
+                              f"labels) ({diagnosis.CONFIDENT_HINT})"), got[0][3]
+    assert got[1][3].endswith("(shapes small; dtypes float64; targets labels)"), got[1][3]

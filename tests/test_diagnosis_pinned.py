@@ -353,6 +353,18 @@ def test_pattern_bad_entries_are_those_beyond_the_tolerance_of_the_largest():
     assert diagnosis._pattern("db1", res("db1", big, t)) == ("index", "wrong only at index 3 of 5", 0.0)
 
 
+
+@pytest.mark.parametrize("side", ["got", "truth"])
+def test_pattern_scale_is_the_largest_entry_of_either_side(side):
+    """Entry 0 is off by 1.1 rtol x 4 (wrong on the scale of the other entries), entry 3 is 1e6
+    on one side: on the scale of that 1e6 entry 0 is right, whichever side holds it."""
+    t = np.array([1.0, -3.0, 2.0, 0.5, 4.0])
+    g = t.copy()
+    g[0] += 1.1 * RTOL * 4.0
+    (g if side == "got" else t)[3] = 1e6
+    assert diagnosis._pattern("db1", res("db1", g, t)) == ("index", "wrong only at index 3 of 5", 0.0)
+
+
 def test_pattern_index_sign_flipped_and_wrong():
     t = np.array([1.0, -3.0, 2.0, 0.5, 4.0])
     g = t.copy()
