@@ -362,8 +362,10 @@ def test_unknown_spec_field_is_named():
 
 @pytest.mark.parametrize("bad", ["relu", 3, ["relu"]], ids=["str", "int", "list"])
 def test_as_spec_of_a_wrong_type_is_a_type_error(bad):
-    with pytest.raises(TypeError, match="spec must be a scratch.NetworkSpec"):
+    with pytest.raises(TypeError) as err:
         as_spec(bad)
+    assert str(err.value) == ("spec must be a scratch.NetworkSpec (or a mapping of its fields), got "
+                              f"{type(bad).__name__}")
 
 
 # ---------------------------------------------------------------------------------------------
