@@ -11,6 +11,8 @@ and prints which are killed there, by which test, and which still survive::
     python scripts/mutants_recheck.py --only "scratch.worker.x__serve*" --jobs 2
     python scripts/mutants_recheck.py --files tests/test_grade.py --only "scratch.grading*"
     mutmut results > saved.txt; python scripts/mutants_recheck.py --results saved.txt
+    python scripts/mutants_recheck.py --status not-checked --only "scratch.worker.xǁIsolatedǁ_kill*" \
+        --files tests/test_worker_pinned.py tests/test_worker_ends.py   # never reached by mutmut: fast files
 
 Files by module unless ``--files`` says otherwise: ``scratch.worker`` -> test_isolation,
 ``scratch.grading`` -> test_grade, anything else -> test_check_command, test_isolation and
@@ -37,15 +39,20 @@ DEFAULT = ["tests/test_check_command.py", "tests/test_isolation.py", "tests/test
 KEYWORDS = "not jax and not test_ctrl_c_ and not test_interrupt_exits_130"
 
 
-def survivors(pattern: str, saved: Path | None = None) -> list[str]:
-    """The mutants ``mutmut results`` lists (or listed, in the file ``saved``) as survived or with
-    no tests, matching ``pattern``."""
+#: ``--status`` names -> the words ``mutmut results`` prints.
+STATUSES = {"survived": "survived", "no-tests": "no tests", "not-checked": "not checked", "timeout": "timeout",
+            "suspicious": "suspicious"}
+
+
+def survivors(pattern: str, saved: Path | None = None, statuses: tuple[str, ...] = ("survived", "no tests")) -> list[str]:
+    """The mutants ``mutmut results`` lists (or listed, in the file ``saved``) with one of
+    ``statuses`` (default: survived or with no tests), matching ``pattern``."""
     if saved is not None:
         out = saved.read_text()
     else:
         out = subprocess.run([sys.executable, "-m", "mutmut", "results"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout
-    names = [m.group(1) for m in re.finditer(r"^\s*(\S+): (survived|no tests)\s*$", out, re.M)]
+    names = [m.group(1) for m in re.finditer(r"^\s*(\S+): (.+?)\s*$", out, re.M) if m.group(2) in statuses]
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
 
 
@@ -79,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant (default 600): longer is killed")
     ap.add_argument("--results", type=Path, help="a saved `mutmut results` output to read instead (the next "
                                                  "`mutmut run` after a change of the tests forgets the results)")
+    ap.add_argument("--status", nargs="+", choices=list(STATUSES), default=["survived", "no-tests"],
+                    help="which mutants to recheck, by mutmut's status (default: survived no-tests; not-checked: "
+                         "those a stopped or narrowed run never reached)")
     args = ap.parse_args(argv)
     if args.jobs < 1:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
@@ -91,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"no such test file: {', '.join(missing)}")
     if args.results is not None and not args.results.is_file():
         ap.error(f"--results {args.results}: no such file")
-    names = survivors(args.only, args.results)
+    names = survivors(args.only, args.results, tuple(STATUSES[k] for k in args.status))
     print(f"{len(names)} mutant(s) to recheck")
     counts = {"killed": 0, "survived": 0, "error": 0}
     try:

@@ -26,6 +26,7 @@ def script(monkeypatch, tmp_path):
 @pytest.mark.parametrize("argv, words", [
     (["--jobs", "0"], "--jobs must be >= 1, got 0"), (["--timeout", "0"], "--timeout must be > 0, got 0"),
     ([], "run mutmut first"), (["--jobs", "x"], "invalid int value"),
+    (["--status", "dead"], "argument --status: invalid choice: 'dead'"),
 ])
 def test_bad_usage_exits_2_before_any_work(script, monkeypatch, capsys, argv, words):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("work started"))
@@ -65,6 +66,18 @@ def test_survivors_from_a_saved_listing(script, tmp_path, monkeypatch):
     saved.write_text(RESULTS)
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("mutmut run"))
     assert script.survivors("scratch.diagnosis*", saved) == ["scratch.diagnosis.x__pattern__mutmut_9"]
+
+
+def test_other_statuses_are_read_when_asked_for(script, tmp_path, monkeypatch):
+    saved = tmp_path / "saved.txt"
+    saved.write_text(RESULTS)
+    assert script.survivors("*", saved, ("not checked", "timeout")) == ["scratch.diagnosis.x__pattern__mutmut_10",
+                                                                         "scratch.grading.config.x__seeds__mutmut_1"]
+    seen = []
+    monkeypatch.setattr(script, "run_one", lambda n, files, timeout: (seen.append(n), (n, "killed", "t"))[1])
+    (tmp_path / "mutants").mkdir()
+    assert script.main(["--results", str(saved), "--status", "not-checked"]) == 0
+    assert seen == ["scratch.grading.config.x__seeds__mutmut_1"]
 
 
 def test_a_missing_saved_listing_is_usage(script, tmp_path, capsys):
