@@ -488,3 +488,57 @@ def net(params, x, y):
     with W.Isolated(f"{sub}:net") as w:
         out = w.run(case.params, case.x, case.y)
     assert out.error == f"returned a value the kit cannot read: called sys.exit(5) (at {sub.resolve()}:7): no result"
+
+
+# --------------------------------------------------------------------------------------------
+# The channel's reply, forged by the worker; a worker that ended between calls; close twice
+# --------------------------------------------------------------------------------------------
+
+WRITE_TO_PARENT = "os.write(int(sys.argv[4]), {!r})"
+
+
+def test_a_reply_longer_than_any_length_is_refused_by_its_length(tmp_path):
+    """Eight 0xFF bytes: 2**64 - 1 as the unsigned length the channel uses, refused before reading."""
+    body = WRITE_TO_PARENT.format(b"\xff" * 8) + "; time.sleep(60)"
+    case = cases3()[0]
+    with W.Isolated(submission(tmp_path, body), timeout=30) as w:
+        out = w.run(case.params, case.x, case.y, max_bytes=1000)
+    assert out.error == ("the worker sent something that is not a result (a reply of 18446744073709551615 bytes, "
+                         "more than the 1000 the case's shapes allow)")
+    assert out.ended == "garbage"
+
+
+def test_a_reply_that_stops_half_way_times_out_during_the_call(tmp_path):
+    body = WRITE_TO_PARENT.format((100).to_bytes(8, "big") + b"{") + "; time.sleep(60)"
+    case = cases3()[0]
+    with W.Isolated(submission(tmp_path, body), timeout=1) as w:
+        out = w.run(case.params, case.x, case.y)
+    assert out.error == ("timed out after 1 s during the call (the worker and its children were killed; "
+                         "--timeout sets the limit)")
+    assert out.ended == "timeout"
+
+
+def test_a_worker_that_ended_after_its_reply_is_named_on_the_next_call(tmp_path):
+    """A thread of the code ends the worker once the first reply is out: the next call's message
+    cannot be written, and the call says how the worker ended."""
+    body = ("import threading; threading.Thread(target=lambda: (time.sleep(0.3), os._exit(3))).start()\n"
+            "    return loss_and_grads(params, x, y)")
+    case = cases3()[0]
+    with W.Isolated(submission(tmp_path, body)) as w:
+        assert_outputs_of(w.run(case.params, case.x, case.y), case)
+        import time
+
+        time.sleep(1.5)
+        out = w.run(case.params, case.x, case.y)
+    assert out.error == "the worker process ended during the call with exit status 3: no result", out.error
+
+
+def test_closing_twice_closes_nothing_of_ours(target):
+    import os
+
+    w = W.Isolated(target)
+    w.start()
+    w.close()
+    w.close()
+    for fd in (0, 1, 2):
+        os.fstat(fd)  # still open
