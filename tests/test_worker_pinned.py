@@ -542,3 +542,10 @@ def test_closing_twice_closes_nothing_of_ours(target):
     w.close()
     for fd in (0, 1, 2):
         os.fstat(fd)  # still open
+
+
+def test_a_time_limit_under_a_second_still_lets_a_fast_call_through(target):
+    """The limit counts down to 0, not to 1 s: a call of milliseconds passes under a 0.9 s limit."""
+    case = cases3()[0]
+    with W.Isolated(target, timeout=0.9) as w:
+        assert_outputs_of(w.run(case.params, case.x, case.y), case)
