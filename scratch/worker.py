@@ -96,9 +96,9 @@ NAMES = ("loss", "dW1", "db1", "dW2", "db2", "dz1", "dz2")
 _INPUTS = ("W1", "b1", "W2", "b2", "x", "y")
 _HEADER_MAX = 1 << 20  # bytes of JSON header: far more than any honest reply
 
-#: How the worker starts: the kit's folder first, our imports, then the serving loop.
 #: Seconds the parent waits for a worker that closed its channel to exit, before it names it as still running.
 EXIT_WAIT = 2.0
+#: How the worker starts: the kit's folder first, our imports, then the serving loop.
 BOOT = "import sys; sys.path.insert(0, sys.argv[1]); import scratch.worker as w; w._serve(sys.argv[2:])"
 _KIT_ROOT = str(Path(__file__).resolve().parent.parent)
 
