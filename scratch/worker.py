@@ -289,6 +289,8 @@ class Isolated:
             raise ValueError(f"timeout must be a number of seconds in (0, 86400], got {timeout!r}")
         if memory is not None and not (isinstance(memory, int) and 64 <= memory <= 1 << 30):
             raise ValueError(f"memory must be None or a number of MiB >= 64, got {memory!r}")
+        if not (isinstance(load_timeout, (int, float)) and 0 < load_timeout <= 24 * 3600):
+            raise ValueError(f"load_timeout must be a number of seconds in (0, 86400], got {load_timeout!r}")
         self.kind, self.where, self.attr = parse_target(target)
         self.target, self.signature, self.timeout, self.memory = target, signature, float(timeout), memory
         self.load_timeout = float(load_timeout)
@@ -544,9 +546,13 @@ class Isolated:
         while got < n:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._from_worker], [], [], left)[0]:
-                limit = self.load_timeout if during == "the import" else self.timeout
+                if during == "the import":  # the import has its own limit: --timeout is per call
+                    limit, why = self.load_timeout, ("code at a module's top level runs at import: a "
+                                                     "training loop belongs under if __name__ == '__main__'")
+                else:
+                    limit, why = self.timeout, "--timeout sets the limit"
                 raise _Ended(f"timed out after {limit:g} s during {during} (the worker and its "
-                             f"children were killed; --timeout sets the limit)", "timeout")
+                             f"children were killed; {why})", "timeout")
             chunk = os.read(self._from_worker, min(n - got, 1 << 20))
             if not chunk:
                 raise self._ended(during)

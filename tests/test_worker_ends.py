@@ -75,6 +75,15 @@ def test_a_hang_is_a_time_out(tmp_path):
                          "--timeout sets the limit)")
 
 
+def test_a_hang_at_import_is_timed_by_the_import_limit(tmp_path):
+    # the import has its own limit (load_timeout); the message names that one, not the call's
+    out, w = outcome(tmp_path, "import time\ntime.sleep(60)\n", timeout=30, load_timeout=0.5)
+    assert out.ended == "import" and out.outputs is None
+    assert w.load_error == ("timed out after 0.5 s during the import (the worker and its children were "
+                            "killed; code at a module's top level runs at import: a training loop "
+                            f"belongs under if __name__ == '__main__') (while importing {w.target})")
+
+
 def test_an_exit_at_import(tmp_path):
     out, w = outcome(tmp_path, "import os\nos._exit(5)\n")
     assert out.ended == "import" and out.outputs is None

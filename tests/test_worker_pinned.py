@@ -41,6 +41,10 @@ def target(tmp_path):
     ({"timeout": 0}, "timeout must be a number of seconds in (0, 86400], got 0"),
     ({"timeout": 86400.5}, "timeout must be a number of seconds in (0, 86400], got 86400.5"),
     ({"timeout": "5"}, "timeout must be a number of seconds in (0, 86400], got '5'"),
+    ({"load_timeout": 0}, "load_timeout must be a number of seconds in (0, 86400], got 0"),
+    ({"load_timeout": float("nan")}, "load_timeout must be a number of seconds in (0, 86400], got nan"),
+    ({"load_timeout": 86400.5}, "load_timeout must be a number of seconds in (0, 86400], got 86400.5"),
+    ({"load_timeout": None}, "load_timeout must be a number of seconds in (0, 86400], got None"),
     ({"memory": 63}, "memory must be None or a number of MiB >= 64, got 63"),
     ({"memory": (1 << 30) + 1}, f"memory must be None or a number of MiB >= 64, got {(1 << 30) + 1}"),
     ({"memory": 64.0}, "memory must be None or a number of MiB >= 64, got 64.0"),
@@ -51,7 +55,8 @@ def test_bad_arguments_are_refused_with_their_value(target, kw, message):
     assert str(err.value) == message
 
 
-@pytest.mark.parametrize("kw", [{"timeout": 86400}, {"timeout": 1e-3}, {"memory": 64}, {"memory": 1 << 30},
+@pytest.mark.parametrize("kw", [{"timeout": 86400}, {"timeout": 1e-3}, {"load_timeout": 86400},
+                                {"load_timeout": 1e-3}, {"memory": 64}, {"memory": 1 << 30},
                                 {"memory": None}, {"signature": "arrays"}], ids=str)
 def test_arguments_at_their_bounds_are_accepted(target, kw):
     w = W.Isolated(target, **kw)
