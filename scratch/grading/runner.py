@@ -252,6 +252,7 @@ class _Job:
                                              preexec_fn=_limits(self.a.memory_mb))
         except (OSError, subprocess.SubprocessError) as exc:  # e.g. the memory limit too small to start
             self.current.returncode, self.current.problem = -1, f"crashed: could not start check: {exc}"
+            self.current.html = None  # no page was written
             self.result.runs.append(self.current)
             self.proc = self.current = None
             self._start_next()
