@@ -43,3 +43,19 @@ def case(seed, shape_name, dtype_name, target):
 def small_case():
     """One small float64 case with labels, for tests about a single behaviour."""
     return make_case(0, SHAPES["small"], np.float64, "labels")
+
+
+@pytest.fixture
+def stdin_a_pipe():
+    """Our fd 0 is a pipe for the test (it may be the null device already, and then a child
+    that inherits ours would pass for one that was given the null device)."""
+    saved = os.dup(0)
+    r, w = os.pipe()
+    os.dup2(r, 0)
+    os.close(r)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(w)

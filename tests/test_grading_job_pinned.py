@@ -89,8 +89,9 @@ def gone(pid: int, wait: float = 5.0) -> bool:
     return False
 
 
+
 def test_each_check_runs_in_a_folder_of_its_own_with_no_stdin_in_its_own_session(tmp_path, monkeypatch,
-                                                                                   capfd, stand_in):
+                                                                                   capfd, stand_in, stdin_a_pipe):
     here = tmp_path / "here"
     here.mkdir()
     monkeypatch.chdir(here)

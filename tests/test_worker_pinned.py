@@ -554,3 +554,24 @@ def test_a_time_limit_under_a_second_still_lets_a_fast_call_through(target):
     case = cases3()[0]
     with W.Isolated(target, timeout=0.9) as w:
         assert_outputs_of(w.run(case.params, case.x, case.y), case)
+
+
+
+def test_the_worker_reads_no_stdin_writes_its_stderr_to_the_log_and_runs_in_its_folder(tmp_path, monkeypatch, capfd,
+                                                                                          stdin_a_pipe):
+    """fd level: what the code writes to fd 2 goes to the log, never to ours; fd 0 is the
+    null device (a stray ``input()`` ends at once); the working folder is the one given."""
+    folder = tmp_path / "given"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    target = submission(tmp_path, "os.write(2, b'to fd 2\\n')\n"
+                                  "    assert os.path.samestat(os.fstat(0), os.stat(os.devnull)), 'stdin'\n"
+                                  "    open('here.txt', 'w').close()\n"
+                                  "    return loss_and_grads(params, x, y)")
+    case = cases3()[0]
+    with W.Isolated(target, cwd=folder) as w:
+        assert_outputs_of(w.run(case.params, case.x, case.y), case)
+        assert w.log_head() == ["to fd 2"]
+    out, err = capfd.readouterr()
+    assert "to fd 2" not in out + err
+    assert (folder / "here.txt").is_file() and not (tmp_path / "here.txt").exists()
