@@ -25,8 +25,10 @@ import argparse
 import fnmatch
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,6 +62,38 @@ def files_for(name: str, given: list[str] | None) -> list[str]:
     return given or next((f for prefix, f in SLOW.items() if name.startswith(prefix)), DEFAULT)
 
 
+#: The process groups of the reruns running now (Ctrl-C reaches only us: :func:`main` stops them).
+RUNNING: set[int] = set()
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_alone(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """Run ``cmd`` in a session of its own and kill what is left of that session at its end.
+
+    A mutant may signal its whole process group (the worker's ``start_new_session=False``
+    puts the worker in pytest's group, and the worker ends its group when it ends): in our
+    group that would end this script.  Raises :class:`subprocess.TimeoutExpired` past ``timeout``."""
+    # files, not pipes: a process the rerun left running could hold a pipe open past its end
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err, text=True, start_new_session=True)
+        RUNNING.add(p.pid)
+        try:
+            p.wait(timeout=timeout)
+        finally:
+            _kill_group(p.pid)  # the session's other processes (a worker a mutant left running) go with it
+            p.wait()
+            RUNNING.discard(p.pid)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, p.returncode, out.read(), err.read())
+
+
 def run_one(name: str, files: list[str], timeout: float) -> tuple[str, str, str]:
     """(name, "killed" / "survived" / "error", the failing test or why)."""
     env = {**os.environ, "MUTANT_UNDER_TEST": name, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -67,7 +101,7 @@ def run_one(name: str, files: list[str], timeout: float) -> tuple[str, str, str]
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-k", KEYWORDS,
            *files]
     try:
-        p = subprocess.run(cmd, cwd=ROOT / "mutants", env=env, capture_output=True, text=True, timeout=timeout)
+        p = run_alone(cmd, ROOT / "mutants", env, timeout)
     except subprocess.TimeoutExpired:
         return name, "killed", f"timed out after {timeout:g} s"
     if p.returncode == 0:
@@ -104,14 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     names = survivors(args.only, args.results, tuple(STATUSES[k] for k in args.status))
     print(f"{len(names)} mutant(s) to recheck")
     counts = {"killed": 0, "survived": 0, "error": 0}
+    pool = ThreadPoolExecutor(args.jobs)
     try:
-        with ThreadPoolExecutor(args.jobs) as pool:
-            for name, status, why in pool.map(lambda n: run_one(n, files_for(n, args.files), args.timeout), names):
-                counts[status] += 1
-                print(f"{status:8s} {name}" + (f"  ({why})" if why else ""), flush=True)
-    except KeyboardInterrupt:  # the pytest runs share the terminal's process group: they stop too
+        for name, status, why in pool.map(lambda n: run_one(n, files_for(n, args.files), args.timeout), names):
+            counts[status] += 1
+            print(f"{status:8s} {name}" + (f"  ({why})" if why else ""), flush=True)
+    except KeyboardInterrupt:  # the reruns live in sessions of their own: stop them here
+        pool.shutdown(wait=False, cancel_futures=True)
+        for pgid in list(RUNNING):
+            _kill_group(pgid)
         print(f"interrupted after {sum(counts.values())} of {len(names)}", file=sys.stderr)
         return 130
+    pool.shutdown()
     print(f"killed {counts['killed']}, survived {counts['survived']}, errors {counts['error']}")
     return 1 if counts["survived"] or counts["error"] else 0
 

@@ -29,6 +29,7 @@ from scratch.grading import (
 from scratch.grading.runner import TierRun
 from scratch.grading.scoring import score_tier
 from scratch.lab.cli import main
+from processes import gone
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -275,24 +276,6 @@ HANG_CHILD = ("import subprocess, time\n\nchild = subprocess.Popen(['sleep', '60
               "def loss_and_grads(params, x, y):\n    time.sleep(600)\n")
 
 
-def dead(pid: int, within: float = 5.0) -> bool:
-    """Whether ``pid`` is gone (or a zombie) within ``within`` seconds: a SIGKILL sent to its
-    group is delivered asynchronously, later on a loaded machine."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        try:
-            with open(f"/proc/{pid}/stat") as f:  # a zombie waiting for init counts as dead
-                if f.read().split(")")[-1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
 
 
 def test_hanging_submissions_are_killed_and_flagged(tmp_path):
@@ -312,7 +295,7 @@ def test_hanging_submissions_are_killed_and_flagged(tmp_path):
         n: ("timed out", "1", "0") for n in ("a_child.py", "b_sleep.py")}
     assert "limit of 4 s" in rows["b_sleep.py"]["message"]
     assert pidfile.is_file(), "the submission never started its child"
-    assert dead(int(pidfile.read_text())), "the submission's own child outlived the time-out"
+    assert gone(int(pidfile.read_text())), "the submission's own child outlived the time-out"
 
 
 def test_a_non_daemon_thread_hangs_nothing(tmp_path):
@@ -358,7 +341,7 @@ def test_interrupt_exits_130_kills_everything_and_leaves_no_csv(tmp_path, sig):
     assert "Traceback" not in err and "interrupted" in err
     assert not (results / "grades.csv").exists()
     assert not [p for p in results.rglob("*") if p.is_file()]
-    assert dead(int(pidfile.read_text()))
+    assert gone(int(pidfile.read_text()))
 
 
 # --------------------------------------------------------------------------------------------

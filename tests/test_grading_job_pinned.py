@@ -26,6 +26,7 @@ import pytest
 from scratch.grading import runner as R
 from scratch.grading.config import parse_assignment
 from scratch.grading.submissions import Submission
+from processes import gone
 
 # a member other than the seed network: the case ids the loop expects carry its tag
 A = parse_assignment('[network]\nactivation = "relu"\n'
@@ -75,18 +76,6 @@ def facts(tmp_path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def gone(pid: int, wait: float = 5.0) -> bool:
-    """True once ``pid`` no longer runs (gone, or a zombie nobody reaps)."""
-    end = time.monotonic() + wait
-    while time.monotonic() < end:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 

@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from processes import gone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,21 +107,47 @@ def test_files_by_module(script):
 def test_each_rerun_is_classified(script, monkeypatch, rc, stdout, status, why):
     seen = {}
 
-    def fake(cmd, **kw):
-        seen.update(kw)
+    def fake(cmd, cwd, env, timeout):
+        seen.update(cwd=cwd, env=env, timeout=timeout)
         return SimpleNamespace(returncode=rc, stdout=stdout, stderr="")
 
-    monkeypatch.setattr(subprocess, "run", fake)
+    monkeypatch.setattr(script, "run_alone", fake)
     assert script.run_one("scratch.m.x_f__mutmut_1", ["tests/t.py"], 10) == ("scratch.m.x_f__mutmut_1", status, why)
     assert seen["env"]["MUTANT_UNDER_TEST"] == "scratch.m.x_f__mutmut_1" and seen["cwd"] == script.ROOT / "mutants"
+    assert seen["timeout"] == 10
 
 
 def test_a_rerun_past_its_time_is_killed(script, monkeypatch):
-    def slow(cmd, **kw):
-        raise subprocess.TimeoutExpired(cmd, kw["timeout"])
+    def slow(cmd, cwd, env, timeout):
+        raise subprocess.TimeoutExpired(cmd, timeout)
 
-    monkeypatch.setattr(subprocess, "run", slow)
+    monkeypatch.setattr(script, "run_alone", slow)
     assert script.run_one("n", ["t.py"], 2.5) == ("n", "killed", "timed out after 2.5 s")
+
+
+def test_a_rerun_that_kills_its_process_group_does_not_end_the_script(script, tmp_path):
+    """A mutant's worker may end its whole group (the worker's start_new_session=False): the
+    rerun runs in a session of its own, so the group is not ours."""
+    code = "import os, signal; print('out'); os.killpg(0, signal.SIGKILL)"
+    p = script.run_alone([sys.executable, "-c", code], tmp_path, dict(os.environ), 60)
+    assert p.returncode == -signal.SIGKILL and p.stdout == "out\n"  # and we are still here
+
+
+def test_what_a_rerun_leaves_running_is_killed_with_it(script, tmp_path):
+    pid_file = tmp_path / "pid"
+    code = ("import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+            f" open({str(pid_file)!r}, 'w').write(str(c.pid)); time.sleep(60 if sys.argv[1] == 'hang' else 0)")
+    for how in ("ends", "hang"):
+        start = time.monotonic()
+        if how == "hang":
+            with pytest.raises(subprocess.TimeoutExpired):
+                script.run_alone([sys.executable, "-c", code, how], tmp_path, dict(os.environ), 1.5)
+        else:
+            assert script.run_alone([sys.executable, "-c", code, how], tmp_path, dict(os.environ), 60).returncode == 0
+        assert time.monotonic() - start < 30
+        assert gone(int(pid_file.read_text()))
+
+
 
 
 def test_the_script_runs_as_a_command_and_says_what_it_does():
@@ -135,4 +165,28 @@ def test_ctrl_c_exits_130(script, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(script, "run_one", interrupted)
     assert script.main([]) == 130
+    assert "interrupted after 0 of 2" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_the_reruns_running(script, tmp_path, monkeypatch, capsys):
+    """The reruns run in sessions of their own, out of reach of the terminal's Ctrl-C: the
+    script kills their groups itself, and does not wait for them."""
+    (tmp_path / "mutants").mkdir()
+    pid_file = tmp_path / "pid"
+    monkeypatch.setattr(script, "survivors", lambda *a: ["n1", "n2"])
+
+    def run_one(name, files, timeout):
+        if name == "n2":  # a rerun that would take a minute
+            code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+            script.run_alone([sys.executable, "-c", code], tmp_path, dict(os.environ), 120)
+            return name, "killed", "t"
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(script, "run_one", run_one)
+    start = time.monotonic()
+    assert script.main(["--jobs", "2"]) == 130
+    assert time.monotonic() - start < 20 and gone(int(pid_file.read_text()))
     assert "interrupted after 0 of 2" in capsys.readouterr().err

@@ -16,6 +16,7 @@ import pytest
 
 from scratch import worker as W
 from scratch.cases import make_case
+from processes import gone
 
 _count = itertools.count()
 CASE = make_case(0, (4, 3, 5, 3), np.dtype(np.float64), "labels")
@@ -229,21 +230,6 @@ def net(params, x, y):
 '''
 
 
-def _gone(pid: int, within: float = 10.0) -> bool:
-    """Whether ``pid`` has ended (or is a zombie nobody reaped yet) within ``within`` seconds."""
-    import os
-    import time
-
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_parent_killed_by_sigkill_takes_its_worker_and_the_workers_children_along(tmp_path):
@@ -268,11 +254,11 @@ def test_a_parent_killed_by_sigkill_takes_its_worker_and_the_workers_children_al
             assert parent.poll() is None and time.monotonic() < deadline, "the call never started"
             time.sleep(0.05)
         worker_pid, child_pid = map(int, pidfile.read_text().split())
-        assert not _gone(worker_pid, within=0.2) and not _gone(child_pid, within=0.2)
+        assert not gone(worker_pid, within=0.2) and not gone(child_pid, within=0.2)
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=30)
-        assert _gone(worker_pid), "the worker outlived its parent"
-        assert _gone(child_pid), "the worker's child outlived the worker's parent"
+        assert gone(worker_pid), "the worker outlived its parent"
+        assert gone(child_pid), "the worker's child outlived the worker's parent"
     finally:
         parent.kill()
         for pid in map(int, pidfile.read_text().split()) if pidfile.is_file() else ():
