@@ -95,7 +95,7 @@ def run_alone(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) ->
 
 
 def run_one(name: str, files: list[str], timeout: float) -> tuple[str, str, str]:
-    """(name, "killed" / "survived" / "error", the failing test or why)."""
+    """(name, "killed" (a test failed, or the run timed out or crashed) / "survived" / "error", the failing test or why)."""
     env = {**os.environ, "MUTANT_UNDER_TEST": name, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(ROOT / "tests" / "mutmut_no_jax")}
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-k", KEYWORDS,
@@ -109,6 +109,8 @@ def run_one(name: str, files: list[str], timeout: float) -> tuple[str, str, str]
     if p.returncode == 1:
         failed = re.search(r"^FAILED (\S+)", p.stdout, re.M)
         return name, "killed", failed.group(1) if failed else "a test failed"
+    if p.returncode < 0:  # the suite would crash: e.g. a mutant's worker ended pytest's own group
+        return name, "killed", f"pytest ended by {signal.Signals(-p.returncode).name}"
     return name, "error", f"pytest exit status {p.returncode}: {(p.stdout + p.stderr).strip().splitlines()[-1:]}"
 
 

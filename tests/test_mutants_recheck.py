@@ -103,6 +103,7 @@ def test_files_by_module(script):
     (1, "F\nFAILED tests/test_isolation.py::test_x - AssertionError\n1 failed", "killed", "tests/test_isolation.py::test_x"),
     (1, "1 failed", "killed", "a test failed"),
     (5, "no tests ran", "error", "pytest exit status 5: ['no tests ran']"),
+    (-9, "....", "killed", "pytest ended by SIGKILL"),
 ])
 def test_each_rerun_is_classified(script, monkeypatch, rc, stdout, status, why):
     seen = {}
