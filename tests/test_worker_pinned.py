@@ -10,6 +10,7 @@ call's.  tests/test_worker_ends.py has the ways a worker ends; test_isolation.py
 from __future__ import annotations
 
 import itertools
+import os
 import tempfile
 from pathlib import Path
 
@@ -575,3 +576,42 @@ def test_the_worker_reads_no_stdin_writes_its_stderr_to_the_log_and_runs_in_its_
     out, err = capfd.readouterr()
     assert "to fd 2" not in out + err
     assert (folder / "here.txt").is_file() and not (tmp_path / "here.txt").exists()
+
+
+def test_the_working_folder_and_the_submissions_folder_shadow_no_module_of_ours(tmp_path):
+    """The worker runs isolated (``python -I``: no working folder on ``sys.path``, no user site),
+    and imports NumPy and the kit before the submission's folder joins the path."""
+    folder, mine = tmp_path / "work", tmp_path / "mine"
+    for f in (folder, mine):
+        f.mkdir()
+        for name in ("numpy.py", "scratch.py", "json.py", "struct.py"):
+            (f / name).write_text("raise ImportError('the shadow was imported')\n")
+    (mine / "sub.py").write_text(RIGHT)
+    case = cases3()[0]
+    with W.Isolated(f"{mine / 'sub.py'}:net", cwd=folder) as w:
+        assert_outputs_of(w.run(case.params, case.x, case.y), case)
+
+
+def test_the_worker_writes_no_bytecode_beside_the_submission(tmp_path):
+    (tmp_path / "helper.py").write_text("from scratch.network import loss_and_grads\n")
+    (tmp_path / "sub.py").write_text("from helper import loss_and_grads as net\n")
+    case = cases3()[0]
+    with W.Isolated(f"{tmp_path / 'sub.py'}:net") as w:
+        assert_outputs_of(w.run(case.params, case.x, case.y), case)
+    assert not (tmp_path / "__pycache__").exists()
+
+
+def test_a_worker_that_cannot_start_raises_its_error_and_leaves_no_descriptor_open(target, monkeypatch):
+    def refuse(*a, **k):
+        raise OSError(12, "Cannot allocate memory")
+
+    before = set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(W.subprocess, "Popen", refuse)
+    w = W.Isolated(target)
+    try:
+        with pytest.raises(OSError) as err:
+            w.start()
+        assert err.value.errno == 12
+    finally:
+        w.close()
+    assert set(os.listdir("/proc/self/fd")) <= before
