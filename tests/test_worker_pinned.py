@@ -514,6 +514,22 @@ def test_a_reply_longer_than_any_length_is_refused_by_its_length(tmp_path):
     assert out.ended == "garbage"
 
 
+
+@pytest.mark.parametrize("cap", [1000, 999])
+def test_a_reply_exactly_at_its_cap_is_read(tmp_path, cap):
+    """The cap is inclusive: 1000 bytes under a cap of 1000 are read (and found not to be a
+    result), under 999 refused by their length before reading."""
+    body = WRITE_TO_PARENT.format((1000).to_bytes(8, "big") + b"\xff" * 1000) + "; time.sleep(60)"
+    case = cases3()[0]
+    with W.Isolated(submission(tmp_path, body), timeout=30) as w:
+        out = w.run(case.params, case.x, case.y, max_bytes=cap)
+    assert out.ended == "garbage"
+    if cap == 999:
+        assert out.error == ("the worker sent something that is not a result (a reply of 1000 bytes, "
+                             "more than the 999 the case's shapes allow)")
+    else:
+        assert out.error.startswith("the worker sent something that is not a result (a header of ")
+
 def test_a_reply_that_stops_half_way_times_out_during_the_call(tmp_path):
     body = WRITE_TO_PARENT.format((100).to_bytes(8, "big") + b"{") + "; time.sleep(60)"
     case = cases3()[0]
