@@ -534,8 +534,9 @@ class Isolated:
         head = self._read(8, deadline, during)
         (n,) = struct.unpack(">Q", head)
         if n > max_bytes:
+            allows = "an import's reply needs" if during == "the import" else "the case's shapes allow"
             raise _Ended(f"the worker sent something that is not a result (a reply of {n} bytes, more than "
-                         f"the {max_bytes} the case's shapes allow)")
+                         f"the {max_bytes} {allows})")
         try:
             return _unpack(self._read(n, deadline, during))
         except ValueError as exc:

@@ -631,3 +631,41 @@ def test_a_worker_that_cannot_start_raises_its_error_and_leaves_no_descriptor_op
     finally:
         w.close()
     assert set(os.listdir("/proc/self/fd")) <= before
+
+
+@pytest.mark.parametrize("body, message", [
+    ("x = 1\ndef two(a):\n    return a\n", "'{t}': '{f}' has no 'net'; its public callables: two"),
+    ("net = 1\n", "'{t}': the implementation must be callable, got int"),
+    ("def net(a):\n    return a\n", "'{t}': net(a) cannot be called as fn(params, x, y) (too many positional "
+     "arguments); if it takes fn(W1, b1, W2, b2, x, y), say signature='arrays' (CLI: --signature arrays)"),
+], ids=["missing", "not-callable", "signature"])
+def test_a_target_that_cannot_be_used_is_refused_at_start_with_the_workers_words(tmp_path, body, message):
+    path = tmp_path / f"unusable_{next(_count)}.py"
+    path.write_text(body)
+    w = W.Isolated(f"{path}:net")
+    try:
+        with pytest.raises(W.ImplementationUnusable) as err:
+            w.start()
+        assert str(err.value) == message.format(t=f"{path}:net", f=path)
+        assert w.load_error is None and w._proc is None  # refused, and the worker stopped
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("n", [1 << 16, (1 << 16) + 1])
+def test_the_imports_reply_has_a_cap_of_64_kib(tmp_path, n):
+    """The reply to the import is a short header: a length past 64 KiB is refused unread."""
+    path = tmp_path / f"forged_{next(_count)}.py"
+    path.write_text(f"import os, sys, time\nos.write(int(sys.argv[4]), ({n}).to_bytes(8, 'big') + b'\\xff' * {n})\n"
+                    "time.sleep(60)\n")
+    w = W.Isolated(f"{path}:net", load_timeout=30)
+    try:
+        w.start()
+        assert w.load_error.startswith("the worker sent something that is not a result (")
+        if n > 1 << 16:
+            assert w.load_error == (f"the worker sent something that is not a result (a reply of {n} bytes, more than "
+                                    f"the 65536 an import's reply needs) (while importing {path}:net)")
+        else:
+            assert "a header of " in w.load_error
+    finally:
+        w.close()
