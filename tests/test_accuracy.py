@@ -16,11 +16,10 @@ import pytest
 
 import oracles
 import scratch
-from scratch.lab.accuracy import ERROR_KEYS, Truth, errors, implementations, truth
+from scratch.lab.accuracy import ERROR_KEYS, Truth, errors, implementations, truth, verdict
 from scratch.cases import confident_case
 from scratch.lab.cli import main
 from scratch.compare import elementwise_relative_error
-from scratch.lab.commands.accuracy import verdict
 from scratch.tolerances import (
     ACCURACY_DZ1_GOAL,
     ACCURACY_DZ2_GOAL,

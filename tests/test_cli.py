@@ -25,7 +25,7 @@ def test_compare_small_sweep_passes_and_writes_json(tmp_path, capsys):
 
 def test_compare_exits_1_on_a_mismatch(monkeypatch, tmp_path):
     """Break our gradient: compare must notice and exit 1."""
-    import scratch.lab.commands.compare as cmd
+    import scratch.lab.comparison as cmd
 
     def broken(params, x, y):
         L, g = scratch.loss_and_grads(params, x, y)

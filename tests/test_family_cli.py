@@ -53,7 +53,7 @@ def test_compare_without_network_options_keeps_the_seed_table(capsys):
 
 def test_compare_passes_the_spec_to_scratch_and_exits_1_when_a_member_differs(monkeypatch, tmp_path):
     """A derivative that is wrong for relu only: the relu rows fail, the tanh rows do not."""
-    import scratch.lab.commands.compare as cmd
+    import scratch.lab.comparison as cmd
 
     def wrong_for_relu(params, x, y, spec=None):
         L, g = scratch.loss_and_grads(params, x, y, spec=spec)

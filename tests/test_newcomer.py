@@ -21,7 +21,8 @@ import prerequisites
 from scratch.argtypes import MAX_ELEMENTS, parse_shape, parse_shapes
 from scratch.lab.cli import parse_args
 from scratch.lab.commands import _options
-from scratch.lab.commands._options import MAX_CASES, PlainProgress
+from scratch.lab.commands._options import MAX_CASES
+from scratch.lab.progress import PlainProgress, progress_bar
 from cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,7 +224,7 @@ def terminal_without_tqdm(monkeypatch) -> FakeTerminal:
 
 def test_progress_bar_falls_back_to_the_plain_line(monkeypatch):
     terminal_without_tqdm(monkeypatch)
-    with _options.progress_bar("x", 2, True) as bar:
+    with progress_bar("x", 2, True) as bar:
         assert isinstance(bar, PlainProgress)
     wrap = _options.case_progress(argparse.Namespace(quiet=False), "check")
     assert wrap is not None and list(wrap([1, 2])) == [1, 2]

@@ -13,7 +13,7 @@ import pytest
 
 from scratch.cases import SHAPES, make_case
 from scratch.lab.cli import main
-from scratch.lab.commands.stepsize import best_steps, step_grid, step_size_errors
+from scratch.lab.stepsize import best_steps, step_grid, step_size_errors
 from scratch.tolerances import CENTRAL_DIFFERENCE_RTOL, COMPLEX_STEP_RTOL, EPS64, FORWARD_DIFFERENCE_RTOL
 
 ROOT = Path(__file__).resolve().parents[1]

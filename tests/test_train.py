@@ -13,7 +13,7 @@ import pytest
 import scratch
 import scratch.lab.train as st
 from scratch.lab.cli import main
-from scratch.lab.commands.train import get_trainer, max_param_diff, progress
+from scratch.lab.parity import get_trainer, max_param_diff, progress
 from scratch.compare import elementwise_relative_error, relative_error
 from scratch.lab.data import make_dataset
 from scratch.network import Params
@@ -222,10 +222,10 @@ def test_train_command_writes_json_and_png(tmp_path, capsys):
 
 def test_train_warns_when_the_step_time_is_disturbed(monkeypatch, capsys):
     """Steps whose time varies > 5x (a busy machine) make the wall times unreliable: say so."""
-    import scratch.lab.commands.train as cmd
+    import scratch.lab.parity as par
 
     clock = iter(t * 1e-3 for t in np.cumsum([1] + [1, 1, 1, 1, 20, 20, 1, 1, 1, 1, 20, 20] * 3))
-    monkeypatch.setattr(cmd.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(par.time, "perf_counter", lambda: next(clock))
     assert main(["train", "--steps", "30", "--hidden", "2", "--frameworks", "numpy", "--quiet"]) == 0
     assert "WARNING: numpy: the step time varied 20x" in capsys.readouterr().out
 
@@ -239,9 +239,9 @@ def test_train_command_blobs_in_higher_dimension(tmp_path):
 
 def test_train_command_exits_1_when_trajectories_differ(monkeypatch, tmp_path):
     """A twin that trains differently (no weight decay) must be reported, not averaged away."""
-    import scratch.lab.commands.train as cmd
+    import scratch.lab.parity as par
 
-    real = cmd.get_trainer
+    real = par.get_trainer
 
     def fake(name):
         fn = real(name)
@@ -249,7 +249,7 @@ def test_train_command_exits_1_when_trajectories_differ(monkeypatch, tmp_path):
             return fn
         return lambda p, x, y, cfg, **k: fn(p, x, y, SGDConfig(**{**vars(cfg), "weight_decay": 0.0}), **k)
 
-    monkeypatch.setattr(cmd, "get_trainer", fake)
+    monkeypatch.setattr(par, "get_trainer", fake)
     js = tmp_path / "r.json"
     rc = main(["train", "--steps", "20", "--hidden", "4", "--frameworks", "numpy,torch", "--json", str(js), "--quiet"])
     assert rc == 1

@@ -50,6 +50,7 @@ import numpy as np
 from ..cases import CONFIDENT_SHAPE, confident_case
 from ..compare import elementwise_relative_error
 from ..network import Grads, Params, loss_and_grads, one_hot
+from ..tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL, FRAMEWORK_CANCELLATION_MIN_ERROR
 
 #: (N, D, H, C) of the accuracy cases: D >= N and H >= N so that z1 and z2 can be chosen.
 ACCURACY_SHAPE = CONFIDENT_SHAPE
@@ -197,3 +198,24 @@ def measure(seeds: list[int], dtypes: tuple[Any, ...] = (np.float32, np.float64)
         if progress is not None:
             progress()
     return [{**row, **stats} for row in rows.values()]
+
+
+#: Columns of the table: key in a row of scratch.lab.accuracy.measure -> header.
+COLUMNS = {"loss": "loss", "dz2": "dz2", "dW2": "dW2", "dz1": "dz1 (E)", "dz1_plain": "dz1 plain", "dW1": "dW1 (E)"}
+
+
+def verdict(rows: list[dict[str, Any]]) -> list[str]:
+    """The failed claims (empty when the goal holds and the frameworks are measurably worse)."""
+    bad = []
+    for r in rows:
+        if r["dtype"] != "float32":
+            continue
+        if r["implementation"] == "scratch (fused)":
+            for q, goal in (("dz2", ACCURACY_DZ2_GOAL), ("dz1", ACCURACY_DZ1_GOAL)):
+                if not r[q] <= goal:
+                    bad.append(f"scratch float32 {q}: {r[q]:.2e} > goal {goal:.0e}")
+        elif r["implementation"] in ("torch", "jax"):
+            for q in ("loss", "dz2", "dz1"):
+                if not r[q] >= FRAMEWORK_CANCELLATION_MIN_ERROR:
+                    bad.append(f"{r['implementation']} float32 {q}: {r[q]:.2e}, no longer measurably worse")
+    return bad

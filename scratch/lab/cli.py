@@ -18,7 +18,7 @@ import threading
 from typing import Any, Iterator, Sequence
 
 from . import commands
-from .commands import UsageError
+from .errors import UsageError
 from .commands._options import check_sweep_size, did_you_mean, end_lists
 
 #: What ``--help`` says above the list of commands.
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; return the exit status.
 
     An unknown option is reported by the command's own parser (its usage line), and a
-    :class:`~scratch.lab.commands.UsageError` raised by a command exits 2 with its message.  Ctrl-C
+    :class:`~scratch.lab.errors.UsageError` raised by a command exits 2 with its message.  Ctrl-C
     (``KeyboardInterrupt``) ends every command with 130 (128 + SIGINT) and one line, no traceback:
     worker processes are stopped by their ``with`` blocks and reports are written atomically, so
     none is left half-written.  A reader

@@ -18,9 +18,9 @@ from typing import Iterable
 def claim(paths: Iterable[os.PathLike | str | None]) -> list[Path | None]:
     """Each path made absolute, its stale file removed (None stays None), and its folder proven
     writable by creating (and removing) a temporary file there: a folder that exists but takes no
-    file (``/proc``, a read-only mount) is a :class:`~scratch.lab.commands.UsageError` now, before
+    file (``/proc``, a read-only mount) is a :class:`~scratch.lab.errors.UsageError` now, before
     any work, not a traceback after it."""
-    from .commands import UsageError
+    from .errors import UsageError
 
     out: list[Path | None] = []
     for p in paths:

@@ -1,4 +1,4 @@
-"""Figures for ``python -m scratch train`` and ``python -m scratch saturation`` (matplotlib, headless).
+"""Figures for ``python -m scratch train``, ``saturation`` and ``stepsize`` (matplotlib, headless).
 
 matplotlib is optional (the ``plot`` extra) and imported only when a figure is drawn.  No
 pyplot and no global backend: each figure is a :class:`matplotlib.figure.Figure` rendered by
@@ -202,3 +202,33 @@ def saturation_figure(path: str | Path, sweep: Mapping[str, Any], hists: Sequenc
     N, D, H, C = sweep["shape"]
     fig.suptitle(f"Vanishing gradients from saturated tanh units: N={N}, D={D}, H={H}, C={C}, x ~ N(0, I)")
     save_figure(fig, path)
+
+
+def plot_errors(path: str, steps: np.ndarray, panels: list[tuple[str, dict[str, np.ndarray]]]) -> None:
+    """Log-log plots of error against h (matplotlib, Agg canvas), one panel per case, written to ``path``.
+
+    ``steps`` (K,); ``panels`` a list of ``(title, errors)`` with ``errors`` method -> (K,)
+    (non-finite or zero errors are left off).
+    """
+    eps = np.finfo(np.float64).eps
+    fig = new_figure((7 * len(panels), 4.5))
+    style = {"forward": ("C0", "o", "forward (F)"), "central": ("C1", "s", "central (C)"),
+             "complex": ("C2", "^", "complex step (S)")}
+    for ax, (title, errors) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        for m, e in errors.items():
+            color, marker, label = style[m]
+            ok = np.isfinite(e) & (e > 0)
+            ax.loglog(steps[ok], e[ok], marker=marker, ms=3, color=color, label=label)
+        for root, text in ((1 / 2, r"$\varepsilon^{1/2}$"), (1 / 3, r"$\varepsilon^{1/3}$")):
+            ax.axvline(eps**root, color="grey", ls=":", lw=1)
+            ax.text(eps**root, 0.97, text + " ", ha="right", va="top", color="grey", transform=ax.get_xaxis_transform())
+        ax.axhline(eps, color="grey", ls="--", lw=1)
+        ax.text(steps.min(), eps * 1.5, r"$\varepsilon$", color="grey")
+        ax.invert_xaxis()
+        ax.set_xlabel("step h")
+        ax.set_ylabel("relative error of the gradient vs hand-derived")
+        ax.set_ylim(eps / 10, 10)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(loc="lower left")
+    save_figure(fig, path, dpi=120)

@@ -1,8 +1,6 @@
 """Sub-commands of ``python -m scratch``; one module each, discovered automatically.
 
-Each module defines ``register(subparsers)`` which adds its parser and sets ``func``.
+Each module defines ``register(subparsers)`` which adds its parser and sets ``func``.  A
+command holds the command line alone (options, printing, exit codes); what it computes lives
+in the lab modules around it (:mod:`scratch.lab.comparison`, :mod:`scratch.lab.parity`, ...).
 """
-
-
-class UsageError(Exception):
-    """Bad options found after parsing, or a missing optional framework: exit status 2."""

@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ...argtypes import integer_at_least, number, parse_shape, parse_shapes, seed, seeds  # noqa: F401  (seed: re-exported)
 from ...cases import DTYPES, SHAPES, TARGETS
-from . import UsageError
+from ..errors import UsageError
+from ..progress import PlainProgress
 
 #: Figure formats every ``--plot`` accepts (matplotlib writes each without extra packages).
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
@@ -171,7 +171,7 @@ def add_sweep_options(
 def add_oracles_option(p: argparse.ArgumentParser, choices: Sequence[str], default: Sequence[str]) -> None:
     """``--oracles NAME ...`` (space- or comma-separated, see :func:`add_flat_names_option`).
     Left out, ``args.oracles`` is None: the command runs the installed ones of ``default`` (see
-    :func:`load_installed`); named, every one must be installed."""
+    :func:`scratch.lab.extras.load_installed`); named, every one must be installed."""
     add_flat_names_option(p, "--oracles", choices, metavar="ORACLE",
                           help=f"some of {' '.join(choices)} (space- or comma-separated); "
                           f"default: those of {' '.join(default)} that are installed")
@@ -219,7 +219,7 @@ def name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
 def add_names_option(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], help: str) -> None:
     """A list option ``flag`` taking names from ``choices``, space- or comma-separated
     (``--frameworks numpy jax`` = ``--frameworks numpy,jax``).  Left out, its value is None
-    (the command then uses the installed ones, see :func:`load_installed`); read it with
+    (the command then uses the installed ones, see :func:`scratch.lab.extras.load_installed`); read it with
     :func:`flat_names`."""
     p.add_argument(flag, type=name_list(choices), nargs="+", default=None, metavar="NAME",
                    help=f"some of {' '.join(choices)} (space- or comma-separated); {help}")
@@ -258,150 +258,8 @@ def show_progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() and not getattr(args, "quiet", False)
 
 
-def load_installed(names: Sequence[str] | None, default: Sequence[str], load: Callable[[str], Any],
-                   *, option: str = "--oracles", at_least_one: bool = True, hint: str = "") -> dict[str, Any]:
-    """Load each of ``names`` with ``load`` (which raises ``ImportError`` naming the extra when
-    a framework is missing).
-
-    Parameters
-    ----------
-    names : list of str or None
-        What the user asked for; None when the option was left out.
-    default : list of str
-        What to try when ``names`` is None.
-    load : callable
-        ``name -> object``; raises ``ImportError`` (e.g. :class:`oracles.MissingFramework`)
-        whose message names the pip extra.
-    option : str
-        The option's name, for the messages.
-    at_least_one : bool
-        Whether loading none of them is an error.
-    hint : str
-        Appended to that error (what runs without the extras).
-
-    Returns
-    -------
-    dict
-        name -> loaded object, in the given order.
-
-    Raises
-    ------
-    UsageError
-        A name the user asked for is not installed, or (left out, ``at_least_one``) none of
-        ``default`` is.
-        Left out, a missing one is skipped with a line on stderr saying so.
-    """
-    loaded: dict[str, Any] = {}
-    skipped: list[str] = []
-    for name in default if names is None else names:
-        try:
-            loaded[name] = load(name)
-        except ImportError as exc:
-            if names is not None:
-                raise UsageError(str(exc)) from exc
-            skipped.append(str(exc))
-    if not loaded and at_least_one:
-        raise UsageError(f"none of {' '.join(default)} is installed ({option} left out): " + "; ".join(skipped)
-                         + (f"; {hint}" if hint else ""))
-    by_hint: dict[str, list[str]] = {}  # several names behind one missing extra: its hint said once
-    for why in dict.fromkeys(skipped):
-        what, sep, hint = why.partition(": pip install ")
-        by_hint.setdefault(sep + hint, []).append(what if sep else why)
-    for hint, whats in by_hint.items():
-        print(f"skipped: {'; '.join(whats)}{hint}", file=sys.stderr)
-    return loaded
-
-
-@contextmanager
-def progress_bar(desc: str, total: int, enabled: bool, unit: str = "it") -> Iterator[Any]:
-    """A tqdm bar on stderr (``bar.update(n)``, ``bar.set_postfix(...)``), or None when
-    ``enabled`` is false or tqdm (the ``cli`` extra) is not installed."""
-    if not enabled:
-        yield None
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        with PlainProgress(desc, total, unit) as plain:
-            yield plain
-        return
-    with tqdm(total=total, desc=desc, file=sys.stderr, unit=unit, leave=False) as bar:
-        yield bar
-
-
-class PlainProgress:
-    """The dependency-free progress line on stderr where tqdm (the ``cli`` extra) is missing:
-    ``compare: 12/80 case (15%) 3.1 s  large-float32``, redrawn in place (``\\r``), at most
-    about 10 times a second, erased on exit.  The subset of tqdm's interface the commands use:
-    ``update(n)``, ``set_postfix_str(s)``, ``set_postfix(**kw)``, and wrapping an iterable (``bar(iterable)``)."""
-
-    def __init__(self, desc: str, total: int | None = None, unit: str = "it", stream: Any = None) -> None:
-        import time
-
-        self.desc, self.total, self.unit, self.n, self.postfix = desc, total, unit, 0, ""
-        self.stream = stream or sys.stderr
-        self._clock = time.monotonic
-        self._start = self._last = self._clock()
-        self._width = 0
-
-    def __enter__(self) -> "PlainProgress":
-        self._draw(force=True)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __call__(self, iterable: Any) -> Iterator[Any]:
-        if self.total is None and hasattr(iterable, "__len__"):
-            self.total = len(iterable)
-        with self:
-            for item in iterable:
-                yield item
-                self.update(1)
-
-    def update(self, n: int = 1) -> None:
-        """``n`` more done."""
-        self.n += n
-        self._draw()
-
-    def set_postfix_str(self, text: str) -> None:
-        """What is being worked on, shown after the count."""
-        self.postfix = text
-        self._draw()
-
-    def set_postfix(self, refresh: bool = True, **values: Any) -> None:
-        """``loss=0.31, acc=0.9`` after the count (as tqdm's ``set_postfix``)."""
-        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
-        if refresh:
-            self._draw()
-
-    def line(self) -> str:
-        """The text of the line: ``desc: n/total unit (pct%) elapsed s  postfix``."""
-        elapsed = self._clock() - self._start
-        count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
-        pct = f" ({100 * self.n / self.total:.0f}%)" if self.total else ""
-        return f"{self.desc}: {count} {self.unit}{pct} {elapsed:.0f} s" + (f"  {self.postfix}" if self.postfix else "")
-
-    def _draw(self, force: bool = False) -> None:
-        now = self._clock()
-        if not force and now - self._last < 0.1 and self.n != self.total:
-            return
-        self._last = now
-        text = self.line()[:99]
-        self.stream.write("\r" + text.ljust(self._width))
-        self.stream.flush()
-        self._width = len(text)
-
-    def close(self) -> None:
-        """Erase the line."""
-        if self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
-            self._width = 0
-
-
 def case_progress(args: argparse.Namespace, desc: str) -> Any:
-    """A wrapper of a case iterable drawing progress on a terminal: tqdm, or :class:`PlainProgress`
+    """A wrapper of a case iterable drawing progress on a terminal: tqdm, or :class:`~scratch.lab.progress.PlainProgress`
     without it; None when stderr is piped or with ``--quiet``."""
     if not show_progress(args):
         return None

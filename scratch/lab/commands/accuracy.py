@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..accuracy import ACCURACY_SHAPE, measure
+from ..accuracy import ACCURACY_SHAPE, COLUMNS, measure, verdict
 from ...cases import GAP_RANGE, Z1_RANGE
 from ..report import print_table, write_json
-from ...tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL, FRAMEWORK_CANCELLATION_MIN_ERROR
-from . import UsageError
-from ._options import add_json_option, add_quiet_option, add_seeds_option, load_installed, progress_bar, show_progress
+from ...tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL
+from ..errors import UsageError
+from ..extras import load_installed
+from ..progress import progress_bar
+from ._options import add_json_option, add_quiet_option, add_seeds_option, show_progress
 
 #: The autograd frameworks measured next to scratch (each when installed).
 FRAMEWORKS = ("torch", "jax")
-
-#: Columns of the table: key in a row of scratch.lab.accuracy.measure -> header.
-COLUMNS = {"loss": "loss", "dz2": "dz2", "dW2": "dW2", "dz1": "dz1 (E)", "dz1_plain": "dz1 plain", "dW1": "dW1 (E)"}
 
 
 def register(sub: Any) -> None:
@@ -33,23 +32,6 @@ def register(sub: Any) -> None:
     add_json_option(p, "the rows (with per-seed errors)")
     add_quiet_option(p)
     p.set_defaults(func=run)
-
-
-def verdict(rows: list[dict[str, Any]]) -> list[str]:
-    """The failed claims (empty when the goal holds and the frameworks are measurably worse)."""
-    bad = []
-    for r in rows:
-        if r["dtype"] != "float32":
-            continue
-        if r["implementation"] == "scratch (fused)":
-            for q, goal in (("dz2", ACCURACY_DZ2_GOAL), ("dz1", ACCURACY_DZ1_GOAL)):
-                if not r[q] <= goal:
-                    bad.append(f"scratch float32 {q}: {r[q]:.2e} > goal {goal:.0e}")
-        elif r["implementation"] in ("torch", "jax"):
-            for q in ("loss", "dz2", "dz1"):
-                if not r[q] >= FRAMEWORK_CANCELLATION_MIN_ERROR:
-                    bad.append(f"{r['implementation']} float32 {q}: {r[q]:.2e}, no longer measurably worse")
-    return bad
 
 
 def run(args: argparse.Namespace) -> int:

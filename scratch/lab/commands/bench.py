@@ -9,9 +9,10 @@ from typing import Any
 from ..bench import BOUNDS, DISTURBED_SPREAD, IMPLAUSIBLE_FACTOR, IMPLEMENTATIONS, SIZES, WORKERS, WorkerFailed, gemm_flops, spawn_worker, spread, summarize
 from ..plots import new_figure, require_matplotlib, save_figure
 from ..report import print_table, write_json
-from . import UsageError
+from ..errors import UsageError
+from ..progress import progress_bar
 from ._options import (add_dtypes_option, add_flat_names_option, add_json_option, add_plot_option, add_quiet_option,
-                       add_shapes_option, positive_int_upto, progress_bar, show_progress)
+                       add_shapes_option, positive_int_upto, show_progress)
 
 #: ``--frameworks`` names, as ``train --frameworks`` spells them -> the worker that measures it
 #: (``scratch`` is still accepted for ``numpy``).

@@ -13,7 +13,7 @@ from typing import Any
 
 from ... import casefiles
 from ...testing import REFERENCES, cases
-from . import UsageError
+from ..errors import UsageError
 from ._options import (add_json_option, add_quiet_option, add_spec_options, add_sweep_options, input_folder,
                        output_folder, spec_from_args)
 from .check import case_progress, finish, load_reference

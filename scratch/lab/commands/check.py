@@ -9,7 +9,7 @@ from ...adapter import SIGNATURES, ImplementationError
 from ...argtypes import number
 from ...testing import REFERENCES, check_implementation, get_reference
 from ..report import wrote
-from . import UsageError
+from ..errors import UsageError
 from ._options import (add_json_option, add_quiet_option, add_spec_options, add_sweep_options, case_progress,  # noqa: F401
                        output_file, show_progress, spec_from_args)
 

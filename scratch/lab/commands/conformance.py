@@ -8,14 +8,14 @@ from typing import Any
 from ...compare import QUANTITIES
 from ...conformance import DEFAULT_IMPLEMENTATIONS, IMPLEMENTATIONS, get_implementation, matrix, short_diagnosis
 from ...formatting import plain_table
+from ..extras import load_installed
+from ..progress import progress_bar
 from ..report import write_json
 from ._options import (
     add_flat_names_option,
     add_json_option,
     add_quiet_option,
     add_sweep_options,
-    load_installed,
-    progress_bar,
     show_progress,
 )
 

@@ -27,8 +27,9 @@ from ...network import Params, loss, loss_and_grads
 from ..plots import new_figure, require_matplotlib
 from ..report import print_table, write_json
 from ...tolerances import LANCZOS_RTOL
-from . import UsageError
-from ._options import add_json_option, add_oracles_option, add_plot_option, load_installed, positive_int_upto
+from ..errors import UsageError
+from ..extras import load_installed
+from ._options import add_json_option, add_oracles_option, add_plot_option, positive_int_upto
 
 #: The trained network: the ``train`` command's defaults (moons, H = 16, 200 full-batch SGD steps).
 MOONS = {"hidden": 16, "steps": 200, "lr": 0.5, "momentum": 0.9, "weight_decay": 1e-3}

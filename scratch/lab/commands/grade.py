@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import UsageError
+from ..errors import UsageError
 from ._options import add_quiet_option, output_folder, positive_int, show_progress
 
 #: Most submissions graded at once.

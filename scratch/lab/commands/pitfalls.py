@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ...pitfalls import ALL_GRADS, ORACLES, PITFALLS, SETTINGS, gallery, oracle
+from ...pitfalls import ORACLES, PITFALLS, SETTINGS, gallery, oracle
+from ..comparison import member_label
+from ..errors import UsageError
+from ..extras import load_installed
+from ..pitfall_rows import caught_by, hits, missed_pitfalls, row_name
+from ..progress import progress_bar
 from ..report import print_table, write_json
-from . import UsageError
-from ._options import (add_json_option, add_oracles_option, add_quiet_option, add_spec_options, did_you_mean, load_installed,
-                       progress_bar, show_progress)
-from .compare import add_activations_option, member_label, members_from_args
+from ._options import add_json_option, add_oracles_option, add_quiet_option, add_spec_options, did_you_mean, show_progress
+from .compare import add_activations_option, members_from_args
 
 
 def register(sub: Any) -> None:
@@ -44,39 +47,6 @@ def show(name: str) -> None:
             print(f"invisible on: {SETTINGS[p.blind_on].describe()} ({p.why_blind})")
     print("\n--- faulty (scratch/pitfalls.py) ---\n" + p.source())
     print(f"--- right ({p.right.__module__}.{p.right.__qualname__}) ---\n" + p.right_source())
-
-
-def caught_by(row: dict[str, Any]) -> str:
-    """The "caught by" cell: the oracles that flagged it, or for a demonstration the check that fired."""
-    if "demo" in row:
-        problem = row["demo"]["scratch.compare"]
-        check = "finiteness" if "non-finite" in problem else "dtype" if "dtype" in problem else problem
-        return f"scratch.compare ({check})" if row["caught_by"] else "NOT CAUGHT"
-    if "skipped" in row:
-        return "skipped"
-    names = row["caught_by"]
-    missed = [o for o in row["oracles"] if o not in names]
-    return ", ".join(names) + (f"; MISSED by {', '.join(missed)}" if missed else "")
-
-
-def hits(quantities: list[str]) -> str:
-    """The "quantities hit" cell, with "all grads" for the six gradients."""
-    n = len(ALL_GRADS)
-    if tuple(quantities[-n:]) == ALL_GRADS:
-        return " ".join(quantities[:-n] + ["all grads"])
-    return " ".join(quantities) or "-"
-
-
-def row_name(row: dict[str, Any]) -> str:
-    """A gallery row's pitfall, with its member for a family run: ``relu: missing_mean``."""
-    return f"{row['network']}: {row['name']}" if "network" in row else row["name"]
-
-
-def missed_pitfalls(rows: list[dict[str, Any]]) -> list[str]:
-    """The names of the gallery's entries (rows of :func:`scratch.pitfalls.gallery`) that some
-    oracle, or for a demonstration ``scratch.compare``, failed to catch."""
-    missed = [row_name(r) for r in rows if r["oracles"] and len(r["caught_by"]) < len(r["oracles"])]
-    return missed + [row_name(r) for r in rows if "demo" in r and not r["caught_by"]]
 
 
 def run(args: argparse.Namespace) -> int:

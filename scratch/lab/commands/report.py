@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..report import write_json
-from . import UsageError
-from ._options import PlainProgress, add_json_option, add_quiet_option, output_file, show_progress
+from ..errors import UsageError
+from ..progress import PlainProgress
+from ._options import add_json_option, add_quiet_option, output_file, show_progress
 
 #: Modules the page needs (each named with its extra when missing).
 NEEDS = ("latex2mathml", "pygments", "matplotlib", "mpmath", "torch", "jax")

@@ -3,58 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import itertools
-import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from ..bench import DISTURBED_SPREAD, spread
+from ..bench import DISTURBED_SPREAD
 from ...cases import DTYPES
-from ...compare import elementwise_relative_error, relative_error
 from ..data import DATASETS, Dataset, make_dataset
-from ...network import Params, init_params, loss
+from ...network import Params, init_params
+from ..errors import UsageError
+from ..extras import load_installed
+from ..parity import TRAINERS, get_trainer, parity
 from ..plots import require_matplotlib, training_figure
 from ..report import print_table, write_json
-from ...tolerances import train_rtol
-from ..train import SGDConfig, TrainResult, accuracy, batch_schedule, train
-from . import UsageError
+from ..train import SGDConfig
 from ._options import (
     add_json_option,
     add_names_option,
     add_plot_option,
     add_quiet_option,
     flat_names,
-    load_installed,
     positive_int, positive_int_upto,
-    progress_bar,
     seed,
     show_progress,
 )
 
-#: framework -> module holding its ``train`` (same contract as :func:`scratch.lab.train.train`).
-TRAINERS = {"numpy": "scratch.lab.train", "torch": "oracles.torch_train", "jax": "oracles.jax_train"}
-
 #: Upper bounds of ``--steps`` and of ``--hidden``/``--dim`` (exit 2 above them, before any work).
 MAX_STEPS, MAX_UNITS = 100_000, 10_000
-
-
-
-def get_trainer(name: str) -> Callable[..., TrainResult]:
-    """The ``train`` function of framework ``name``.
-
-    Raises
-    ------
-    UsageError
-        ``name`` is not one of :data:`TRAINERS`.
-    oracles.MissingFramework
-        (an ``ImportError``) the framework is not installed; the message names the extra.
-    """
-    if name not in TRAINERS:
-        raise UsageError(f"unknown framework {name!r}; expected some of {', '.join(TRAINERS)}")
-    return importlib.import_module(TRAINERS[name]).train
 
 
 def register(sub: Any) -> None:
@@ -88,26 +63,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-@contextmanager
-def progress(desc: str, total: int, enabled: bool) -> Iterator[Callable]:
-    """A training callback that times every step (``callback.times``, seconds) and, when
-    ``enabled`` and tqdm is installed, drives a progress bar on stderr."""
-    times: list[float] = []
-    with progress_bar(desc, total, enabled, unit="step") as bar:
-        last = [time.perf_counter()]
-
-        def callback(step: Any) -> None:
-            now = time.perf_counter()
-            times.append(now - last[0])
-            last[0] = now
-            if bar is not None:
-                bar.set_postfix(loss=f"{step.loss:.4g}", acc=f"{step.accuracy:.3f}", refresh=False)
-                bar.update(1)
-
-        callback.times = times  # type: ignore[attr-defined]
-        yield callback
-
-
 def thread_settings(with_torch: bool) -> str:
     """One line: the BLAS thread pools NumPy uses (threadpoolctl) and, ``with_torch``, torch's
     intra-op threads during training (pinned to 1 by :mod:`oracles.torch_train`)."""
@@ -119,16 +74,6 @@ def thread_settings(with_torch: bool) -> str:
         blas = "; ".join(f"{p.get('internal_api')} {p.get('version', '')} threads={p.get('num_threads')}"
                          for p in threadpool_info() if p.get("user_api") == "blas") or "no BLAS pool visible"
     return f"threads: numpy BLAS {blas}" + ("; torch intra-op 1 (pinned while training)" if with_torch else "")
-
-
-def max_param_diff(a: Params, b: Params) -> float:
-    """The largest relative difference (:func:`scratch.compare.relative_error`) over the four arrays."""
-    return max(relative_error(p, q) for p, q in zip(a, b))
-
-
-def one_ulp_up(params: Params) -> Params:
-    """theta_0 with every entry of W1 moved up by one ulp: the smallest perturbation there is."""
-    return params._replace(W1=np.nextafter(params.W1, np.inf))
 
 
 def build(args: argparse.Namespace) -> tuple[Dataset, Params, SGDConfig]:
@@ -149,50 +94,6 @@ def build(args: argparse.Namespace) -> tuple[Dataset, Params, SGDConfig]:
                          f"use at most {N}, or leave it out for full batch")
     params = init_params(D, args.hidden, C, rng=np.random.default_rng([args.seed, 1]), dtype=DTYPES[args.dtype])
     return data, params, config
-
-
-def parity(data: Dataset, params: Params, config: SGDConfig, frameworks: list[str], *, show: bool = False) -> dict[str, Any]:
-    """Train with every framework from the same theta_0 and batch order, and compare the runs.
-
-    Parameters
-    ----------
-    data : the data set, ``x`` (N, D), ``y`` (N,).
-    params : theta_0 (W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)).
-    config : the SGD run.
-    frameworks : names of :data:`TRAINERS` (installed).
-    show : a tqdm bar per framework.
-
-    Returns
-    -------
-    dict with ``results`` (framework -> TrainResult), ``one_ulp_sensitivity`` (how far a 1-ulp
-    change of theta_0 moves NumPy's end point), ``tolerance``, ``final_loss`` and
-    ``final_accuracy`` (framework -> float), ``pairs`` ("a-b" -> (largest relative parameter
-    difference, largest elementwise relative loss difference)), ``failed`` (the pairs beyond
-    the tolerance) and ``spreads`` (framework -> 90th/10th percentile of its step times).
-    """
-    trainers = {name: get_trainer(name) for name in frameworks}
-    batches = batch_schedule(data.x.shape[0], config.batch_size, config.steps, config.seed)
-    results: dict[str, TrainResult] = {}
-    spreads: dict[str, float] = {}
-    for name, fn in trainers.items():
-        with progress(name, config.steps, show) as cb:
-            results[name] = fn(params, data.x, data.y, config, batches=batches, callback=cb)
-        if len(cb.times) > 5:
-            spreads[name] = spread(cb.times[1:])  # the first step: JAX compiles, caches warm up
-    # The sensitivity of this run: the NumPy run again from theta_0 moved by one ulp.  Where it is
-    # large the dynamics amplify rounding, and no two implementations can agree.
-    base = results["numpy"] if "numpy" in results else train(params, data.x, data.y, config, batches=batches)
-    nudged = train(one_ulp_up(params), data.x, data.y, config, batches=batches)
-    sensitivity = max_param_diff(base.params, nudged.params)
-    tol = train_rtol(data.x.dtype, config.steps)
-    final_loss = {n: float(loss(r.params, data.x, data.y)) for n, r in results.items()}
-    final_acc = {n: accuracy(r.params, data.x, data.y) for n, r in results.items()}
-    pairs = {f"{a}-{b}": (max_param_diff(results[a].params, results[b].params),
-                          elementwise_relative_error(results[a].loss, results[b].loss))
-             for a, b in itertools.combinations(results, 2)}
-    failed = [k for k, (dp, dl) in pairs.items() if not (dp <= tol and dl <= tol)]
-    return {"results": results, "one_ulp_sensitivity": sensitivity, "tolerance": tol, "final_loss": final_loss,
-            "final_accuracy": final_acc, "pairs": pairs, "failed": failed, "spreads": spreads}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,8 +2,8 @@
 
 One file each, opened from disk and offline: CSS inline, figures as SVG ``data:`` URIs,
 mathematics as MathML converted when the page is built (:mod:`latex2mathml`), code highlighted
-by Pygments.  No script, no request of any kind.  The pages render what the commands compute
-(:func:`scratch.lab.commands.compare.compare_sweep`, :func:`scratch.pitfalls.gallery`,
+by Pygments.  No script, no request of any kind.  The pages render what the lab computes
+(:func:`scratch.lab.comparison.compare_sweep`, :func:`scratch.pitfalls.gallery`,
 :func:`scratch.lab.accuracy.measure`, ...); nothing here compares anything itself.
 
 Modules: :mod:`.html` (building blocks and the page shell), :mod:`.figures` (SVG figures),

@@ -61,7 +61,7 @@ def _floor(values: Sequence[float]) -> np.ndarray:
 def comparison_figure(by_oracle: Sequence[Mapping[str, Any]], quantities: Sequence[str]) -> str:
     """Worst relative error per quantity and oracle (log scale) against the tolerance, one panel per dtype.
 
-    ``by_oracle``: rows of :func:`scratch.lab.commands.compare.compare_sweep`'s ``by_oracle``
+    ``by_oracle``: rows of :func:`scratch.lab.comparison.compare_sweep`'s ``by_oracle``
     (``quantity``, ``dtype``, ``oracle``, ``max_rel``, ``rtol_min``, ``rtol_max``).
     """
     dtypes = list(dict.fromkeys(r["dtype"] for r in by_oracle))

@@ -2,7 +2,7 @@
 fresh run of the comparison, the pitfalls gallery, the float32 accuracy, the step-size study,
 training parity and saturation, with the run's provenance.
 
-:func:`collect` runs the commands' data functions (nothing is compared here), :func:`render`
+:func:`collect` runs the lab's data functions (nothing is compared here), :func:`render`
 turns what they returned into one HTML document.  :data:`QUICK` and :data:`FULL` size the run.
 """
 
@@ -79,8 +79,8 @@ class Run:
 
     def failures(self) -> list[str]:
         """One line per check of the run that failed (empty when everything held)."""
-        from ..commands.accuracy import verdict
-        from ..commands.pitfalls import missed_pitfalls
+        from ..accuracy import verdict
+        from ..pitfall_rows import missed_pitfalls
 
         out = []
         if "compare" in self.data and not self.data["compare"]["passed"]:
@@ -123,14 +123,14 @@ class Run:
 
 
 # --------------------------------------------------------------------------------------------
-# Collecting: the commands' data functions
+# Collecting: the lab's data functions
 # --------------------------------------------------------------------------------------------
 
 
 def _compare(plan: Plan) -> dict[str, Any]:
     from ...cases import SHAPES, TARGETS
     from ...argtypes import parse_shape
-    from ..commands.compare import compare_sweep, load_oracles
+    from ..comparison import compare_sweep, load_oracles
 
     c = plan.compare
     shapes = [parse_shape(s) for s in (c["shapes"] or list(SHAPES))]
@@ -139,12 +139,12 @@ def _compare(plan: Plan) -> dict[str, Any]:
 
 def _family(plan: Plan) -> dict[str, Any]:
     """Every activation of the family (the other options as the seed network's), float64, scratch
-    vs ``plan.family["oracles"]``: :func:`scratch.lab.commands.compare.compare_family`."""
+    vs ``plan.family["oracles"]``: :func:`scratch.lab.comparison.compare_family`."""
     from ...activations import ACTIVATIONS
     from ...argtypes import parse_shape
     from ...cases import TARGETS
     from ...spec import NetworkSpec
-    from ..commands.compare import compare_family, load_oracles
+    from ..comparison import compare_family, load_oracles
 
     c = plan.family
     return compare_family(load_oracles(c["oracles"]), [NetworkSpec(activation=a) for a in ACTIVATIONS], c["seeds"],
@@ -165,7 +165,7 @@ def _accuracy(plan: Plan) -> list[dict[str, Any]]:
 
 def _stepsize(plan: Plan) -> dict[str, Any]:
     from ...cases import SHAPES, make_case
-    from ..commands.stepsize import best_steps, step_grid, step_size_errors
+    from ..stepsize import best_steps, step_grid, step_size_errors
 
     case = make_case(0, SHAPES[plan.stepsize["shape"]], np.float64, "labels")
     steps = step_grid(per_decade=plan.stepsize["per_decade"])
@@ -175,8 +175,8 @@ def _stepsize(plan: Plan) -> dict[str, Any]:
 
 
 def _train(plan: Plan) -> list[dict[str, Any]]:
-    from ..commands.train import TRAINERS, parity
     from ..data import make_dataset
+    from ..parity import TRAINERS, parity
     from ...network import init_params
     from ..train import SGDConfig
 
@@ -195,7 +195,7 @@ def _train(plan: Plan) -> list[dict[str, Any]]:
 
 
 def _saturation(plan: Plan) -> dict[str, Any]:
-    from ..commands.saturation import saturation_sweep
+    from ..saturation import saturation_sweep
 
     return saturation_sweep(sorted(set(plan.saturation_scales) | {1.0, 10.0}))
 
@@ -269,7 +269,7 @@ def question_section() -> Section:
 
 def comparison_section(cmp: dict[str, Any], plan: Plan) -> Section:
     """The table of ``compare`` and the worst error per quantity and oracle against the tolerance."""
-    from ..commands.compare import summary_table
+    from ..comparison import summary_table
     from .figures import comparison_figure
 
     headers, rows = summary_table(cmp)
@@ -342,7 +342,7 @@ def family_section(fam: dict[str, Any], plan: Plan) -> Section:
 
 
 def _pitfall_card(row: dict[str, Any]) -> Html:
-    from ..commands.pitfalls import caught_by
+    from ..pitfall_rows import caught_by
     from ...pitfalls import PITFALLS
 
     p = PITFALLS[row["name"]]
@@ -376,7 +376,7 @@ def _pitfall_card(row: dict[str, Any]) -> Html:
 
 def pitfalls_section(rows: list[dict[str, Any]]) -> Section:
     """The gallery: an overview table, then each entry with its story and its BUG/RIGHT lines."""
-    from ..commands.pitfalls import caught_by, hits, missed_pitfalls
+    from ..pitfall_rows import caught_by, hits, missed_pitfalls
 
     oracles = list(dict.fromkeys(o for r in rows for o in r["oracles"]))
     overview = table(
@@ -403,8 +403,7 @@ def pitfalls_section(rows: list[dict[str, Any]]) -> Section:
 
 def accuracy_section(rows: list[dict[str, Any]], plan: Plan) -> Section:
     """float32 against the 60-digit truth: scratch vs torch vs JAX, table and bars."""
-    from ..accuracy import ACCURACY_SHAPE, TRUTH_DIGITS
-    from ..commands.accuracy import COLUMNS, verdict
+    from ..accuracy import ACCURACY_SHAPE, COLUMNS, TRUTH_DIGITS, verdict
     from ...tolerances import ACCURACY_DZ1_GOAL, ACCURACY_DZ2_GOAL
     from .figures import accuracy_figure
 
@@ -434,7 +433,8 @@ def accuracy_section(rows: list[dict[str, Any]], plan: Plan) -> Section:
 
 def stepsize_section(st: dict[str, Any]) -> Section:
     """The V-curve of forward and central differences, and the flat complex step."""
-    from ..commands.stepsize import STUDY_METHODS, plot_errors
+    from ..plots import plot_errors
+    from ..stepsize import STUDY_METHODS
     from .figures import saved_uri
 
     steps, errors = st["steps"], st["errors"]
