@@ -807,6 +807,28 @@ def test_lost_digits_are_named_per_lossy_operation_with_their_cost_and_fix():
         ("precision", qs, None, sentence(qs, ops)) for qs, ops in groups]
 
 
+
+def test_lost_digits_in_float32_are_measured_by_float32s_eps():
+    """In float32 the plain way loses digits too, and the rounding it may lose is float32's."""
+    report = check_implementation(plain_way, blind_spots=False, seeds=[0], shapes=["small", "confident"],
+                                  dtypes=["float32"], targets=["labels"])
+    assert [(d.kind, d.quantities, d.pitfall) for d in report.diagnosis] == [
+        ("pitfall", ("dz1", "dW1", "db1"), "float32_tanh_derivative_from_a1"),  # 1 - a1^2 in float32: a gallery pitfall
+        ("precision", ("loss",), None), ("precision", ("dz2", "dW2", "db2"), None)]
+
+
+def test_a_small_error_beyond_rounding_is_not_lost_digits():
+    """dW2 off by 2e-7 of itself on a confident case: within 1,000 times what the plain way loses
+    there (1.7e-9), but its absolute error (4e-15) is past the rounding the plain way may lose
+    (16 eps times the scale of dW2's terms, 1.8e-15 here): a wrong value, not lost digits."""
+    def scaled(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "dW2": g.dW2 * (1 + 2e-7)}
+
+    got = findings(scaled, shapes=["confident"])
+    assert len(got) == 1 and got[0][:3] == ("signature", ("dW2",), None)
+    assert got[0][3].startswith("no known pitfall matches dW2. dW2 is the truth up to a small relative error")
+
 def transposed_dw1(params, x, y):
     L, g = loss_and_grads(params, x, y)
     return L, {**g._asdict(), "dW1": g.dW1.T}
