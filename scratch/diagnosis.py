@@ -685,28 +685,29 @@ def _ratio(g: np.ndarray, r: np.ndarray) -> tuple[float, float]:
     return k, float(np.abs(g - k * r).max() / scale) if scale else 0.0
 
 
-def _name_ratio(ks: list[float], Ns: list[int], Cs: list[int] | None = None) -> str:
+def _name_ratio(ks: list[float], Ns: list[int], Cs: list[int] | None = None, every: str = "on every case") -> str:
     """The ratio ``ks`` (one per case, with its N and C) in words: N, 1/N, N*C, 1/(N*C), 1/C, C,
-    1, -1, 2, 1/2, 0, a constant, or "a multiple that changes"."""
+    1, -1, 2, 1/2, 0, a constant, or "a multiple that changes".  ``every`` names the cases the
+    ratio holds on: "on every case", or for a finding on a part of the sweep "on each of these cases"."""
     def near(a: float, b: float) -> bool:
         return abs(a - b) <= 1e-3 * max(abs(b), 1e-300)
 
     Cs = Cs or [1] * len(ks)
     NCs = [N * C for N, C in zip(Ns, Cs)]
     if all(near(k, N) for k, N in zip(ks, Ns)) and any(N > 1 for N in Ns):
-        return "N times the truth on every case (the 1/N of the mean (7) is missing?)"
+        return f"N times the truth {every} (the 1/N of the mean (7) is missing?)"
     if all(near(k, 1 / N) for k, N in zip(ks, Ns)) and any(N > 1 for N in Ns):
-        return "1/N times the truth on every case (divided by N twice: a mean where a sum belongs?)"
+        return f"1/N times the truth {every} (divided by N twice: a mean where a sum belongs?)"
     if any(C > 1 for C in Cs):
-        here = f" (= {ks[0]:.3g} here: C = {Cs[0]} on every case)" if len(set(Cs)) == 1 else ""
+        here = f" (= {ks[0]:.3g} here: C = {Cs[0]} {every})" if len(set(Cs)) == 1 else ""
         if all(near(k, NC) for k, NC in zip(ks, NCs)):
-            return f"N*C times the truth on every case (a sum over all N*C entries of the (N, C) array?){here}"
+            return f"N*C times the truth {every} (a sum over all N*C entries of the (N, C) array?){here}"
         if all(near(k, 1 / NC) for k, NC in zip(ks, NCs)):
-            return f"1/(N*C) times the truth on every case (divided by N*C: a mean over all entries and another 1/N?){here}"
+            return f"1/(N*C) times the truth {every} (divided by N*C: a mean over all entries and another 1/N?){here}"
         if all(near(k, 1 / C) for k, C in zip(ks, Cs)):
-            return f"1/C times the truth on every case (a mean over all N*C entries, not over the N samples){here}"
+            return f"1/C times the truth {every} (a mean over all N*C entries, not over the N samples){here}"
         if all(near(k, C) for k, C in zip(ks, Cs)):
-            return f"C times the truth on every case{here}"
+            return f"C times the truth {every}{here}"
     if all(near(k, 1.0) for k in ks):
         return "the truth up to a small relative error (a loss of precision, not a wrong formula)"
     for value, text in ((-1.0, "-1 times the truth (sign flipped)"), (2.0, "twice the truth"),
@@ -714,7 +715,7 @@ def _name_ratio(ks: list[float], Ns: list[int], Cs: list[int] | None = None) -> 
         if all(near(k, value) if value else abs(k) < 1e-12 for k in ks):
             return text
     if all(near(k, ks[0]) for k in ks):
-        return f"a constant {ks[0]:.4g} times the truth on every case"
+        return f"a constant {ks[0]:.4g} times the truth {every}"
     return "a multiple of the truth that changes from case to case (" + ", ".join(f"{k:.3g}" for k in ks[:4]) + ")"
 
 
@@ -779,9 +780,16 @@ def _confident_hint(failing: Sequence[Any]) -> str:
     return f" ({CONFIDENT_HINT})" if all(r.case.shape == "confident" for r in failing) else ""
 
 
-def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> tuple[str, str]:
+def _every(cases: Sequence[Any], whole: bool) -> str:
+    """The cases a ratio holds on, in words: "on every case" for a finding on every failing case
+    tried (``whole``), else "on that case" or "on each of these cases" (a part of them)."""
+    return "on every case" if whole else ("on that case" if len(cases) == 1 else "on each of these cases")
+
+
+def _signature(q: str, failing: Sequence[Any], results: Sequence[Any], whole: bool = True) -> tuple[str, str]:
     """The simple signature of the failures of ``q``: ``(what, where)``, where ``where`` says in
-    which part of the sweep it fails (and why, for the confident cases)."""
+    which part of the sweep it fails (and why, for the confident cases).  ``whole``: ``failing``
+    is every failing case tried for ``q``, not a part of them."""
     first = failing[0].checks[q]
     where = _where(q, results) + _confident_hint(failing)
     r = failing[0]
@@ -803,7 +811,7 @@ def _signature(q: str, failing: Sequence[Any], results: Sequence[Any]) -> tuple[
     ratios = [(_ratio(np.asarray(c.got[q]), np.asarray(c.ref[q])), c) for c in failing]
     if all(res <= RATIO_FACTOR * c.rtol for (k, res), c in ratios):
         named = _name_ratio([k for (k, _), _ in ratios], [c.case.dims[0] for _, c in ratios],
-                            [c.case.dims[3] for _, c in ratios])
+                            [c.case.dims[3] for _, c in ratios], _every(failing, whole))
         # A scalar (the loss) is always some multiple of the truth: a ratio that changes from
         # case to case says nothing about it, so it gets its relative error instead.
         if not (named.startswith("a multiple") and all(np.size(c.ref[q]) == 1 for c in failing)):
@@ -926,13 +934,13 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
         finite = [r for r in cases_q if np.all(np.isfinite(r.got[q]))]
         parts = [[r for r in cases_q if not any(r is f for f in finite)], finite]
         if not (parts[0] and parts[1]):
-            what, where = _signature(q, cases_q, results)
+            what, where = _signature(q, cases_q, results, whole=not other)
             if other:
                 where = f"on the other {len(cases_q)} failing case(s) tried ({_kinds(cases_q)}); {where}"
             groups.setdefault(where, []).append((q, what))
             continue
         for part in parts:
-            what = _signature(q, part, results)[0]
+            what = _signature(q, part, results, whole=False)[0]
             where = (f"on {len(part)} of the{' other' if other else ''} {len(cases_q)} failing case(s) tried "
                      f"({_kinds(part)}){_confident_hint(part)}")
             split.append(Finding((q,), "signature", f"no known pitfall matches {q}. {what}; {where}"))
@@ -986,7 +994,7 @@ def _pitfall_finding(name: str, qs: list[str], tried: dict[str, list[Any]], bad_
     ratios = [_ratio(np.asarray(r.got[qs[-1]]), np.asarray(r.ref[qs[-1]])) + (r,) for r in cases]
     if ratios and all(res <= RATIO_FACTOR * r.rtol for _, res, r in ratios):
         extra += f"; {qs[-1]} is " + _name_ratio([k for k, _, _ in ratios], [r.case.dims[0] for _, _, r in ratios],
-                                                 [r.case.dims[3] for _, _, r in ratios])
+                                                 [r.case.dims[3] for _, _, r in ratios], _every(cases, not partial))
     if partial:
         on = f"{len(cases)} of its failing cases tried, those of {_kinds(cases)}"
     else:

@@ -218,7 +218,7 @@ def test_a_loss_nan_on_some_cases_and_wrong_on_others_gets_a_line_for_each():
     assert got[1][3] == (f"no known pitfall matches loss. loss has non-finite values (logits reach |z2| = {zmax:.3g}: "
                          "exp overflows without the max-shift?); on 1 of the 2 failing case(s) tried (shapes huge; "
                          "dtypes float64; targets labels)")
-    assert got[2][3] == ("no known pitfall matches loss. loss is a constant 1.5 times the truth on every case; on 1 of "
+    assert got[2][3] == ("no known pitfall matches loss. loss is a constant 1.5 times the truth on that case; on 1 of "
                          "the 2 failing case(s) tried (shapes small; dtypes float64; targets labels)")
 
 # --------------------------------------------------------------------------------------------
@@ -889,7 +889,7 @@ def test_the_lines_of_a_loss_nan_on_some_cases_follow_a_pitfall_named_on_others(
     assert "on 1 of its failing cases tried, those of shapes small;" in got[1][3]
     assert got[2][3].endswith("exp overflows without the max-shift?); on 1 of the other 2 failing case(s) tried "
                               "(shapes huge; dtypes float64; targets labels)")
-    assert got[3][3] == ("no known pitfall matches loss. loss is a constant 1.5 times the truth on every case; on 1 of "
+    assert got[3][3] == ("no known pitfall matches loss. loss is a constant 1.5 times the truth on that case; on 1 of "
                          "the other 2 failing case(s) tried (shapes square; dtypes float64; targets labels)")
 
 
@@ -907,3 +907,27 @@ def test_a_part_of_confident_cases_alone_gets_the_confident_hint():
     assert got[0][3].endswith(f"on 1 of the 2 failing case(s) tried (shapes confident; dtypes float64; targets "
                               f"labels) ({diagnosis.CONFIDENT_HINT})"), got[0][3]
     assert got[1][3].endswith("(shapes small; dtypes float64; targets labels)"), got[1][3]
+
+
+def flipped_but_db1(params, x, y):
+    """sign_flipped in every gradient but db1: db1 divided by N twice (bias_gradient_by_mean) on the
+    small shape, 3 times the truth on the others."""
+    L, g = PITFALLS["sign_flipped"].faulty(params, x, y)
+    _, truth = loss_and_grads(params, x, y)
+    db1 = truth.dz1.mean(axis=0) if x.shape[0] == dims("small")[0] else 3 * truth.db1
+    return L, {**g._asdict(), "db1": db1}
+
+
+def test_a_pitfall_that_explains_only_a_part_is_not_called_equally_consistent():
+    """A pitfall reproducing db1 on one failing case of two explains no quantity: it gets a line of
+    its own for that part, and is never appended to the pitfall before it as "equally consistent"."""
+    got = findings(flipped_but_db1, shapes=["small", "square"])
+    assert [(g[0], g[1], g[2]) for g in got] == [("pitfall", ("dz2", "dW2", "db2", "dz1", "dW1"), "sign_flipped"),
+                                                 ("pitfall", ("db1",), "bias_gradient_by_mean"),
+                                                 ("signature", ("db1",), None)]
+    assert "on 1 of its failing cases tried, those of shapes small;" in got[1][3]
+    assert not [g for g in got if "equally consistent" in g[3]]
+    # each ratio is said of the cases its line is about, not of "every case"
+    assert "db1 is 1/N times the truth on that case (divided by N twice" in got[1][3]
+    assert got[2][3].startswith("no known pitfall matches db1. db1 is a constant 3 times the truth on that case; on the "
+                                "other 1 failing case(s) tried (shapes square;")

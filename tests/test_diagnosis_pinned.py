@@ -653,8 +653,8 @@ def test_a_pitfall_on_part_of_the_failing_cases():
     texts = finding_texts(half, seeds=[0, 1], shapes=["small", "square"])
     assert texts[0] == (f"{ALL_SIX} match pitfall `missing_mean` ({PITFALLS['missing_mean'].title}) on 2 of its "
                         "failing cases tried, those of shapes small; dtypes float64; targets labels; db1 is N times "
-                        "the truth on every case (the 1/N of the mean (7) is missing?). " + tail("missing_mean"))
-    assert texts[1].startswith(f"no known pitfall matches {ALL_SIX}. dz2 is a constant 3 times the truth on every case;")
+                        "the truth on each of these cases (the 1/N of the mean (7) is missing?). " + tail("missing_mean"))
+    assert texts[1].startswith(f"no known pitfall matches {ALL_SIX}. dz2 is a constant 3 times the truth on each of these cases;")
     assert texts[1].endswith("on the other 2 failing case(s) tried (shapes square; dtypes float64; targets labels); "
                              "fails on every case kind of the sweep")
 
