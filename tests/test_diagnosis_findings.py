@@ -521,6 +521,28 @@ def test_a_reference_off_the_truth_is_excused_where_the_user_is_on_it():
         assert all(r.checks[q].passed and r.checks[q].max_rel == 0 for q in ("loss", "dW2", "db1"))
 
 
+@pytest.mark.parametrize("factor", [2.0, 1 + 1.1e-2])
+def test_a_reference_off_by_more_than_rounding_is_not_said_to_lose_digits(factor):
+    """A custom reference 2x off (or 1.1% off) on db1: the user, on the truth, still passes, but the
+    note says the reference is off by far more than rounding, not that it "loses digits"."""
+    report = check_implementation(right, blind_spots=False, dtypes=["float64"], targets=["labels"], seeds=[0],
+                                  shapes=["small"], reference=off_reference({"db1": lambda N: factor - 1}))
+    assert report.ok
+    worst = f"{rel_error(factor - 1):.2g}"
+    assert [(d.kind, d.quantities, d.text) for d in report.diagnosis] == [
+        ("reference", ("db1",), f"the reference {report.reference} itself is off the cancellation-free truth on shapes "
+         f"small by up to {worst}, far more than rounding loses (a wrong reference?), so there your values were judged "
+         f"against that truth (scratch's own formulas) instead, and pass: db1 on 1 case(s) (the reference is off by "
+         f"up to {worst}, yours by 0)")]
+
+
+def test_a_reference_off_by_just_under_the_rounding_bound_loses_digits():
+    report = check_implementation(right, blind_spots=False, dtypes=["float64"], targets=["labels"], seeds=[0],
+                                  shapes=["small"], reference=off_reference({"db1": lambda N: 1e-2}))
+    assert report.ok and report.diagnosis[0].text.startswith(f"the reference {report.reference} itself loses digits")
+    assert report.diagnosis[0].text.endswith(REF_TAIL)
+
+
 def test_the_users_own_error_against_the_truth_is_reported():
     def slightly_off(params, x, y):
         L, g = loss_and_grads(params, x, y)
