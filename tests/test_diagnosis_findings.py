@@ -953,3 +953,17 @@ def test_a_pitfall_that_explains_only_a_part_is_not_called_equally_consistent():
     assert "db1 is 1/N times the truth on that case (divided by N twice" in got[1][3]
     assert got[2][3].startswith("no known pitfall matches db1. db1 is a constant 3 times the truth on that case; on the "
                                 "other 1 failing case(s) tried (shapes square;")
+
+
+@pytest.mark.parametrize("name, qs", [("elementwise_softmax_derivative", "dz2, dW2, db2, dz1, dW1, db1"),
+                                      ("tanh_derivative_from_z", "dz1, dW1, db1")])
+def test_a_pitfall_whose_error_is_no_constant_multiple_names_no_ratio(name, qs):
+    """The elementwise softmax derivative and tanh' from z change db1 by no constant multiple of the
+    truth: the finding goes from the cases tried straight to where it fails, with no "db1 is ..."."""
+    from scratch.diagnosis import bug_lines
+
+    got = findings(PITFALLS[name].faulty, shapes=["small", "square"])
+    bug, fix = bug_lines(name)
+    assert got == [("pitfall", tuple(qs.split(", ")), name, f"{qs} match pitfall `{name}` ({PITFALLS[name].title}) on "
+                    f"all 2 failing cases tried; fails on every case kind of the sweep. {bug} -> {fix}. See: python -m "
+                    f"scratch pitfalls --show {name}")]
