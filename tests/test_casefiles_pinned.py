@@ -690,7 +690,10 @@ def test_check_uses_the_reference_given_and_names_it(one):
     assert report.reference.endswith("doubled")
     # the client agrees with scratch's own truth and the reference does not: judged against the truth, and said so
     assert report.ok and [d.kind for d in report.diagnosis] == ["reference"]
-    assert report.diagnosis[0].text.startswith(f"the reference {report.reference} itself loses digits")
+    # 2x off is no rounding: said to be off the truth, not to lose digits
+    assert report.diagnosis[0].text.startswith(f"the reference {report.reference} itself is off the cancellation-free "
+                                               "truth on shapes ")
+    assert "far more than rounding loses (a wrong reference?)" in report.diagnosis[0].text
 
 
 def test_check_lists_blind_spots_and_state_kept_between_calls_among_them(one):
