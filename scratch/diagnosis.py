@@ -65,7 +65,7 @@ PRECISION_PLAIN_FACTOR = 1000.0
 ATTRIBUTION_FACTOR = 4.0
 #: A reference off the cancellation-free truth by more than this (relative error) has not lost
 #: digits to rounding, whatever the dtype: torch and JAX lose up to ~2e-6 on the confident rows
-#: in float64 (the conformance matrix), a float32 cancellation a few 1e-4; 1e-2 is a wrong
+#: in float64 (measured over seeds 0-2 of the confident shape), a float32 cancellation a few 1e-4; 1e-2 is a wrong
 #: reference (a custom one, 2x off), and the excuse says so instead of "loses digits".
 REFERENCE_ROUNDING_BOUND = 1e-2
 
@@ -622,16 +622,16 @@ def excuse_reference(results: Sequence[Any], reference: str | None) -> Finding |
     items = "; ".join(f"{q} on {int(n)} case(s) (the reference is off by up to {a:.2g}, yours by {b:.2g})"
                       for q, (n, a, b) in seen.items())
     worst = max(a for _, a, _ in seen.values())
+    where = f"on shapes {' '.join(shapes)}"
     if worst > REFERENCE_ROUNDING_BOUND:  # not rounding: say what is seen, not why
-        return Finding(tuple(seen), "reference", f"the reference {reference} itself is off the cancellation-free "
-                       f"truth on shapes {' '.join(shapes)} by up to {worst:.2g}, far more than rounding loses (a wrong "
-                       f"reference?), so there your values were judged against that truth (scratch's own formulas) "
-                       f"instead, and pass: {items}")
-    return Finding(tuple(seen), "reference", f"the reference {reference} itself loses digits on shapes "
-                   f"{' '.join(shapes)}, so there your values were judged against the cancellation-free truth "
-                   f"(scratch's own formulas) instead, and pass: {items}. torch and JAX compute log-sum-exp, 1 - yhat "
-                   "and 1 - a1^2 the plain way, which the conformance matrix (python -m scratch conformance) "
-                   "measures failing there too")
+        what, truth, tail = (f"is off the cancellation-free truth {where} by up to {worst:.2g}, far more than "
+                             "rounding loses (a wrong reference?)", "that truth", "")
+    else:
+        what, truth = f"loses digits {where}", "the cancellation-free truth"
+        tail = (". torch and JAX compute log-sum-exp, 1 - yhat and 1 - a1^2 the plain way, which the conformance "
+                "matrix (python -m scratch conformance) measures failing there too")
+    return Finding(tuple(seen), "reference", f"the reference {reference} itself {what}, so there your values were "
+                   f"judged against {truth} (scratch's own formulas) instead, and pass: {items}{tail}")
 
 
 # --------------------------------------------------------------------------------------------
