@@ -816,7 +816,7 @@ def _signature(q: str, failing: Sequence[Any], results: Sequence[Any], whole: bo
     if first.problem.startswith("non-finite"):
         from .network import forward
 
-        zmax = float(np.abs(forward(r.case.params, r.case.x).z2).max())
+        zmax = max(float(np.abs(forward(c.case.params, c.case.x, spec=c.case.spec).z2).max()) for c in failing)
         hint = f" (logits reach |z2| = {zmax:.3g}: exp overflows without the max-shift?)" if zmax > 80 else ""
         return f"{q} has non-finite values{hint}", where
     ratios = [(_ratio(np.asarray(c.got[q]), np.asarray(c.ref[q])), c) for c in failing]
@@ -930,7 +930,8 @@ def diagnose(results: Sequence[Any], reference: str | None = None) -> list[Findi
             partial.setdefault(best, {})[q] = covered
             open_cases = [r for r in open_cases if id(r) not in {id(c) for c in covered}]
         if open_cases or rest_nonfinite:
-            rest[q] = rest_nonfinite + open_cases
+            unexplained = {id(r) for r in rest_nonfinite + open_cases}
+            rest[q] = [r for r in tried[q] if id(r) in unexplained]  # in the order tried
     for name, per_q in partial.items():
         findings.append(_pitfall_finding(name, list(per_q), tried, bad_q, sample, results, per_q))
     # (a quantity a pitfall explains on part of the cases has a wrong formula: not "right formula" on the rest)

@@ -955,6 +955,73 @@ def test_a_pitfall_that_explains_only_a_part_is_not_called_equally_consistent():
                                 "other 1 failing case(s) tried (shapes square;")
 
 
+def test_a_gradient_whose_ratio_changes_from_case_to_case_is_named_so():
+    """Only the loss (a scalar: always some multiple) is spared the ratio that changes: a gradient
+    (1 + N/10) times the truth says so, with its ratio per case."""
+    def growing(params, x, y):
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "dW2": (1 + x.shape[0] / 10) * g.dW2}
+
+    ks = ", ".join(f"{1 + dims(s)[0] / 10:.3g}" for s in ("small", "square"))
+    assert findings(growing, shapes=["small", "square"]) == [
+        ("signature", ("dW2",), None, f"no known pitfall matches dW2. dW2 is a multiple of the truth that changes from "
+         f"case to case ({ks}); fails on every case kind of the sweep")]
+
+
+def test_a_pitfall_is_named_on_the_part_of_the_cases_where_it_makes_the_same_non_finite_gradients():
+    """No max-shift on every case, and dW2 also 1.5 times the truth on `small`: the NaN dW2 on
+    `huge` is the pitfall's own (a non-scalar NaN pattern is evidence, unlike a NaN loss), and the
+    1.5 on `small` gets a line of its own."""
+    name = "softmax_without_max_shift"
+
+    def no_shift_and_dw2(params, x, y):
+        L, g = PITFALLS[name].faulty(params, x, y)
+        return L, {**g._asdict(), "dW2": 1.5 * g.dW2 if x.shape[0] == dims("small")[0] else g.dW2}
+
+    got = findings(no_shift_and_dw2, shapes=["small", "huge"])
+    assert [g[:3] for g in got] == [("non-finite", ("loss", "dz2", "dW2", "db2", "dz1", "dW1", "db1"), name),
+                                    ("pitfall", ("loss", "dz2", "db2", "dz1", "dW1", "db1"), name),
+                                    ("pitfall", ("dW2",), name), ("signature", ("dW2",), None)]
+    assert "dW2 matches pitfall `softmax_without_max_shift` (softmax without the max-shift) on 1 of its failing cases " \
+           "tried, those of shapes huge;" in got[2][3]
+    assert got[3][3].startswith("no known pitfall matches dW2. dW2 is a constant 1.5 times the truth on that case; on "
+                                "the other 1 failing case(s) tried (shapes small;")
+
+
+def test_the_cases_no_pitfall_explains_are_listed_in_the_order_tried():
+    """db2 NaN on `small` and on `c1` (a single number there, C = 1), sign_flipped on `square`:
+    the db2 line lists the cases it is about in the sweep's order, whatever their sizes."""
+    def flipped_or_nan_db2(params, x, y):
+        if x.shape[0] == dims("square")[0]:
+            return PITFALLS["sign_flipped"].faulty(params, x, y)
+        L, g = loss_and_grads(params, x, y)
+        return L, {**g._asdict(), "db2": np.full_like(g.db2, np.nan)}
+
+    assert dims("c1")[3] == 1 < dims("small")[3]
+    got = findings(flipped_or_nan_db2, shapes=["small", "c1", "square"])
+    assert [g[:3] for g in got] == [("non-finite", ("db2",), None), ("pitfall", ("dz2", "dW2", "dz1", "dW1", "db1"),
+                                     "sign_flipped"), ("pitfall", ("db2",), "sign_flipped"), ("signature", ("db2",), None)]
+    assert got[3][3] == ("no known pitfall matches db2. db2 has non-finite values; on the other 2 failing case(s) tried "
+                         "(shapes small c1; dtypes float64; targets labels); fails on every case kind of the sweep")
+
+
+def test_a_quantity_a_pitfall_explains_on_a_part_is_no_lost_digits_on_the_rest():
+    """sign_flipped on `small`, the plain way on `confident`: the gradients match the pitfall on
+    `small` and so have a wrong formula (their errors on `confident` get a signature, not "right
+    formula, lost digits"); the loss, which no pitfall explains, loses digits on `confident`."""
+    def flipped_or_plain(params, x, y):
+        if x.shape[0] == dims("small")[0]:
+            return PITFALLS["sign_flipped"].faulty(params, x, y)
+        return plain_way(params, x, y)
+
+    grads = ("dz2", "dW2", "db2", "dz1", "dW1", "db1")
+    got = findings(flipped_or_plain, shapes=["small", "confident"])
+    assert [g[:3] for g in got] == [("pitfall", grads, "sign_flipped"), ("precision", ("loss",), None),
+                                    ("signature", grads, None)]
+    assert got[1][3].startswith("loss: right formula, lost digits")
+    assert "on the other 1 failing case(s) tried (shapes confident;" in got[2][3]
+
+
 @pytest.mark.parametrize("name, qs", [("elementwise_softmax_derivative", "dz2, dW2, db2, dz1, dW1, db1"),
                                       ("tanh_derivative_from_z", "dz1, dW1, db1")])
 def test_a_pitfall_whose_error_is_no_constant_multiple_names_no_ratio(name, qs):

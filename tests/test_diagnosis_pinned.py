@@ -503,6 +503,14 @@ def test_signature_of_a_dtype_and_of_non_finite_values():
     text = sig("db2", failing_result(nan, huge))[0]
     assert text.startswith("db2 has non-finite values (logits reach |z2| = ") and text.endswith(
         ": exp overflows without the max-shift?)")
+    # the largest logits of every failing case, not of the first one
+    from scratch.network import forward
+
+    zmax = float(np.abs(forward(huge.params, huge.x).z2).max())
+    assert zmax > 80 > float(np.abs(forward(SMALL.params, SMALL.x).z2).max())
+    for order in ((SMALL, huge), (huge, SMALL)):
+        text = sig("db2", *(failing_result(nan, c) for c in order))[0]
+        assert text == f"db2 has non-finite values (logits reach |z2| = {zmax:.3g}: exp overflows without the max-shift?)"
 
 
 def test_signature_of_a_ratio_and_of_a_loss_that_changes():
@@ -706,6 +714,34 @@ def test_pattern_of_small_arrays_is_relative_to_their_size():
 def test_kinds_lists_every_value_once():
     rs = [SimpleNamespace(case=c) for c in cases([0, 1], ["small", "square"], ["float64", "float32"], ["labels"])]
     assert diagnosis._kinds(rs) == "shapes small square; dtypes float64 float32; targets labels"
+
+
+def test_a_pitfall_is_named_on_a_non_finite_gradient_of_two_numbers():
+    """A gradient of two numbers (db2 with C = 2) NaN the way the missing max-shift makes it, on a
+    case with logits of 800, is the pitfall's evidence there (only a single number is too little);
+    db2 1.5 times the truth on `small` is the other part, with a line of its own."""
+    from scratch.cases import SweepCase
+    from scratch.network import Params, loss_and_grads
+    from scratch.pitfalls import PITFALLS
+    from scratch.testing import check_outputs
+
+    name = "softmax_without_max_shift"
+    params = Params(np.array([[1.0]]), np.array([0.0]), np.zeros((1, 2)), np.array([800.0, 0.0]))
+    big = SweepCase(0, "big", (2, 1, 1, 2), "float64", "labels", params, np.array([[0.0], [1.0]]), np.array([0, 1]),
+                    NetworkSpec())
+    with np.errstate(all="ignore"):
+        L, g = PITFALLS[name].faulty(params, big.x, big.y)
+    assert g.db2.shape == (2,) and np.isnan(g.db2).any()
+    first = check_outputs(big, {"loss": L, **g._asdict()})
+    L, g = loss_and_grads(SMALL.params, SMALL.x, SMALL.y)
+    second = check_outputs(SMALL, {"loss": L, **g._asdict(), "db2": 1.5 * g.db2})
+    got = [(d.kind, d.quantities, d.pitfall, d.text) for d in diagnosis.diagnose([first, second])]
+    db2 = [f for f in got if f[1] == ("db2",) and f[0] in ("pitfall", "signature")]
+    assert [f[:3] for f in db2] == [("pitfall", ("db2",), name), ("signature", ("db2",), None)]
+    assert f"db2 matches pitfall `{name}` (softmax without the max-shift) on 1 of its failing cases tried, those of " \
+           "shapes big;" in db2[0][3]
+    assert db2[1][3].startswith("no known pitfall matches db2. db2 is a constant 1.5 times the truth on that case; on "
+                                "the other 1 failing case(s) tried (shapes small;")
 
 
 @pytest.mark.parametrize("b2, hint", [(80.5, True), (80.0, False), (79.5, False)])
