@@ -716,6 +716,44 @@ def test_kinds_lists_every_value_once():
     assert diagnosis._kinds(rs) == "shapes small square; dtypes float64 float32; targets labels"
 
 
+@pytest.mark.parametrize("past", [None, "rounding", "plain way"])
+def test_lost_digits_reach_both_bounds_inclusive(past, monkeypatch):
+    """_precision_explains holds with max|got - ref| exactly PRECISION_ULPS eps times the rounding
+    scale and a relative error exactly PRECISION_PLAIN_FACTOR times the plain way's, and not one
+    float past either bound (scale and the plain way's error stubbed to powers of two: exact)."""
+    from dataclasses import replace
+
+    lost, scale = 2.0 ** -10, 1.0
+    monkeypatch.setattr(diagnosis, "_lost_digits", lambda q, r: lost)
+    monkeypatch.setattr(diagnosis, "rounding_scale", lambda q, case: scale)
+    bound = diagnosis.PRECISION_ULPS * np.finfo(np.float64).eps * scale
+    rel = diagnosis.PRECISION_PLAIN_FACTOR * lost
+    r0 = failing_result(lambda o: o.update(db2=3 * o["db2"]))
+    got = np.array([np.nextafter(bound, 1.0) if past == "rounding" else bound, 0.5])
+    check = replace(r0.checks["db2"], max_rel=np.nextafter(rel, 2.0) if past == "plain way" else rel)
+    r = replace(r0, got={**r0.got, "db2": got}, ref={**r0.ref, "db2": np.array([0.0, 0.5])},
+                checks={**r0.checks, "db2": check})
+    assert bool(diagnosis._precision_explains("db2", r)) is (past is None)
+
+
+@pytest.mark.parametrize("above", [False, True], ids=["at", "above"])
+def test_a_ratio_is_named_up_to_exactly_ratio_factor_times_the_tolerance(above):
+    """The fitted ratio is named while its residual is at most RATIO_FACTOR times the tolerance,
+    the bound included (as the tolerance's own is), in a signature and in a pitfall's line alike:
+    db2 = [1, t] against [1, 0] is k = 1 with a residual of exactly t."""
+    from dataclasses import replace
+
+    r0 = failing_result(lambda o: o.update(db2=3 * o["db2"]))
+    t = diagnosis.RATIO_FACTOR * r0.rtol
+    t = np.nextafter(t, 1.0) if above else t
+    r = replace(r0, got={**r0.got, "db2": np.array([1.0, t])}, ref={**r0.ref, "db2": np.array([1.0, 0.0])})
+    assert diagnosis._ratio(r.got["db2"], r.ref["db2"]) == (1.0, t)
+    named = "db2 is the truth up to a small relative error (a loss of precision, not a wrong formula)"
+    assert diagnosis._signature("db2", [r], [r])[0].startswith(named) is not above
+    line = diagnosis._pitfall_finding("sign_flipped", ["db2"], {"db2": [r]}, ["db2"], [r], [r], None).text
+    assert (f"; {named}; fails" in line) is not above
+
+
 def test_a_pitfall_is_named_on_a_non_finite_gradient_of_two_numbers():
     """A gradient of two numbers (db2 with C = 2) NaN the way the missing max-shift makes it, on a
     case with logits of 800, is the pitfall's evidence there (only a single number is too little);
