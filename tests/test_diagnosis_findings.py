@@ -676,6 +676,35 @@ def test_a_quantity_not_excused_does_not_stop_the_next_one():
     assert [d.quantities for d in report.diagnosis if d.kind == "reference"] == [("db1",)]
 
 
+def test_a_float32_case_is_rejudged_with_its_own_dtype():
+    """A float32 case: the user's float32 db1 is re-judged against the float64 truth and passes
+    (the dtype expected of it is the case's, of the truth float64), at float32's tolerance."""
+    report = excused(right, off_reference({"db1": lambda N: 1e-3}), dtypes=("float32",))
+    c = report.results[0].checks["db1"]
+    assert report.ok and c.passed and c.problem is None and c.rtol == report.results[0].rtol
+    assert 0 < c.max_rel <= c.rtol
+    assert [(d.kind, d.quantities) for d in report.diagnosis] == [("reference", ("db1",))]
+
+
+@pytest.mark.parametrize("err, said", [("rtol", None), ("past rtol", "loses digits"), ("bound", "loses digits"),
+                                       ("past bound", "is off the cancellation-free truth")])
+def test_the_references_own_error_meets_both_bounds_inclusive(err, said, monkeypatch):
+    """The reference's error against the truth (stubbed: exact values) excuses nothing at exactly
+    the tolerance (a reference within it is right), and is still rounding ("loses digits") at
+    exactly REFERENCE_ROUNDING_BOUND; one float past either bound crosses it."""
+    rtol = check_implementation(right, blind_spots=False, dtypes=["float64"], targets=["labels"], seeds=[0],
+                                shapes=["small"]).results[0].rtol
+    value = {"rtol": rtol, "past rtol": np.nextafter(rtol, 1.0), "bound": diagnosis.REFERENCE_ROUNDING_BOUND,
+             "past bound": np.nextafter(diagnosis.REFERENCE_ROUNDING_BOUND, 1.0)}[err]
+    monkeypatch.setattr(diagnosis, "relative_error", lambda a, b: value)
+    report = excused(right, off_reference({"db1": lambda N: 1e-6}))
+    texts = [d.text for d in report.diagnosis if d.kind == "reference"]
+    if said is None:
+        assert not report.ok and report.results[0].failed() == ["db1"] and not texts
+    else:
+        assert report.ok and len(texts) == 1 and f"itself {said}" in texts[0], texts
+
+
 def test_excuse_reference_skips_scratch_no_reference_and_cases_that_raised():
     r = SimpleNamespace(error="raised ValueError: x", failed=lambda: ["db1"])
     assert diagnosis.excuse_reference([r], "torch") is None

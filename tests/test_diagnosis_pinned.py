@@ -782,6 +782,22 @@ def test_a_pitfall_is_named_on_a_non_finite_gradient_of_two_numbers():
                                 "the other 1 failing case(s) tried (shapes small;")
 
 
+def test_the_overflow_hint_reads_the_logits_of_the_cases_own_member():
+    """ReLU, z1 = 100: the member's logits reach 100 (the hint), where tanh's would stay at 1."""
+    from scratch.cases import SweepCase
+    from scratch.network import Params
+
+    params = Params(np.array([[100.0]]), np.array([0.0]), np.array([[1.0, 0.0]]), np.array([0.0, 0.0]))
+    case = SweepCase(0, "tiny", (2, 1, 1, 2), "float64", "labels", params, np.array([[1.0], [1.0]]), np.array([0, 1]),
+                     NetworkSpec("relu"))
+
+    def nan(o):
+        o["db2"][0] = np.nan
+
+    assert sig("db2", failing_result(nan, case))[0] == ("db2 has non-finite values (logits reach |z2| = 100: exp "
+                                                        "overflows without the max-shift?)")
+
+
 @pytest.mark.parametrize("b2, hint", [(80.5, True), (80.0, False), (79.5, False)])
 def test_the_overflow_hint_starts_above_logits_of_80(b2, hint):
     from scratch.cases import SweepCase
