@@ -1031,8 +1031,8 @@ def _describe_setting(setting: str) -> str:
     if s.logit_scale >= 100:
         shape = "huge"
     if s.dead_units:
-        return (f"a case with hidden units switched off (W1[:, j] = 0 and b1[j] = 0: z1 = 0 exactly), which no "
-                f"sweep shape has: add one to your own tests (st.cases(...) with a unit zeroed, then st.assert_case)")
+        return ("a case with hidden units switched off (W1[:, j] = 0 and b1[j] = 0: z1 = 0 exactly), which no "
+                "sweep shape has: add one to your own tests (st.cases(...) with a unit zeroed, then st.assert_case)")
     text = f"shape {shape} in {s.dtype} with {s.target} targets (--shapes {shape} --dtypes {s.dtype} --targets {s.target})"
     if s.dtype == "float32" and shape in SPECIAL_SHAPES:
         text += " (in float32 only: a correct float64 implementation can lose digits there too, reported as such)"

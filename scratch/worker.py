@@ -58,7 +58,6 @@ Example
 from __future__ import annotations
 
 import collections
-import io
 import json
 import os
 import select

@@ -9,10 +9,8 @@ read back from the code under test.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np

@@ -8,7 +8,6 @@ from its docstring's formula; ``bug_lines``, ``_relevance``, ``describe_exceptio
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace

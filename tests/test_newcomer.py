@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import prerequisites
-from scratch.argtypes import MAX_ELEMENTS, parse_shape, parse_shapes
+from scratch.argtypes import MAX_ELEMENTS, parse_shape
 from scratch.lab.cli import parse_args
 from scratch.lab.commands import _options
 from scratch.lab.commands._options import MAX_CASES

@@ -23,7 +23,7 @@ from ...argtypes import parse_shape, seed
 from ...cases import SHAPES, SPECIAL_SHAPES, TARGETS, make_case
 from ...curvature import dense, flatten, gnvp, hvp, random_direction, unflatten
 from ..curvature_pitfalls import ORACLES
-from ...network import Params, loss, loss_and_grads
+from ...network import Params, loss_and_grads
 from ..plots import new_figure, require_matplotlib
 from ..report import print_table, write_json
 from ...tolerances import LANCZOS_RTOL
